@@ -1,0 +1,184 @@
+package reading
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reading is one value of one stream at one instant.
+type Reading struct {
+	Node   string            // edge node id; filled by the source from the node when empty
+	Stream string            // sensor/stream name, unique within a node
+	Time   time.Time         // when the value was measured
+	Value  float64           // the value; any float64, NaN and ±Inf included
+	Labels map[string]string // optional
+}
+
+// canonicalNaN is the bit pattern of math.NaN(), spelled plainly as "NaN".
+var canonicalNaN = math.Float64bits(math.NaN())
+
+// FormatValue spells v so that ParseValue gives back the same bits.
+func FormatValue(v float64) string {
+	return string(AppendValue(nil, v))
+}
+
+// AppendValue appends FormatValue(v) to dst.
+func AppendValue(dst []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		if b := math.Float64bits(v); b != canonicalNaN {
+			return fmt.Appendf(dst, "NaN(0x%016x)", b)
+		}
+		return append(dst, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(dst, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(dst, "-Inf"...)
+	}
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
+}
+
+// ParseValue parses a value spelled by FormatValue, or any decimal or hex float
+// strconv.ParseFloat accepts. Values out of float64 range are errors, not ±Inf.
+func ParseValue(s string) (float64, error) {
+	if rest, ok := strings.CutPrefix(s, "NaN(0x"); ok && strings.HasSuffix(rest, ")") {
+		b, err := strconv.ParseUint(strings.TrimSuffix(rest, ")"), 16, 64)
+		if err != nil || !math.IsNaN(math.Float64frombits(b)) {
+			return 0, fmt.Errorf("value %q: bad NaN payload", s)
+		}
+		return math.Float64frombits(b), nil
+	}
+	switch s {
+	case "NaN", "nan":
+		return math.NaN(), nil
+	case "+Inf", "Inf", "inf", "+inf":
+		return math.Inf(1), nil
+	case "-Inf", "-inf":
+		return math.Inf(-1), nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if ok := asNumError(err, &ne); ok && ne.Err == strconv.ErrRange {
+			return 0, fmt.Errorf("value %q out of float64 range", s)
+		}
+		return 0, fmt.Errorf("value %q is not a number", s)
+	}
+	return v, nil
+}
+
+func asNumError(err error, target **strconv.NumError) bool {
+	ne, ok := err.(*strconv.NumError)
+	if ok {
+		*target = ne
+	}
+	return ok
+}
+
+// jsonReading is the JSON form of a Reading.
+type jsonReading struct {
+	Node   string            `json:"node,omitempty"`
+	Stream string            `json:"stream"`
+	Time   string            `json:"ts"`
+	Value  json.RawMessage   `json:"value"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// MarshalJSON writes {"node":…,"stream":…,"ts":RFC 3339,"value":…,"labels":…};
+// non-finite values are JSON strings.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	return AppendJSON(nil, r), nil
+}
+
+// AppendJSON appends r as one JSON object (no newline) to dst.
+func AppendJSON(dst []byte, r Reading) []byte {
+	dst = append(dst, '{')
+	if r.Node != "" {
+		dst = append(dst, `"node":`...)
+		dst = strconv.AppendQuote(dst, r.Node)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"stream":`...)
+	dst = appendJSONString(dst, r.Stream)
+	dst = append(dst, `,"ts":"`...)
+	dst = r.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","value":`...)
+	if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+		dst = append(dst, '"')
+		dst = AppendValue(dst, r.Value)
+		dst = append(dst, '"')
+	} else {
+		dst = AppendValue(dst, r.Value)
+	}
+	if len(r.Labels) > 0 {
+		b, _ := json.Marshal(r.Labels)
+		dst = append(dst, `,"labels":`...)
+		dst = append(dst, b...)
+	}
+	return append(dst, '}')
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes. "ts" may also be a number of
+// seconds since the Unix epoch; "value" a number or a string spelled as ParseValue accepts.
+func (r *Reading) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var j jsonReading
+	if err := dec.Decode(&j); err != nil {
+		return err
+	}
+	if j.Stream == "" {
+		return fmt.Errorf(`field "stream" is missing or empty`)
+	}
+	t, err := ParseTime(j.Time)
+	if err != nil {
+		return fmt.Errorf(`field "ts": %w`, err)
+	}
+	if len(j.Value) == 0 {
+		return fmt.Errorf(`field "value" is missing`)
+	}
+	raw := string(j.Value)
+	if strings.HasPrefix(raw, `"`) {
+		if err := json.Unmarshal(j.Value, &raw); err != nil {
+			return fmt.Errorf(`field "value": %w`, err)
+		}
+	}
+	v, err := ParseValue(raw)
+	if err != nil {
+		return fmt.Errorf(`field "value": %w`, err)
+	}
+	*r = Reading{Node: j.Node, Stream: j.Stream, Time: t, Value: v, Labels: j.Labels}
+	return nil
+}
+
+// ParseTime accepts RFC 3339 (with or without fractional seconds), the same with a
+// space instead of "T" and no zone (taken as UTC, as in the NAB data set), or a
+// number of seconds since the Unix epoch.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("timestamp is empty")
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) < 1e11 {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339 (e.g. 2026-01-02T15:04:05Z) nor Unix seconds", s)
+}

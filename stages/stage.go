@@ -1,0 +1,103 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Message metadata keys shared by all stages.
+const (
+	// MetaKind says what a message payload holds: KindReadings or KindFrame.
+	MetaKind = "edgeflow-kind"
+	// MetaNode is the id of the edge node that produced the data.
+	MetaNode = "edgeflow-node"
+	// MetaStream is the stream (sensor) name, set on frames.
+	MetaStream = "edgeflow-stream"
+	// MetaSeq is the per-stream frame sequence number, set on frames.
+	MetaSeq = "edgeflow-seq"
+	// MetaPipeline is the name of the pipeline that produced the message.
+	MetaPipeline = "edgeflow-pipeline"
+)
+
+// Payload kinds, the values of MetaKind.
+const (
+	// KindReadings: the payload is one or more readings as JSON lines (package reading).
+	KindReadings = "readings"
+	// KindFrame: the payload is one encoded frame (docs/frame-format.md).
+	KindFrame = "frame"
+)
+
+// ErrNacked is returned by an EmitFunc when the pipeline rejected the message.
+var ErrNacked = errors.New("message nacked by pipeline")
+
+// EmitFunc hands one message to the pipeline and blocks until the pipeline is done
+// with it: nil once it was acknowledged (written by every sink), ErrNacked (possibly
+// wrapped) if it was rejected, or ctx.Err() if ctx ended first.
+type EmitFunc func(ctx context.Context, msg *message.Message) error
+
+// Source produces messages. Read calls emit for each message and returns when the
+// input is exhausted (nil), ctx is done (ctx.Err()), or it fails. A source only
+// advances past a message (acknowledges it to its own producer, moves a file
+// offset, answers an HTTP request) after emit returned nil.
+type Source interface {
+	Read(ctx context.Context, emit EmitFunc) error
+}
+
+// Processor transforms one message. An error Nacks the input message (the source
+// may redeliver it); returning zero messages filters it out; returning several fans
+// out. Processors may be called from several goroutines unless the runtime is told
+// otherwise; the runtime currently serialises calls per pipeline.
+type Processor interface {
+	Process(ctx context.Context, msg *message.Message) ([]*message.Message, error)
+}
+
+// Flusher is implemented by processors that buffer (the encoder batches readings
+// into frames). The runtime calls Flush periodically and once when draining, and
+// passes what it returns on to the next stages.
+type Flusher interface {
+	Flush(ctx context.Context) ([]*message.Message, error)
+}
+
+// Sink writes messages out. Write returns nil only once every message is delivered
+// as far as the sink can tell (for Kafka: acknowledged by all in-sync replicas).
+type Sink interface {
+	Write(ctx context.Context, msgs []*message.Message) error
+}
+
+// Closer is implemented by stages holding resources. Close must be idempotent.
+type Closer interface {
+	Close() error
+}
+
+// Config is a stage's typed configuration. Validate checks fields against each
+// other and names the offending field in its error.
+type Config interface {
+	Validate() error
+}
+
+// Node describes the edge node a pipeline runs on. It is filled by package edge
+// from flags, environment variables or a node file.
+type Node struct {
+	ID      string            `yaml:"id" json:"id"`
+	Labels  map[string]string `yaml:"labels" json:"labels,omitempty"`
+	Brokers []string          `yaml:"brokers" json:"brokers,omitempty"`
+	DataDir string            `yaml:"data_dir" json:"data_dir,omitempty"`
+}
+
+// Env is what a stage's build function gets besides its config.
+type Env struct {
+	Node     Node
+	Pipeline string       // pipeline name
+	Logger   *slog.Logger // never nil when built by the loader
+}
+
+// Log returns e.Logger or a discarding logger.
+func (e Env) Log() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
