@@ -1,0 +1,24 @@
+package pipelines
+
+import (
+	"github.com/edgeflow/edgeflow/stages"
+)
+
+// Pipeline is a loaded, validated pipeline file: every step's config is decoded
+// strictly and validated, but nothing is built (no files opened, no connections).
+type Pipeline struct {
+	File         string            // path as given to the loader
+	Name         string            // "name:" in the file; defaults to the file's base name without extension
+	NodeSelector map[string]string // node labels that must all match for a node to run it; empty: every node
+	Sources      []Step
+	Stages       []Step // processors, in order
+	Sinks        []Step
+}
+
+// Step is one entry of sources:, stages: or sinks:.
+type Step struct {
+	Path   string // "stages[2] (encode)": where it is, for error messages
+	Line   int    // line of the entry in File
+	Reg    *stages.Registration
+	Config stages.Config
+}

@@ -1,0 +1,6 @@
+// Package all compiles in edgeflow's standard stages: import it for its side effects.
+package all
+
+import (
+// Each stage package registers itself from init; add new ones here.
+)
