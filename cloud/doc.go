@@ -1,0 +1,12 @@
+// Package cloud is the cloud side of edgeflow: it reads the Kafka topics edge
+// nodes publish to, with a consumer group, and hands typed readings to the caller.
+//
+// Data flows from a Kafka partition through the watermill subscriber of package
+// internal/kafkabus into a Consumer, which decodes each message (an encoded frame,
+// header edgeflow-kind: frame, or readings as JSON lines, edgeflow-kind: readings)
+// into a Batch, drops frames already delivered by (node, stream, sequence) with a
+// Deduplicator, and calls the caller's handler. The message is acknowledged, and
+// its offset committed, only after the handler returned nil; an error makes the
+// subscriber redeliver it. Corrupt messages are counted, logged with their topic,
+// partition and offset, and skipped. Stats are readable at any time.
+package cloud
