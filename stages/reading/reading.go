@@ -1,7 +1,6 @@
 package reading
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -80,15 +79,6 @@ func asNumError(err error, target **strconv.NumError) bool {
 	return ok
 }
 
-// jsonReading is the JSON form of a Reading.
-type jsonReading struct {
-	Node   string            `json:"node,omitempty"`
-	Stream string            `json:"stream"`
-	Time   string            `json:"ts"`
-	Value  json.RawMessage   `json:"value"`
-	Labels map[string]string `json:"labels,omitempty"`
-}
-
 // MarshalJSON writes {"node":…,"stream":…,"ts":RFC 3339,"value":…,"labels":…};
 // non-finite values are JSON strings.
 func (r Reading) MarshalJSON() ([]byte, error) {
@@ -129,42 +119,37 @@ func appendJSONString(dst []byte, s string) []byte {
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes. "ts" may also be a number of
-// seconds since the Unix epoch; "value" a number or a string spelled as ParseValue accepts.
+// seconds since the Unix epoch; "value" a number or a string spelled as ParseValue
+// accepts. A multi-value object ("values") is an error here: use ParseJSONLine.
 func (r *Reading) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var j jsonReading
-	if err := dec.Decode(&j); err != nil {
+	rs, err := ParseJSONLine(b, nil)
+	if err != nil {
 		return err
 	}
-	if j.Stream == "" {
-		return fmt.Errorf(`field "stream" is missing or empty`)
+	if len(rs) != 1 {
+		return fmt.Errorf(`object holds %d readings ("values"), want one`, len(rs))
 	}
-	t, err := ParseTime(j.Time)
-	if err != nil {
-		return fmt.Errorf(`field "ts": %w`, err)
-	}
-	if len(j.Value) == 0 {
-		return fmt.Errorf(`field "value" is missing`)
-	}
-	raw := string(j.Value)
-	if strings.HasPrefix(raw, `"`) {
-		if err := json.Unmarshal(j.Value, &raw); err != nil {
-			return fmt.Errorf(`field "value": %w`, err)
-		}
-	}
-	v, err := ParseValue(raw)
-	if err != nil {
-		return fmt.Errorf(`field "value": %w`, err)
-	}
-	*r = Reading{Node: j.Node, Stream: j.Stream, Time: t, Value: v, Labels: j.Labels}
+	*r = rs[0]
 	return nil
 }
 
 // ParseTime accepts RFC 3339 (with or without fractional seconds), the same with a
 // space instead of "T" and no zone (taken as UTC, as in the NAB data set), or a
 // number of seconds since the Unix epoch.
+//
+// Times whose UTC year falls outside 0000–9999 are errors: RFC 3339 cannot spell them.
 func ParseTime(s string) (time.Time, error) {
+	t, err := parseTime(s)
+	if err != nil {
+		return t, err
+	}
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("timestamp %q: year %d out of range 0000-9999", s, y)
+	}
+	return t, nil
+}
+
+func parseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("timestamp is empty")
 	}
@@ -176,9 +161,46 @@ func ParseTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
+	if t, ok := parseUnixDecimal(s); ok {
+		return t, nil
+	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) < 1e11 {
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339 (e.g. 2026-01-02T15:04:05Z) nor Unix seconds", s)
+}
+
+// parseUnixDecimal parses plain decimal Unix seconds ("1700000000.123456789")
+// exactly to the nanosecond, which a float64 cannot hold.
+func parseUnixDecimal(s string) (time.Time, bool) {
+	neg := false
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		neg, s = true, rest
+	}
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	if intPart == "" || len(intPart) > 11 || len(frac) > 9 || (hasFrac && frac == "") {
+		return time.Time{}, false
+	}
+	for _, c := range intPart + frac {
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+	}
+	sec, err := strconv.ParseInt(intPart, 10, 64)
+	if err != nil || sec >= 1e11 {
+		return time.Time{}, false
+	}
+	var nsec int64
+	if frac != "" {
+		n, _ := strconv.ParseInt(frac, 10, 64)
+		for i := len(frac); i < 9; i++ {
+			n *= 10
+		}
+		nsec = n
+	}
+	if neg {
+		sec, nsec = -sec, -nsec
+	}
+	return time.Unix(sec, nsec).UTC(), true
 }
