@@ -71,3 +71,32 @@ type Header struct {
 
 // ErrCorrupt is wrapped by every error about a malformed, truncated or tampered frame.
 var ErrCorrupt = errors.New("corrupt frame")
+
+// Limits of version 1 frames. A decoder rejects frames beyond them before
+// allocating anything, so a frame can never make it allocate more than about
+// 16 bytes per value plus the frame's raw body size.
+const (
+	Version      = 1        // the frame format version this package writes
+	MaxFrameSize = 64 << 20 // bytes in one whole frame
+	MaxCount     = 1 << 20  // values in one frame
+	MaxNameLen   = 1024     // bytes in the node or stream name
+)
+
+// frameMagic opens every frame: "EFRM".
+var frameMagic = [4]byte{'E', 'F', 'R', 'M'}
+
+// Value transforms, stored in bits 1–3 of the flags byte.
+const (
+	transformDecimal uint8 = 0 // decimal-scaled integers, delta coded
+	transformGrid    uint8 = 1 // bounded-error grid integers, delta coded (lossy)
+	transformXOR     uint8 = 2 // XOR with previous value, byte planes
+	transformF32Diff uint8 = 3 // float32 differences (CodecF32DiffZlib, lossy)
+)
+
+var transformNames = [...]string{"decimal", "grid", "xor", "f32-diff"}
+
+const (
+	flagLossy         = 0x01
+	flagTransformMask = 0x0e
+	flagReserved      = 0xf0
+)

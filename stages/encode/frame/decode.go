@@ -1,0 +1,277 @@
+package frame
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"math"
+
+	"github.com/klauspost/compress/huff0"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// Decoder turns frames back into Blocks. It is reusable and not safe for
+// concurrent use.
+type Decoder struct {
+	raw  []byte   // body after the back end
+	zs   []uint64 // integer stream scratch
+	syms []byte   // symbol stream scratch
+	pl   []byte   // XOR byte planes
+
+	huff huff0.Scratch
+
+	zlibSrc bytes.Reader
+	zlibR   io.ReadCloser
+	zstdR   *zstd.Decoder
+}
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder {
+	return &Decoder{}
+}
+
+// Decode decodes the first frame in src into b, reusing b's slices, and returns
+// its header. Use FrameLen to step to the next frame.
+func (d *Decoder) Decode(src []byte, b *Block) (Header, error) {
+	fi, err := readFrame(src)
+	if err != nil {
+		return Header{}, err
+	}
+	if b.Node != string(fi.node) { // comparing does not allocate
+		b.Node = string(fi.node)
+	}
+	if b.Stream != string(fi.stream) {
+		b.Stream = string(fi.stream)
+	}
+	b.Seq = fi.Seq
+	fi.Node, fi.Stream = b.Node, b.Stream
+
+	payload := src[fi.headerLen : fi.headerLen+fi.payloadLen]
+	body, err := d.decompress(fi, payload)
+	if err != nil {
+		return Header{}, err
+	}
+	n := fi.Count
+	b.Timestamps = grow(b.Timestamps, n)
+	b.Values = grow(b.Values, n)
+	body, err = d.readTimestamps(body, fi.FirstTimestamp, b.Timestamps)
+	if err != nil {
+		return Header{}, err
+	}
+	if n > 0 {
+		switch fi.transform {
+		case transformDecimal, transformGrid:
+			body, err = d.readScaled(body, fi.transform, b.Values)
+		case transformXOR:
+			body, err = d.readXOR(body, b.Values)
+		case transformF32Diff:
+			body, err = readF32Diff(body, b.Values)
+		}
+		if err != nil {
+			return Header{}, err
+		}
+	}
+	if len(body) != 0 {
+		return Header{}, corruptf("%d bytes left over after the values", len(body))
+	}
+	return fi.Header, nil
+}
+
+func (d *Decoder) decompress(fi frameInfo, payload []byte) ([]byte, error) {
+	if fi.rawLen == 0 {
+		if fi.Codec == CodecLZ4 && len(payload) != 0 {
+			return nil, corruptf("lz4: %d payload bytes for an empty body", len(payload))
+		}
+		if fi.Codec == CodecNone || fi.Codec == CodecLZ4 {
+			return nil, nil
+		}
+	}
+	switch fi.Codec {
+	case CodecNone:
+		return payload, nil
+	case CodecZlib, CodecF32DiffZlib:
+		d.zlibSrc.Reset(payload)
+		if d.zlibR == nil {
+			r, err := zlib.NewReader(&d.zlibSrc)
+			if err != nil {
+				return nil, corruptf("zlib: %v", err)
+			}
+			d.zlibR = r
+		} else if err := d.zlibR.(zlib.Resetter).Reset(&d.zlibSrc, nil); err != nil {
+			return nil, corruptf("zlib: %v", err)
+		}
+		d.raw = grow(d.raw, fi.rawLen+1)
+		n, err := io.ReadFull(d.zlibR, d.raw)
+		if (err != io.ErrUnexpectedEOF && err != io.EOF) || n != fi.rawLen {
+			if err == nil {
+				return nil, corruptf("zlib: body longer than %d bytes", fi.rawLen)
+			}
+			return nil, corruptf("zlib: body of %d bytes, want %d: %v", n, fi.rawLen, err)
+		}
+		return d.raw[:n], nil
+	case CodecLZ4:
+		d.raw = grow(d.raw, fi.rawLen)
+		n, err := lz4.UncompressBlock(payload, d.raw)
+		if err != nil || n != fi.rawLen {
+			return nil, corruptf("lz4: body of %d bytes, want %d: %v", n, fi.rawLen, err)
+		}
+		return d.raw, nil
+	case CodecZstd:
+		if d.zstdR == nil {
+			r, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+				zstd.WithDecoderMaxMemory(MaxFrameSize), zstd.WithDecoderMaxWindow(MaxFrameSize))
+			if err != nil {
+				return nil, err
+			}
+			d.zstdR = r
+		}
+		out, err := d.zstdR.DecodeAll(payload, d.raw[:0])
+		if err != nil || len(out) != fi.rawLen {
+			return nil, corruptf("zstd: body of %d bytes, want %d: %v", len(out), fi.rawLen, err)
+		}
+		d.raw = out
+		return out, nil
+	}
+	return nil, corruptf("codec %d unknown", fi.Codec)
+}
+
+func (d *Decoder) readTimestamps(src []byte, first int64, ts []int64) ([]byte, error) {
+	if len(ts) == 0 {
+		return src, nil
+	}
+	ts[0] = first
+	if len(ts) == 1 {
+		return src, nil
+	}
+	u, n := binary.Uvarint(src)
+	if n <= 0 {
+		return nil, corruptf("timestamps: bad first delta")
+	}
+	src = src[n:]
+	delta := unzigzag(u)
+	ts[1] = first + delta
+	if len(ts) == 2 {
+		return src, nil
+	}
+	zs := grow(d.zs, len(ts)-2)
+	d.zs = zs
+	src, err := d.readInts(src, zs)
+	if err != nil {
+		return nil, err
+	}
+	t := ts[1]
+	for i, z := range zs {
+		delta += unzigzag(z)
+		t += delta
+		ts[i+2] = t
+	}
+	return src, nil
+}
+
+func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byte, error) {
+	var scale float64
+	if transform == transformDecimal {
+		if len(src) < 1 || src[0] > maxDecimals {
+			return nil, corruptf("decimal values: bad decimal count")
+		}
+		scale = pow10[src[0]]
+		src = src[1:]
+	} else {
+		if len(src) < 8 {
+			return nil, corruptf("grid values: missing step")
+		}
+		scale = math.Float64frombits(binary.LittleEndian.Uint64(src))
+		src = src[8:]
+	}
+	nexc, n := binary.Uvarint(src)
+	if n <= 0 || nexc > uint64(len(vals)) || nexc > uint64(len(src))/9 {
+		return nil, corruptf("scaled values: bad exception count")
+	}
+	src = src[n:]
+	excs := src // decoded after the integers
+	for i := uint64(0); i < nexc; i++ {
+		_, n := binary.Uvarint(src)
+		if n <= 0 || len(src) < n+8 {
+			return nil, corruptf("scaled values: truncated exception %d", i)
+		}
+		src = src[n+8:]
+	}
+	excs = excs[:len(excs)-len(src)]
+	u, n := binary.Uvarint(src)
+	if n <= 0 {
+		return nil, corruptf("scaled values: bad first integer")
+	}
+	src = src[n:]
+	k := unzigzag(u)
+	zs := grow(d.zs, len(vals)-1)
+	d.zs = zs
+	src, err := d.readInts(src, zs)
+	if err != nil {
+		return nil, err
+	}
+	if transform == transformDecimal {
+		vals[0] = float64(k) / scale
+		for i, z := range zs {
+			k += unzigzag(z)
+			vals[i+1] = float64(k) / scale
+		}
+	} else {
+		vals[0] = float64(k) * scale
+		for i, z := range zs {
+			k += unzigzag(z)
+			vals[i+1] = float64(k) * scale
+		}
+	}
+	idx := -1
+	for i := uint64(0); i < nexc; i++ {
+		gap, n := binary.Uvarint(excs)
+		if gap >= uint64(len(vals)-idx-1) {
+			return nil, corruptf("scaled values: exception %d beyond the block", i)
+		}
+		idx += int(gap) + 1
+		vals[idx] = math.Float64frombits(binary.LittleEndian.Uint64(excs[n:]))
+		excs = excs[n+8:]
+	}
+	return src, nil
+}
+
+func (d *Decoder) readXOR(src []byte, vals []float64) ([]byte, error) {
+	n := len(vals)
+	pl := grow(d.pl, 8*n)
+	d.pl = pl
+	var err error
+	for j := 0; j < 8; j++ {
+		if src, err = d.readBytes(src, pl[j*n:(j+1)*n]); err != nil {
+			return nil, err
+		}
+	}
+	var prev uint64
+	for i := range vals {
+		var x uint64
+		for j := 0; j < 8; j++ {
+			x |= uint64(pl[j*n+i]) << (8 * j)
+		}
+		prev ^= x
+		vals[i] = math.Float64frombits(prev)
+	}
+	return src, nil
+}
+
+func readF32Diff(src []byte, vals []float64) ([]byte, error) {
+	if len(src) < 4*len(vals) {
+		return nil, corruptf("float32 differences: %d bytes for %d values", len(src), len(vals))
+	}
+	var acc float32
+	for i := range vals {
+		d := math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+		if i == 0 {
+			acc = d
+		} else {
+			acc += d
+		}
+		vals[i] = float64(acc)
+	}
+	return src[4*len(vals):], nil
+}

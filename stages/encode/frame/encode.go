@@ -1,0 +1,409 @@
+package frame
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+
+	"github.com/klauspost/compress/huff0"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// Encoder turns Blocks into frames. It is reusable and not safe for concurrent
+// use; after the first few calls Encode allocates nothing.
+type Encoder struct {
+	opts Options
+
+	body []byte   // transformed block, before the back end
+	alt  []byte   // an alternative value section being tried
+	comp []byte   // back-end output
+	zs   []uint64 // zigzag integers
+	ks   []int64  // scaled integers
+	exc  []int32  // exception indexes
+	syms []byte   // byte symbols of an integer stream
+	esc  []byte   // escape varints of an integer stream
+	pl   []byte   // XOR byte planes
+
+	huff huff0.Scratch
+
+	zlibBuf bytes.Buffer
+	zlibW   *zlib.Writer
+	lz4Fast lz4.Compressor
+	lz4HC   *lz4.CompressorHC
+	zstdW   *zstd.Encoder
+}
+
+// NewEncoder returns an Encoder for opts.
+func NewEncoder(opts Options) (*Encoder, error) {
+	if opts.Codec > CodecF32DiffZlib {
+		return nil, fmt.Errorf("options: codec %d unknown", opts.Codec)
+	}
+	if math.IsNaN(opts.MaxError) || math.IsInf(opts.MaxError, 0) || opts.MaxError < 0 {
+		return nil, fmt.Errorf("options: max error %v must be a finite number >= 0", opts.MaxError)
+	}
+	if opts.RelativeError && opts.MaxError >= 1 {
+		return nil, fmt.Errorf("options: relative max error %v must be < 1", opts.MaxError)
+	}
+	if opts.Codec == CodecF32DiffZlib && opts.MaxError > 0 {
+		return nil, fmt.Errorf("options: max error is not supported with codec %s", opts.Codec)
+	}
+	e := &Encoder{opts: opts}
+	e.huff.Reuse = huff0.ReusePolicyNone
+	var err error
+	switch opts.Codec {
+	case CodecZlib, CodecF32DiffZlib:
+		level := zlib.DefaultCompression
+		if opts.Codec == CodecF32DiffZlib {
+			level = 6
+		} else if opts.Level != 0 {
+			level = opts.Level
+		}
+		if e.zlibW, err = zlib.NewWriterLevel(&e.zlibBuf, level); err != nil {
+			return nil, fmt.Errorf("options: zlib level %d: %w", opts.Level, err)
+		}
+	case CodecLZ4:
+		if opts.Level < 0 || opts.Level > 9 {
+			return nil, fmt.Errorf("options: lz4 level %d out of range 0..9", opts.Level)
+		}
+		if opts.Level > 0 {
+			e.lz4HC = &lz4.CompressorHC{Level: lz4.CompressionLevel(1 << (8 + opts.Level))}
+		}
+	case CodecZstd:
+		level := zstd.SpeedDefault
+		if opts.Level != 0 {
+			if opts.Level < 1 || opts.Level > 22 {
+				return nil, fmt.Errorf("options: zstd level %d out of range 1..22", opts.Level)
+			}
+			level = zstd.EncoderLevelFromZstd(opts.Level)
+		}
+		e.zstdW, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
+		if err != nil {
+			return nil, fmt.Errorf("options: zstd: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// Encode appends exactly one frame holding b to dst.
+func (e *Encoder) Encode(dst []byte, b *Block) ([]byte, error) {
+	n := len(b.Values)
+	switch {
+	case len(b.Timestamps) != n:
+		return dst, fmt.Errorf("encode %s/%s seq %d: %d timestamps for %d values", b.Node, b.Stream, b.Seq, len(b.Timestamps), n)
+	case n > MaxCount:
+		return dst, fmt.Errorf("encode %s/%s seq %d: %d values exceed the frame limit %d", b.Node, b.Stream, b.Seq, n, MaxCount)
+	case len(b.Node) > MaxNameLen || len(b.Stream) > MaxNameLen:
+		return dst, fmt.Errorf("encode: node or stream name longer than %d bytes", MaxNameLen)
+	}
+	body := e.appendTimestamps(e.body[:0], b.Timestamps)
+	var transform uint8
+	lossy := e.opts.MaxError > 0
+	switch {
+	case e.opts.Codec == CodecF32DiffZlib:
+		transform, lossy = transformF32Diff, true
+		body = appendF32Diff(body, b.Values)
+	case n == 0:
+	case e.opts.MaxError > 0:
+		body, transform = e.appendBounded(body, b.Values)
+	default:
+		body, transform = e.appendLossless(body, b.Values)
+	}
+	e.body = body
+	if uint64(len(body)) > maxBodyLen(n) {
+		return dst, fmt.Errorf("encode %s/%s seq %d: body of %d bytes exceeds the limit (internal error)", b.Node, b.Stream, b.Seq, len(body))
+	}
+	payload, err := e.compress(body)
+	if err != nil {
+		return dst, fmt.Errorf("encode %s/%s seq %d: %s: %w", b.Node, b.Stream, b.Seq, e.opts.Codec, err)
+	}
+
+	start := len(dst)
+	flags := transform << 1
+	if lossy {
+		flags |= flagLossy
+	}
+	dst = append(dst, frameMagic[:]...)
+	dst = append(dst, Version, byte(e.opts.Codec), flags)
+	dst = binary.AppendUvarint(dst, uint64(len(b.Node)))
+	dst = append(dst, b.Node...)
+	dst = binary.AppendUvarint(dst, uint64(len(b.Stream)))
+	dst = append(dst, b.Stream...)
+	dst = binary.AppendUvarint(dst, b.Seq)
+	var first int64
+	if n > 0 {
+		first = b.Timestamps[0]
+	}
+	dst = binary.AppendUvarint(dst, zigzag(first))
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = binary.AppendUvarint(dst, uint64(len(body)))
+	dst = binary.AppendUvarint(dst, uint64(len(payload)))
+	dst = append(dst, payload...)
+	if len(dst)-start+4 > MaxFrameSize {
+		return dst[:start], fmt.Errorf("encode %s/%s seq %d: frame of %d bytes exceeds %d; use smaller blocks", b.Node, b.Stream, b.Seq, len(dst)-start+4, MaxFrameSize)
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return dst, nil
+}
+
+// appendTimestamps writes the timestamp section: the first delta as a zigzag
+// varint, then the deltas of deltas as an integer stream.
+func (e *Encoder) appendTimestamps(dst []byte, ts []int64) []byte {
+	if len(ts) < 2 {
+		return dst
+	}
+	prev := ts[1] - ts[0]
+	dst = binary.AppendUvarint(dst, zigzag(prev))
+	if len(ts) < 3 {
+		return dst
+	}
+	zs := grow(e.zs, len(ts)-2)
+	for i := 2; i < len(ts); i++ {
+		d := ts[i] - ts[i-1]
+		zs[i-2] = zigzag(d - prev)
+		prev = d
+	}
+	e.zs = zs
+	return e.appendInts(dst, zs)
+}
+
+// appendLossless writes the value section of a bit-exact frame: decimal
+// scaling, or XOR byte planes when they are smaller.
+func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
+	mark := len(dst)
+	d := chooseDecimals(vals)
+	dst = append(dst, byte(d))
+	dst, nexc := e.appendScaled(dst, vals, pow10[d], 0, false)
+	if nexc*8 <= len(vals) && (len(dst)-mark)*8 < 40*len(vals) {
+		return dst, transformDecimal
+	}
+	alt := e.appendXOR(e.alt[:0], vals)
+	e.alt = alt
+	if len(alt) < len(dst)-mark {
+		return append(dst[:mark], alt...), transformXOR
+	}
+	return dst, transformDecimal
+}
+
+// appendBounded writes the value section of a bounded-error frame: the smaller
+// of the lossless section and a grid of integers.
+func (e *Encoder) appendBounded(dst []byte, vals []float64) ([]byte, uint8) {
+	mark := len(dst)
+	dst, transform := e.appendLossless(dst, vals)
+	step := 2 * e.opts.MaxError
+	if e.opts.RelativeError {
+		minAbs := math.Inf(1)
+		for _, v := range vals {
+			if a := math.Abs(v); a != 0 && a < minAbs {
+				minAbs = a
+			}
+		}
+		step *= minAbs
+	}
+	step *= 1 - 1.0/(1<<20) // margin so rounding never reaches the bound
+	if !(step > 0) || math.IsInf(step, 0) {
+		return dst, transform
+	}
+	alt := binary.LittleEndian.AppendUint64(e.alt[:0], math.Float64bits(step))
+	alt, _ = e.appendScaled(alt, vals, step, e.opts.MaxError, true)
+	e.alt = alt
+	if len(alt) < len(dst)-mark {
+		return append(dst[:mark], alt...), transformGrid
+	}
+	return dst, transform
+}
+
+// appendScaled writes the scaled-integer part of the decimal (grid=false: v =
+// k / scale) and grid (grid=true: v ≈ k * scale) transforms: the exceptions,
+// then the first integer and the deltas. It returns the number of exceptions.
+func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64, grid bool) ([]byte, int) {
+	ks := grow(e.ks, len(vals))
+	exc := e.exc[:0]
+	var prev int64
+	relative := e.opts.RelativeError
+	for i, v := range vals {
+		var s float64
+		if grid {
+			s = v / scale
+		} else {
+			s = v * scale
+		}
+		ok := false
+		var k int64
+		if math.Abs(s) < 1<<53 {
+			k = int64(math.RoundToEven(s))
+			if grid {
+				r := float64(k) * scale
+				bound := maxErr
+				if relative {
+					bound = maxErr * math.Abs(v) * (1 - 1.0/(1<<40))
+				}
+				ok = math.Float64bits(r) == math.Float64bits(v) || math.Abs(r-v) < bound
+			} else {
+				ok = math.Float64bits(float64(k)/scale) == math.Float64bits(v)
+			}
+		}
+		if !ok {
+			exc = append(exc, int32(i))
+			k = prev
+		}
+		ks[i] = k
+		prev = k
+	}
+	e.ks, e.exc = ks, exc
+
+	dst = binary.AppendUvarint(dst, uint64(len(exc)))
+	last := -1
+	for _, i := range exc {
+		dst = binary.AppendUvarint(dst, uint64(int(i)-last-1))
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(vals[i]))
+		last = int(i)
+	}
+	dst = binary.AppendUvarint(dst, zigzag(ks[0]))
+	if len(ks) > 1 {
+		zs := grow(e.zs, len(ks)-1)
+		for i := 1; i < len(ks); i++ {
+			zs[i-1] = zigzag(ks[i] - ks[i-1])
+		}
+		e.zs = zs
+		dst = e.appendInts(dst, zs)
+	}
+	return dst, len(exc)
+}
+
+// appendXOR writes each value's bits XOR the previous value's bits as eight byte
+// streams, least significant byte first.
+func (e *Encoder) appendXOR(dst []byte, vals []float64) []byte {
+	n := len(vals)
+	pl := grow(e.pl, 8*n)
+	e.pl = pl
+	var prev uint64
+	for i, v := range vals {
+		u := math.Float64bits(v)
+		x := u ^ prev
+		prev = u
+		for j := 0; j < 8; j++ {
+			pl[j*n+i] = byte(x >> (8 * j))
+		}
+	}
+	for j := 0; j < 8; j++ {
+		dst = e.appendBytes(dst, pl[j*n:(j+1)*n])
+	}
+	return dst
+}
+
+// appendF32Diff writes the reference article's lossy value section: float32 of
+// the first value, then float32 differences of the float32 values.
+func appendF32Diff(dst []byte, vals []float64) []byte {
+	var prev float32
+	for i, v := range vals {
+		f := float32(v)
+		d := f
+		if i > 0 {
+			d = f - prev
+		}
+		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(d))
+		prev = f
+	}
+	return dst
+}
+
+const maxDecimals = 18
+
+var pow10 = func() (p [maxDecimals + 1]float64) {
+	p[0] = 1
+	for i := 1; i <= maxDecimals; i++ {
+		p[i] = p[i-1] * 10 // exact up to 1e22
+	}
+	return p
+}()
+
+// decimalExact reports whether v == float64(round(v*10^d)) / 10^d bit for bit.
+func decimalExact(v float64, d int) bool {
+	s := v * pow10[d]
+	if !(math.Abs(s) < 1<<53) {
+		return false
+	}
+	return math.Float64bits(float64(int64(math.RoundToEven(s)))/pow10[d]) == math.Float64bits(v)
+}
+
+// chooseDecimals picks the number of decimals for the block: each value's
+// smallest exact decimal count is found (starting from the previous value's),
+// then the count minimising (exceptions × 80 bits + values × 3.32 bits per
+// decimal) wins.
+func chooseDecimals(vals []float64) int {
+	var cnt [maxDecimals + 2]int
+	guess := 0
+	for _, v := range vals {
+		d := guess
+		if decimalExact(v, d) {
+			for d > 0 && decimalExact(v, d-1) {
+				d--
+			}
+		} else {
+			d++
+			for d <= maxDecimals && !decimalExact(v, d) {
+				d++
+			}
+		}
+		cnt[d]++
+		if d <= maxDecimals {
+			guess = d
+		}
+	}
+	best, bestCost := 0, math.Inf(1)
+	exc := len(vals)
+	for d := 0; d <= maxDecimals; d++ {
+		exc -= cnt[d]
+		cost := float64(exc)*80 + float64(len(vals))*3.32*float64(d)
+		if cost < bestCost {
+			best, bestCost = d, cost
+		}
+	}
+	return best
+}
+
+var errIncompressible = errors.New("incompressible")
+
+// compress runs the back end over body.
+func (e *Encoder) compress(body []byte) ([]byte, error) {
+	switch e.opts.Codec {
+	case CodecNone:
+		return body, nil
+	case CodecZlib, CodecF32DiffZlib:
+		e.zlibBuf.Reset()
+		e.zlibW.Reset(&e.zlibBuf)
+		if _, err := e.zlibW.Write(body); err != nil {
+			return nil, err
+		}
+		if err := e.zlibW.Close(); err != nil {
+			return nil, err
+		}
+		return e.zlibBuf.Bytes(), nil
+	case CodecLZ4:
+		e.comp = grow(e.comp, lz4.CompressBlockBound(len(body)))
+		var n int
+		var err error
+		if e.lz4HC != nil {
+			n, err = e.lz4HC.CompressBlock(body, e.comp)
+		} else {
+			n, err = e.lz4Fast.CompressBlock(body, e.comp)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 && len(body) > 0 {
+			return nil, errIncompressible
+		}
+		return e.comp[:n], nil
+	case CodecZstd:
+		e.comp = e.zstdW.EncodeAll(body, e.comp[:0])
+		return e.comp, nil
+	}
+	return nil, fmt.Errorf("codec %d unknown", e.opts.Codec)
+}

@@ -1,0 +1,303 @@
+package frame
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/bits"
+
+	"github.com/klauspost/compress/huff0"
+)
+
+// Integer streams hold sequences of unsigned (zigzag) integers whose count the
+// reader already knows. Byte streams hold sequences of bytes likewise.
+const (
+	intsBitPacked = 0 // miniblocks of 128: width byte, then the values bit-packed
+	intsSymbols   = 1 // byte symbols (255 = escape) in a byte stream + escape varints
+
+	bytesRaw     = 0 // the bytes as they are
+	bytesRLE     = 1 // one byte, repeated
+	bytesHuffman = 2 // chunks of up to 65536 bytes, each Huffman coded or stored
+
+	miniBlockLen   = 128
+	huffChunkLen   = 1 << 16
+	escapeSymbol   = 255
+	minHuffmanLen  = 24 // shorter streams are not worth a Huffman table
+	maxPackedWidth = 64
+)
+
+// bitPackedLen returns the bytes appendBitPacked writes for zs.
+func bitPackedLen(zs []uint64) int {
+	n := 0
+	for len(zs) > 0 {
+		m := min(len(zs), miniBlockLen)
+		var or uint64
+		for _, z := range zs[:m] {
+			or |= z
+		}
+		n += 1 + (m*bits.Len64(or)+7)/8
+		zs = zs[m:]
+	}
+	return n
+}
+
+// appendBitPacked writes zs in miniblocks of 128 values: one byte holding the
+// width w (0..64) of the miniblock's largest value, then ceil(m*w/8) bytes with
+// the values' low w bits packed least significant bit first.
+func appendBitPacked(dst []byte, zs []uint64) []byte {
+	for len(zs) > 0 {
+		m := min(len(zs), miniBlockLen)
+		var or uint64
+		for _, z := range zs[:m] {
+			or |= z
+		}
+		w := uint(bits.Len64(or))
+		dst = append(dst, byte(w))
+		if w > 0 {
+			var acc uint64
+			var n uint
+			for _, z := range zs[:m] {
+				acc |= z << n // Go shifts of 64 or more give 0
+				if n+w >= 64 {
+					dst = binary.LittleEndian.AppendUint64(dst, acc)
+					acc = z >> (64 - n)
+					n = n + w - 64
+				} else {
+					n += w
+				}
+			}
+			for ; n > 0; n -= min(n, 8) {
+				dst = append(dst, byte(acc))
+				acc >>= 8
+			}
+		}
+		zs = zs[m:]
+	}
+	return dst
+}
+
+// readBitPacked fills zs from src and returns the rest of src.
+func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
+	var pad [miniBlockLen*8 + 16]byte
+	for len(zs) > 0 {
+		m := min(len(zs), miniBlockLen)
+		if len(src) < 1 {
+			return nil, corruptf("bit-packed integers: missing miniblock width")
+		}
+		w := uint(src[0])
+		src = src[1:]
+		if w > maxPackedWidth {
+			return nil, corruptf("bit-packed integers: width %d > 64", w)
+		}
+		nb := (m*int(w) + 7) / 8
+		if len(src) < nb {
+			return nil, corruptf("bit-packed integers: miniblock needs %d bytes, %d left", nb, len(src))
+		}
+		if w == 0 {
+			clear(zs[:m])
+		} else {
+			copy(pad[:], src[:nb])
+			clear(pad[nb : nb+16])
+			mask := uint64(1)<<w - 1 // w == 64: 1<<64 is 0, so mask is all ones
+			pos := uint(0)
+			for i := range zs[:m] {
+				byteAt := pos >> 3
+				shift := pos & 7
+				v := binary.LittleEndian.Uint64(pad[byteAt:]) >> shift
+				if shift+w > 64 {
+					v |= uint64(pad[byteAt+8]) << (64 - shift)
+				}
+				zs[i] = v & mask
+				pos += w
+			}
+		}
+		src = src[nb:]
+		zs = zs[m:]
+	}
+	return src, nil
+}
+
+// appendInts writes an integer stream: the smaller of bit-packing and byte
+// symbols under a Huffman code.
+func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
+	packed := bitPackedLen(zs)
+	if len(zs) >= minHuffmanLen && packed > 2+len(zs)/8 {
+		mark := len(dst)
+		syms := e.syms[:0]
+		esc := e.esc[:0]
+		for _, z := range zs {
+			if z >= escapeSymbol {
+				syms = append(syms, escapeSymbol)
+				esc = binary.AppendUvarint(esc, z-escapeSymbol)
+			} else {
+				syms = append(syms, byte(z))
+			}
+		}
+		e.syms, e.esc = syms, esc
+		if len(esc) < packed {
+			dst = append(dst, intsSymbols)
+			dst = binary.AppendUvarint(dst, uint64(len(esc)))
+			dst = append(dst, esc...)
+			dst = e.appendBytes(dst, syms)
+			if len(dst)-mark < packed+1 {
+				return dst
+			}
+			dst = dst[:mark]
+		}
+	}
+	dst = append(dst, intsBitPacked)
+	return appendBitPacked(dst, zs)
+}
+
+// readInts fills zs from an integer stream at the start of src.
+func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
+	if len(zs) == 0 {
+		return src, nil
+	}
+	if len(src) < 1 {
+		return nil, corruptf("integer stream: missing kind")
+	}
+	kind := src[0]
+	src = src[1:]
+	switch kind {
+	case intsBitPacked:
+		return readBitPacked(src, zs)
+	case intsSymbols:
+		l, n := binary.Uvarint(src)
+		if n <= 0 || l > uint64(len(src)-n) {
+			return nil, corruptf("integer stream: bad escape length")
+		}
+		esc := src[n : n+int(l)]
+		src = src[n+int(l):]
+		syms := grow(d.syms, len(zs))
+		d.syms = syms
+		src, err := d.readBytes(src, syms)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range syms {
+			if s != escapeSymbol {
+				zs[i] = uint64(s)
+				continue
+			}
+			u, n := binary.Uvarint(esc)
+			if n <= 0 || u > ^uint64(0)-escapeSymbol {
+				return nil, corruptf("integer stream: bad escape at value %d", i)
+			}
+			esc = esc[n:]
+			zs[i] = u + escapeSymbol
+		}
+		if len(esc) != 0 {
+			return nil, corruptf("integer stream: %d unused escape bytes", len(esc))
+		}
+		return src, nil
+	}
+	return nil, corruptf("integer stream: unknown kind %d", kind)
+}
+
+// appendBytes writes a byte stream: raw, run-length or Huffman coded.
+func (e *Encoder) appendBytes(dst []byte, bs []byte) []byte {
+	if len(bs) == 0 {
+		return append(dst, bytesRaw)
+	}
+	same := true
+	for _, b := range bs[1:] {
+		if b != bs[0] {
+			same = false
+			break
+		}
+	}
+	if same {
+		return append(dst, bytesRLE, bs[0])
+	}
+	if len(bs) >= minHuffmanLen {
+		mark := len(dst)
+		dst = append(dst, bytesHuffman)
+		for rest := bs; len(rest) > 0; {
+			chunk := rest[:min(len(rest), huffChunkLen)]
+			rest = rest[len(chunk):]
+			out, _, err := huff0.Compress1X(chunk, &e.huff)
+			if err != nil || len(out) >= len(chunk) {
+				dst = append(dst, 0) // stored chunk
+				dst = append(dst, chunk...)
+				continue
+			}
+			dst = binary.AppendUvarint(dst, uint64(len(out)))
+			dst = append(dst, out...)
+		}
+		if len(dst)-mark < 1+len(bs) {
+			return dst
+		}
+		dst = dst[:mark]
+	}
+	dst = append(dst, bytesRaw)
+	return append(dst, bs...)
+}
+
+// readBytes fills bs from a byte stream at the start of src.
+func (d *Decoder) readBytes(src []byte, bs []byte) ([]byte, error) {
+	if len(src) < 1 {
+		return nil, corruptf("byte stream: missing kind")
+	}
+	kind := src[0]
+	src = src[1:]
+	switch kind {
+	case bytesRaw:
+		if len(src) < len(bs) {
+			return nil, corruptf("byte stream: %d raw bytes wanted, %d left", len(bs), len(src))
+		}
+		copy(bs, src)
+		return src[len(bs):], nil
+	case bytesRLE:
+		if len(src) < 1 {
+			return nil, corruptf("byte stream: missing run byte")
+		}
+		for i := range bs {
+			bs[i] = src[0]
+		}
+		return src[1:], nil
+	case bytesHuffman:
+		for off := 0; off < len(bs); {
+			c := min(len(bs)-off, huffChunkLen)
+			l, n := binary.Uvarint(src)
+			if n <= 0 || l > uint64(len(src)-n) {
+				return nil, corruptf("byte stream: bad chunk length at value %d", off)
+			}
+			src = src[n:]
+			if l == 0 {
+				if len(src) < c {
+					return nil, corruptf("byte stream: stored chunk wants %d bytes, %d left", c, len(src))
+				}
+				copy(bs[off:off+c], src)
+				src = src[c:]
+				off += c
+				continue
+			}
+			s, rem, err := huff0.ReadTable(src[:l], &d.huff)
+			if err != nil {
+				return nil, corruptf("byte stream: Huffman table at value %d: %v", off, err)
+			}
+			out, err := s.Decoder().Decompress1X(bs[off:off:off+c], rem)
+			if err != nil {
+				if errors.Is(err, huff0.ErrMaxDecodedSizeExceeded) {
+					return nil, corruptf("byte stream: Huffman chunk at value %d longer than %d", off, c)
+				}
+				return nil, corruptf("byte stream: Huffman chunk at value %d: %v", off, err)
+			}
+			if len(out) != c {
+				return nil, corruptf("byte stream: Huffman chunk at value %d holds %d bytes, want %d", off, len(out), c)
+			}
+			src = src[l:]
+			off += c
+		}
+		return src, nil
+	}
+	return nil, corruptf("byte stream: unknown kind %d", kind)
+}
+
+// grow returns s resized to n, reusing its array when large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
