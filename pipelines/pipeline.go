@@ -13,6 +13,8 @@ type Pipeline struct {
 	Sources      []Step
 	Stages       []Step // processors, in order
 	Sinks        []Step
+
+	nameLine int // line of "name:" (or of the first key), for LoadFiles' duplicate check
 }
 
 // Step is one entry of sources:, stages: or sinks:.
