@@ -102,7 +102,9 @@ func init() {
 		Produces: []string{stages.KindReadings},
 		Examples: []stages.Example{{Title: "topic", YAML: "topic: x\n"}},
 	}, func() *tickConfig { return &tickConfig{} },
-		func(ctx context.Context, cfg *tickConfig, env stages.Env) (stages.Source, error) { return tickSource{}, nil })
+		func(ctx context.Context, cfg *tickConfig, env stages.Env) (stages.Source, error) {
+			return tickSource{}, nil
+		})
 }
 
 func TestConformanceProcessor(t *testing.T) {
