@@ -2,5 +2,6 @@
 package all
 
 import (
-// Each stage package registers itself from init; add new ones here.
+	// Each stage package registers itself from init; add new ones here.
+	_ "github.com/edgeflow/edgeflow/stages/encode"
 )
