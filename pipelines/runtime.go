@@ -1,0 +1,707 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/edgeflow/edgeflow/stages"
+)
+
+// Runner is a built pipeline: every stage constructed, ready to Run once.
+//
+// Run wires the stages with a watermill router: each source is adapted to a
+// subscriber and gets one handler that passes every message through the
+// processors, in order, and writes what comes out to every sink. The source
+// message is acknowledged only after every sink wrote everything it produced;
+// any error nacks it back to the source. Calls into the processors and sinks are
+// serialised (processors keep state). Buffering processors are flushed on a
+// ticker and when the pipeline drains.
+type Runner struct {
+	p       *Pipeline
+	env     stages.Env
+	log     *slog.Logger
+	cfg     runnerConfig
+	sources []builtSource
+	procs   []builtProcessor
+	sinks   []builtSink
+	closers []builtCloser // in close order
+	stats   *runnerCounters
+
+	chainMu  sync.Mutex // serialises the processor chain and sink writes
+	attempts attemptTable
+	failures *failureTable
+
+	ran       atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type builtSource struct {
+	step Step
+	src  stages.Source
+}
+
+type builtProcessor struct {
+	step    Step
+	proc    stages.Processor // with every StageMiddleware applied
+	flusher stages.Flusher   // nil unless the stage buffers
+}
+
+type builtSink struct {
+	step  Step
+	sink  stages.Sink
+	stats *stageCounters
+}
+
+type builtCloser struct {
+	step   Step
+	closer stages.Closer
+}
+
+// stepError is an error of one step; the message starts with the step's path.
+type stepError struct {
+	Path string
+	Err  error
+}
+
+func (e *stepError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *stepError) Unwrap() error { return e.Err }
+
+// StepOf returns the path of the step an error of a running pipeline came from,
+// or "".
+func StepOf(err error) string {
+	var se *stepError
+	if errors.As(err, &se) {
+		return se.Path
+	}
+	return ""
+}
+
+// Build constructs every stage of p: sinks first, then processors, then sources,
+// so that everything downstream exists before anything can produce. If one fails,
+// what was already built is closed and the error names the step. env.Pipeline
+// defaults to p.Name.
+func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOption) (*Runner, error) {
+	if len(p.Sources) == 0 {
+		return nil, fmt.Errorf("%s: pipeline %q has no sources", p.File, p.Name)
+	}
+	if len(p.Sinks) == 0 {
+		return nil, fmt.Errorf("%s: pipeline %q has no sinks", p.File, p.Name)
+	}
+	if env.Pipeline == "" {
+		env.Pipeline = p.Name
+	}
+	cfg := defaultRunnerConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r := &Runner{p: p, env: env, cfg: cfg, stats: newRunnerCounters(p),
+		failures: newFailureTable(4096)}
+	r.log = env.Log().With("pipeline", env.Pipeline)
+	r.env.Logger = r.log
+	r.attempts.m = map[*message.Message]*attempt{}
+
+	// built in build order; closed in reverse.
+	var built []builtCloser
+	fail := func(step Step, err error) (*Runner, error) {
+		for i := len(built) - 1; i >= 0; i-- {
+			if cerr := built[i].closer.Close(); cerr != nil {
+				r.log.Warn("closing stage after failed build", "step", built[i].step.Path, "error", cerr)
+			}
+		}
+		return nil, r.errorAt(step, err)
+	}
+	buildStep := func(step Step, kind stages.Kind) (any, error) {
+		if step.Reg == nil {
+			return nil, errors.New("no stage registration")
+		}
+		if step.Reg.Kind != kind {
+			return nil, fmt.Errorf("stage %q is a %s, not a %s", step.Reg.ID, step.Reg.Kind, kind)
+		}
+		v, err := safeBuild(ctx, step, r.env)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := v.(stages.Closer); ok {
+			built = append(built, builtCloser{step, c})
+		}
+		return v, nil
+	}
+
+	for _, step := range p.Sinks {
+		v, err := buildStep(step, stages.KindSink)
+		if err != nil {
+			return fail(step, err)
+		}
+		s, ok := v.(stages.Sink)
+		if !ok {
+			return fail(step, fmt.Errorf("stage %q built a %T, not a sink", step.Reg.ID, v))
+		}
+		r.sinks = append(r.sinks, builtSink{step: step, sink: s, stats: r.stats.of(step)})
+	}
+	procs := make([]builtProcessor, len(p.Stages))
+	for i, step := range p.Stages {
+		v, err := buildStep(step, stages.KindProcessor)
+		if err != nil {
+			return fail(step, err)
+		}
+		raw, ok := v.(stages.Processor)
+		if !ok {
+			return fail(step, fmt.Errorf("stage %q built a %T, not a processor", step.Reg.ID, v))
+		}
+		procs[i] = r.wrapProcessor(step, raw)
+	}
+	r.procs = procs
+	for _, step := range p.Sources {
+		v, err := buildStep(step, stages.KindSource)
+		if err != nil {
+			return fail(step, err)
+		}
+		s, ok := v.(stages.Source)
+		if !ok {
+			return fail(step, fmt.Errorf("stage %q built a %T, not a source", step.Reg.ID, v))
+		}
+		r.sources = append(r.sources, builtSource{step: step, src: s})
+	}
+	for i := len(built) - 1; i >= 0; i-- {
+		r.closers = append(r.closers, built[i])
+	}
+	return r, nil
+}
+
+// safeBuild calls the stage's build function, turning a panic into an error.
+func safeBuild(ctx context.Context, step Step, env stages.Env) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic while building: %v", p)
+		}
+	}()
+	return step.Reg.Build(ctx, step.Config, env)
+}
+
+// errorAt prefixes err with where step is: "file:line: path: err".
+func (r *Runner) errorAt(step Step, err error) error {
+	err = &stepError{Path: step.Path, Err: err}
+	switch {
+	case r.p.File != "" && step.Line > 0:
+		return fmt.Errorf("%s:%d: %w", r.p.File, step.Line, err)
+	case r.p.File != "":
+		return fmt.Errorf("%s: %w", r.p.File, err)
+	}
+	return err
+}
+
+// wrapProcessor applies the stage middleware: statistics outermost, then the
+// configured ones, then the runtime's own guard (panics become errors, outputs
+// keep the input's context and carry MetaPipeline).
+func (r *Runner) wrapProcessor(step Step, raw stages.Processor) builtProcessor {
+	var p stages.Processor = &guardedProcessor{step: step, next: raw, pipeline: r.env.Pipeline}
+	if f, ok := raw.(stages.Flusher); ok {
+		p = &guardedFlusher{guardedProcessor: p.(*guardedProcessor), flusher: f}
+	}
+	mws := append([]StageMiddleware{r.stats.statsMiddleware}, r.cfg.stageMiddleware...)
+	for i := len(mws) - 1; i >= 0; i-- {
+		p = mws[i](step, p)
+	}
+	bp := builtProcessor{step: step, proc: p}
+	if f, ok := p.(stages.Flusher); ok {
+		bp.flusher = f
+	} else if f, ok := raw.(stages.Flusher); ok {
+		bp.flusher = &guardedFlusher{guardedProcessor: &guardedProcessor{step: step, next: raw, pipeline: r.env.Pipeline}, flusher: f}
+	}
+	return bp
+}
+
+// Stats returns a snapshot of the counters; safe to call while running.
+func (r *Runner) Stats() Stats { return r.stats.snapshot() }
+
+// Name is the pipeline's name.
+func (r *Runner) Name() string { return r.env.Pipeline }
+
+// Run runs the pipeline until ctx ends or every source's Read returned, then
+// drains: sources stop, messages in flight finish, buffering processors are
+// flushed and their output written to the sinks, and every stage is closed
+// (sources first, sinks last). A Runner runs once. The error joins the failures
+// of sources (other than ending because ctx ended), of the final flush, of
+// closing and of a drain that timed out; message failures are not errors of Run
+// (they are nacked, logged and counted).
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.ran.CompareAndSwap(false, true) {
+		return fmt.Errorf("pipeline %q: runner already ran", r.env.Pipeline)
+	}
+	defer r.Close()
+
+	// abortCtx cancels in-flight work; only a drain that takes too long uses it.
+	abortCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: r.cfg.drainTimeout},
+		watermill.NewSlogLoggerWithLevelMapping(r.log.With("component", "router"), map[slog.Level]slog.Level{
+			slog.LevelInfo: slog.LevelDebug, slog.LevelError: slog.LevelDebug}))
+	if err != nil {
+		return fmt.Errorf("pipeline %q: %w", r.env.Pipeline, err)
+	}
+	router.AddMiddleware(r.deliveryMiddleware)
+	router.AddMiddleware(r.cfg.handlerMiddleware...)
+	if r.cfg.retries > 0 {
+		router.AddMiddleware(middleware.Retry{
+			MaxRetries:      r.cfg.retries,
+			InitialInterval: r.cfg.retryInterval,
+			MaxInterval:     r.cfg.retryMaxDelay,
+			Multiplier:      2,
+			ShouldRetry: func(p middleware.RetryParams) bool {
+				return abortCtx.Err() == nil
+			},
+		}.Middleware)
+	}
+	router.AddMiddleware(middleware.Recoverer)
+
+	subs := make([]*sourceSubscriber, len(r.sources))
+	for i, s := range r.sources {
+		subs[i] = newSourceSubscriber(s.step, s.src, r.env.Pipeline, r.stats.of(s.step), ctx, abortCtx)
+		router.AddConsumerHandler(r.env.Pipeline+"/"+s.step.Path, s.step.Path, subs[i], r.handle)
+	}
+
+	routerDone := make(chan error, 1)
+	go func() { routerDone <- router.Run(abortCtx) }()
+	select {
+	case <-router.Running():
+	case err := <-routerDone:
+		abort()
+		for _, s := range subs {
+			_ = s.Close()
+		}
+		return fmt.Errorf("pipeline %q: start: %w", r.env.Pipeline, err)
+	}
+	r.log.Info("pipeline running", "sources", len(r.sources), "processors", len(r.procs), "sinks", len(r.sinks))
+
+	stopTicker := make(chan struct{})
+	tickerDone := make(chan struct{})
+	go r.flushLoop(abortCtx, stopTicker, tickerDone)
+
+	var errs []error
+	select {
+	case err := <-routerDone: // every source's Read returned
+		if err != nil {
+			errs = append(errs, err)
+		}
+	case <-ctx.Done():
+		r.log.Info("draining pipeline")
+		if err := r.awaitDrain(routerDone, router, subs, abort); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	close(stopTicker)
+	<-tickerDone
+
+	for _, s := range subs {
+		select {
+		case <-s.done:
+			if s.err != nil && !(ctx.Err() != nil && errors.Is(s.err, ctx.Err())) && !errors.Is(s.err, errSourceStopped) {
+				errs = append(errs, &stepError{Path: s.step.Path, Err: s.err})
+			}
+		default:
+		}
+	}
+
+	// Final flush: even after an aborted drain, buffered data gets a bounded chance.
+	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.drainTimeout)
+	if err := r.flush(flushCtx); err != nil {
+		errs = append(errs, err)
+	}
+	cancelFlush()
+	if err := r.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	r.log.Info("pipeline stopped", "stats", r.Stats().String())
+	if len(errs) > 0 {
+		return fmt.Errorf("pipeline %q: %w", r.env.Pipeline, errors.Join(errs...))
+	}
+	return nil
+}
+
+// awaitDrain waits for the router to finish after the run context ended:
+// sources see the cancelled context and return, the router then closes itself
+// once in-flight messages are done. Past the drain timeout, in-flight work is
+// cancelled and the sources are cut off.
+func (r *Runner) awaitDrain(routerDone <-chan error, router *message.Router, subs []*sourceSubscriber, abort context.CancelFunc) error {
+	t := time.NewTimer(r.cfg.drainTimeout)
+	defer t.Stop()
+	select {
+	case err := <-routerDone:
+		return err
+	case <-t.C:
+	}
+	r.log.Warn("drain timed out; cancelling in-flight messages", "timeout", r.cfg.drainTimeout)
+	abort()
+	var stuck []string
+	for _, s := range subs {
+		_ = s.Close()
+	}
+	go func() { _ = router.Close() }()
+	grace := time.NewTimer(5 * time.Second)
+	defer grace.Stop()
+	select {
+	case <-routerDone:
+	case <-grace.C:
+	}
+	for _, s := range subs {
+		if !s.wait(0) {
+			stuck = append(stuck, s.step.Path)
+		}
+	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("drain timed out after %s; sources still reading: %v", r.cfg.drainTimeout, stuck)
+	}
+	return fmt.Errorf("drain timed out after %s; in-flight messages were cancelled", r.cfg.drainTimeout)
+}
+
+func (r *Runner) flushLoop(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	hasFlusher := false
+	for _, p := range r.procs {
+		hasFlusher = hasFlusher || p.flusher != nil
+	}
+	if !hasFlusher {
+		<-stop
+		return
+	}
+	t := time.NewTicker(r.cfg.flushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.flush(ctx); err != nil {
+				r.log.Error("flush failed", "error", err)
+			}
+		}
+	}
+}
+
+// Close closes every stage holding resources, sources first and sinks last. It
+// is idempotent; Run calls it. Close a Runner that was built but never run.
+func (r *Runner) Close() error {
+	r.closeOnce.Do(func() {
+		var errs []error
+		for _, c := range r.closers {
+			if err := safeClose(c.closer); err != nil {
+				errs = append(errs, &stepError{Path: c.step.Path, Err: fmt.Errorf("close: %w", err)})
+			}
+		}
+		r.closeErr = errors.Join(errs...)
+	})
+	return r.closeErr
+}
+
+func safeClose(c stages.Closer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return c.Close()
+}
+
+// handle is the router handler of every source: the processor chain, then every
+// sink. If an attempt fails after the chain succeeded, a retry of the same message
+// reuses the chain's output and writes only to the sinks that did not yet take it,
+// so stateful processors do not see the message twice.
+func (r *Runner) handle(msg *message.Message) error {
+	a := r.attempts.get(msg)
+	r.chainMu.Lock()
+	defer r.chainMu.Unlock()
+	ctx := msg.Context()
+	if !a.processed {
+		out, err := r.runChain(ctx, 0, []*message.Message{msg})
+		if err != nil {
+			return err
+		}
+		a.out, a.processed = out, true
+		a.written = make([]bool, len(r.sinks))
+	}
+	return r.writeSinks(ctx, a.out, a.written)
+}
+
+// runChain passes msgs through the processors from index from on.
+func (r *Runner) runChain(ctx context.Context, from int, msgs []*message.Message) ([]*message.Message, error) {
+	for i := from; i < len(r.procs) && len(msgs) > 0; i++ {
+		p := r.procs[i]
+		var next []*message.Message
+		for _, m := range msgs {
+			mctx := m.Context()
+			if mctx == context.Background() {
+				mctx = ctx
+			}
+			out, err := p.proc.Process(mctx, m)
+			if err != nil {
+				if StepOf(err) == "" {
+					err = &stepError{Path: p.step.Path, Err: err}
+				}
+				return nil, err
+			}
+			next = append(next, out...)
+		}
+		msgs = next
+	}
+	return msgs, nil
+}
+
+// writeSinks writes msgs to every sink not yet marked written.
+func (r *Runner) writeSinks(ctx context.Context, msgs []*message.Message, written []bool) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for i, s := range r.sinks {
+		if written[i] {
+			continue
+		}
+		start := time.Now()
+		err := safeWrite(ctx, s.sink, msgs)
+		s.stats.busy.Add(int64(time.Since(start)))
+		if err != nil {
+			s.stats.errors.Add(1)
+			return &stepError{Path: s.step.Path, Err: err}
+		}
+		s.stats.in.Add(uint64(len(msgs)))
+		written[i] = true
+	}
+	return nil
+}
+
+func safeWrite(ctx context.Context, s stages.Sink, msgs []*message.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return s.Write(ctx, msgs)
+}
+
+// flush flushes every buffering processor in order and passes what it returns
+// through the rest of the chain to the sinks. Sink writes are retried like
+// messages; output no retry could write is dropped, logged and counted.
+func (r *Runner) flush(ctx context.Context) error {
+	r.chainMu.Lock()
+	defer r.chainMu.Unlock()
+	var errs []error
+	for i, p := range r.procs {
+		if p.flusher == nil {
+			continue
+		}
+		out, err := p.flusher.Flush(ctx)
+		if err != nil {
+			errs = append(errs, &stepError{Path: p.step.Path, Err: fmt.Errorf("flush: %w", err)})
+			continue
+		}
+		out, err = r.runChain(ctx, i+1, out)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("flush of %s: %w", p.step.Path, err))
+			continue
+		}
+		if len(out) == 0 {
+			continue
+		}
+		written := make([]bool, len(r.sinks))
+		delay := r.cfg.retryInterval
+		for attempt := 0; ; attempt++ {
+			err = r.writeSinks(ctx, out, written)
+			if err == nil || attempt >= r.cfg.retries || ctx.Err() != nil {
+				break
+			}
+			r.log.Warn("writing flushed messages failed; retrying", "step", StepOf(err), "error", err, "delay", delay)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+			}
+			delay = min(2*delay, r.cfg.retryMaxDelay)
+		}
+		if err != nil {
+			r.stats.flushDropped.Add(uint64(len(out)))
+			errs = append(errs, fmt.Errorf("flush of %s: %d messages dropped: %w", p.step.Path, len(out), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deliveryMiddleware is the outermost router middleware: it counts outcomes,
+// logs failures with the step they came from, and drops a message (acks it to its
+// source) once it failed more than the allowed redeliveries.
+func (r *Runner) deliveryMiddleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		defer r.attempts.forget(msg)
+		out, err := h(msg)
+		if err == nil {
+			r.failures.forget(msg.UUID)
+			r.stats.acked.Add(1)
+			return out, nil
+		}
+		step := StepOf(err)
+		var pe middleware.RecoveredPanicError
+		if errors.As(err, &pe) {
+			r.log.Debug("panic stack", "stack", pe.Stacktrace)
+			err = fmt.Errorf("panic: %v", pe.V)
+		}
+		if errors.Is(err, context.Canceled) && msg.Context().Err() != nil {
+			r.stats.nacked.Add(1)
+			return nil, err
+		}
+		failures := r.failures.fail(msg.UUID)
+		if failures > r.cfg.maxRedeliveries {
+			r.failures.forget(msg.UUID)
+			r.stats.dropped.Add(1)
+			r.log.Error("dropping message: it failed on every delivery", "step", step, "message", msg.UUID,
+				"deliveries", failures, "error", err)
+			return nil, nil
+		}
+		r.stats.nacked.Add(1)
+		r.log.Warn("message failed; nacking it to its source", "step", step, "message", msg.UUID,
+			"delivery", failures, "error", err)
+		return nil, err
+	}
+}
+
+// attempt is the state of one message across in-place retries.
+type attempt struct {
+	processed bool
+	out       []*message.Message
+	written   []bool
+}
+
+type attemptTable struct {
+	mu sync.Mutex
+	m  map[*message.Message]*attempt
+}
+
+func (t *attemptTable) get(msg *message.Message) *attempt {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	a, ok := t.m[msg]
+	if !ok {
+		a = &attempt{}
+		t.m[msg] = a
+	}
+	return a
+}
+
+func (t *attemptTable) forget(msg *message.Message) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, msg)
+}
+
+// failureTable counts failed deliveries per message UUID, remembering at most
+// limit messages (the oldest are forgotten first).
+type failureTable struct {
+	mu    sync.Mutex
+	limit int
+	count map[string]int
+	order []string
+}
+
+func newFailureTable(limit int) *failureTable {
+	return &failureTable{limit: limit, count: map[string]int{}}
+}
+
+// fail records one more failure of uuid and returns the total.
+func (t *failureTable) fail(uuid string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n, ok := t.count[uuid]
+	if !ok {
+		t.order = append(t.order, uuid)
+		for len(t.order) > t.limit {
+			delete(t.count, t.order[0])
+			t.order = t.order[1:]
+		}
+	}
+	t.count[uuid] = n + 1
+	return n + 1
+}
+
+func (t *failureTable) forget(uuid string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.count[uuid]; ok {
+		delete(t.count, uuid)
+		for i, u := range t.order {
+			if u == uuid {
+				t.order = append(t.order[:i], t.order[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// guardedProcessor is the innermost wrapper of every processor: a panic becomes
+// an error, outputs without a context of their own get the input's, and outputs
+// carry MetaPipeline.
+type guardedProcessor struct {
+	step     Step
+	next     stages.Processor
+	pipeline string
+}
+
+func (g *guardedProcessor) Process(ctx context.Context, msg *message.Message) (out []*message.Message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &stepError{Path: g.step.Path, Err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	out, err = g.next.Process(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	return g.finish(msg.Context(), out), nil
+}
+
+func (g *guardedProcessor) finish(ctx context.Context, out []*message.Message) []*message.Message {
+	kept := out[:0]
+	for _, m := range out {
+		if m == nil {
+			continue
+		}
+		kept = append(kept, m)
+		if m.Context() == context.Background() && ctx != nil {
+			m.SetContext(ctx)
+		}
+		if m.Metadata == nil {
+			m.Metadata = message.Metadata{}
+		}
+		if m.Metadata.Get(stages.MetaPipeline) == "" {
+			m.Metadata.Set(stages.MetaPipeline, g.pipeline)
+		}
+	}
+	return kept
+}
+
+type guardedFlusher struct {
+	*guardedProcessor
+	flusher stages.Flusher
+}
+
+func (g *guardedFlusher) Flush(ctx context.Context) (out []*message.Message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &stepError{Path: g.step.Path, Err: fmt.Errorf("panic in flush: %v", p)}
+		}
+	}()
+	out, err = g.flusher.Flush(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.finish(ctx, out), nil
+}

@@ -1,0 +1,199 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/edgeflow/edgeflow/stages"
+)
+
+// errSourceStopped is returned by an EmitFunc once the pipeline stopped taking
+// messages from the source.
+var errSourceStopped = errors.New("pipeline stopped reading from the source")
+
+// sourceSubscriber adapts a stages.Source to a watermill message.Subscriber: a
+// goroutine calls Read, and every message Read emits goes to the subscriber's
+// channel; emit then blocks until the router acked or nacked the message.
+//
+// Messages are handed over with a context that keeps the values of the context
+// the source gave them but is cancelled only when the runner aborts, so messages
+// already in the pipeline finish while the runner drains. For the same reason
+// emit keeps waiting for the outcome of a message it handed over after the
+// source's ctx ended, until the runner aborts.
+type sourceSubscriber struct {
+	step     Step
+	src      stages.Source
+	pipeline string
+	counters *stageCounters
+	readCtx  context.Context // ends when sources must stop (the run context)
+	abortCtx context.Context // ends when in-flight work must be cancelled
+
+	out      chan *message.Message
+	mu       sync.RWMutex // held for reading while sending on out; for writing to close it
+	closed   bool
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
+	cancel   context.CancelFunc // cancels Read's context
+	done     chan struct{}      // closed when Read returned
+	err      error              // Read's result, valid after done
+	started  bool
+}
+
+func newSourceSubscriber(step Step, src stages.Source, pipeline string, counters *stageCounters, readCtx, abortCtx context.Context) *sourceSubscriber {
+	return &sourceSubscriber{step: step, src: src, pipeline: pipeline, counters: counters,
+		readCtx: readCtx, abortCtx: abortCtx,
+		out: make(chan *message.Message), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Subscribe starts reading the source. The topic is ignored: a source is its own
+// topic. The channel is closed when Read returned or the subscriber was closed.
+func (s *sourceSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	if s.started {
+		return nil, fmt.Errorf("%s: source subscribed twice", s.step.Path)
+	}
+	s.started = true
+	readCtx, cancel := context.WithCancel(s.readCtx)
+	s.cancel = cancel
+	go func() {
+		select {
+		case <-ctx.Done(): // the router stops this handler
+			_ = s.Close()
+		case <-s.done:
+		}
+	}()
+	go func() {
+		err := s.read(readCtx)
+		s.err = err
+		cancel()
+		s.closeOut()
+		close(s.done)
+	}()
+	return s.out, nil
+}
+
+// read calls the source's Read, turning a panic into an error.
+func (s *sourceSubscriber) read(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return s.src.Read(ctx, s.emit)
+}
+
+// Close stops the source: Read's context is cancelled and the channel closed.
+// It does not wait for Read to return. Close is idempotent.
+func (s *sourceSubscriber) Close() error {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		if s.cancel != nil {
+			s.cancel()
+		}
+	})
+	s.closeOut()
+	return nil
+}
+
+func (s *sourceSubscriber) closeOut() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.out)
+	}
+}
+
+// wait blocks until Read returned or d passed; it reports whether Read returned.
+func (s *sourceSubscriber) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// emit is the stages.EmitFunc given to the source's Read.
+func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error {
+	if msg == nil {
+		return fmt.Errorf("%s: emit of a nil message", s.step.Path)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// A message that already has an outcome (a source re-emitting the message it
+	// got a nack for) or was not made by message.NewMessage cannot carry a new
+	// one: hand over a copy with the same UUID, metadata and payload.
+	if settled(msg) {
+		msg = msg.CopyWithContext()
+	}
+	if msg.UUID == "" {
+		msg.UUID = watermill.NewUUID()
+	}
+	if msg.Metadata.Get(stages.MetaPipeline) == "" {
+		msg.Metadata.Set(stages.MetaPipeline, s.pipeline)
+	}
+	msg.SetContext(detachedContext{Context: s.abortCtx, values: msg.Context()})
+
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errSourceStopped
+	}
+	select {
+	case s.out <- msg:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	case <-s.stop:
+		s.mu.RUnlock()
+		return errSourceStopped
+	}
+	s.counters.out.Add(1)
+
+	select {
+	case <-msg.Acked():
+		return nil
+	case <-msg.Nacked():
+		s.counters.errors.Add(1)
+		return fmt.Errorf("%s: message %s: %w", s.step.Path, msg.UUID, stages.ErrNacked)
+	case <-s.abortCtx.Done():
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errSourceStopped
+	}
+}
+
+// settled reports whether msg cannot be acked or nacked anew.
+func settled(msg *message.Message) bool {
+	if msg.Acked() == nil || msg.Nacked() == nil {
+		return true
+	}
+	select {
+	case <-msg.Acked():
+		return true
+	case <-msg.Nacked():
+		return true
+	default:
+		return false
+	}
+}
+
+// detachedContext has the values of one context and the cancellation of another.
+type detachedContext struct {
+	context.Context                 // deadline, Done and Err
+	values          context.Context // values
+}
+
+func (c detachedContext) Value(key any) any { return c.values.Value(key) }
