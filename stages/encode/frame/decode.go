@@ -185,54 +185,39 @@ func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byt
 		scale = math.Float64frombits(binary.LittleEndian.Uint64(src))
 		src = src[8:]
 	}
-	nexc, n := binary.Uvarint(src)
-	if n <= 0 || nexc > uint64(len(vals)) || nexc > uint64(len(src))/9 {
-		return nil, corruptf("scaled values: bad exception count")
-	}
-	src = src[n:]
-	excs := src // decoded after the integers
-	for i := uint64(0); i < nexc; i++ {
-		_, n := binary.Uvarint(src)
-		if n <= 0 || len(src) < n+8 {
-			return nil, corruptf("scaled values: truncated exception %d", i)
-		}
-		src = src[n+8:]
-	}
-	excs = excs[:len(excs)-len(src)]
 	u, n := binary.Uvarint(src)
 	if n <= 0 {
 		return nil, corruptf("scaled values: bad first integer")
 	}
 	src = src[n:]
 	k := unzigzag(u)
-	zs := grow(d.zs, len(vals)-1)
+	zs := grow(d.zs, len(vals))
 	d.zs = zs
-	src, err := d.readInts(src, zs)
+	src, err := d.readInts(src, zs[:len(vals)-1])
 	if err != nil {
 		return nil, err
 	}
 	if transform == transformDecimal {
 		vals[0] = float64(k) / scale
-		for i, z := range zs {
+		for i, z := range zs[:len(vals)-1] {
 			k += unzigzag(z)
 			vals[i+1] = float64(k) / scale
 		}
 	} else {
 		vals[0] = float64(k) * scale
-		for i, z := range zs {
+		for i, z := range zs[:len(vals)-1] {
 			k += unzigzag(z)
 			vals[i+1] = float64(k) * scale
 		}
 	}
-	idx := -1
-	for i := uint64(0); i < nexc; i++ {
-		gap, n := binary.Uvarint(excs)
-		if gap >= uint64(len(vals)-idx-1) {
-			return nil, corruptf("scaled values: exception %d beyond the block", i)
-		}
-		idx += int(gap) + 1
-		vals[idx] = math.Float64frombits(binary.LittleEndian.Uint64(excs[n:]))
-		excs = excs[n+8:]
+	if len(src) > 0 && src[0] == intsZero {
+		return src[1:], nil
+	}
+	if src, err = d.readInts(src, zs); err != nil {
+		return nil, err
+	}
+	for i, z := range zs {
+		vals[i] = math.Float64frombits(math.Float64bits(vals[i]) + uint64(unzigzag(z)))
 	}
 	return src, nil
 }

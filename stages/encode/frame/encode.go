@@ -24,10 +24,12 @@ type Encoder struct {
 	comp []byte   // back-end output
 	zs   []uint64 // zigzag integers
 	ks   []int64  // scaled integers
-	exc  []int32  // exception indexes
+	cs   []uint64 // zigzag corrections
 	syms []byte   // byte symbols of an integer stream
 	esc  []byte   // escape varints of an integer stream
 	pl   []byte   // XOR byte planes
+
+	ent []byte // an alternative entropy-coded byte stream
 
 	huff huff0.Scratch
 
@@ -178,8 +180,8 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 	mark := len(dst)
 	d := chooseDecimals(vals)
 	dst = append(dst, byte(d))
-	dst, nexc := e.appendScaled(dst, vals, pow10[d], 0, false)
-	if nexc*8 <= len(vals) && (len(dst)-mark)*8 < 40*len(vals) {
+	dst, ncorr := e.appendScaled(dst, vals, pow10[d], 0, false)
+	if ncorr*8 <= len(vals) && (len(dst)-mark)*8 < 40*len(vals) {
 		return dst, transformDecimal
 	}
 	alt := e.appendXOR(e.alt[:0], vals)
@@ -219,13 +221,17 @@ func (e *Encoder) appendBounded(dst []byte, vals []float64) ([]byte, uint8) {
 }
 
 // appendScaled writes the scaled-integer part of the decimal (grid=false: v =
-// k / scale) and grid (grid=true: v ≈ k * scale) transforms: the exceptions,
-// then the first integer and the deltas. It returns the number of exceptions.
+// k / scale) and grid (grid=true: v ≈ k * scale) transforms: the first integer,
+// the deltas, then per value the correction that makes it exact (the difference
+// of the bit patterns, mostly 0). In grid mode values within the error bound get
+// no correction. It returns the number of nonzero corrections.
 func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64, grid bool) ([]byte, int) {
-	ks := grow(e.ks, len(vals))
-	exc := e.exc[:0]
+	n := len(vals)
+	ks := grow(e.ks, n)
+	cs := grow(e.cs, n)
 	var prev int64
 	relative := e.opts.RelativeError
+	ncorr := 0
 	for i, v := range vals {
 		var s float64
 		if grid {
@@ -233,47 +239,44 @@ func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64
 		} else {
 			s = v * scale
 		}
-		ok := false
-		var k int64
+		k := prev
 		if math.Abs(s) < 1<<53 {
 			k = int64(math.RoundToEven(s))
-			if grid {
-				r := float64(k) * scale
-				bound := maxErr
-				if relative {
-					bound = maxErr * math.Abs(v) * (1 - 1.0/(1<<40))
-				}
-				ok = math.Float64bits(r) == math.Float64bits(v) || math.Abs(r-v) < bound
-			} else {
-				ok = math.Float64bits(float64(k)/scale) == math.Float64bits(v)
+		}
+		var r float64
+		if grid {
+			r = float64(k) * scale
+			bound := maxErr
+			if relative {
+				bound = maxErr * math.Abs(v) * (1 - 1.0/(1<<40))
 			}
+			if math.Abs(r-v) < bound {
+				r = v // close enough: no correction
+			}
+		} else {
+			r = float64(k) / scale
 		}
-		if !ok {
-			exc = append(exc, int32(i))
-			k = prev
+		c := math.Float64bits(v) - math.Float64bits(r)
+		if c != 0 {
+			ncorr++
 		}
+		cs[i] = zigzag(int64(c))
 		ks[i] = k
 		prev = k
 	}
-	e.ks, e.exc = ks, exc
+	e.ks, e.cs = ks, cs
 
-	dst = binary.AppendUvarint(dst, uint64(len(exc)))
-	last := -1
-	for _, i := range exc {
-		dst = binary.AppendUvarint(dst, uint64(int(i)-last-1))
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(vals[i]))
-		last = int(i)
-	}
 	dst = binary.AppendUvarint(dst, zigzag(ks[0]))
-	if len(ks) > 1 {
-		zs := grow(e.zs, len(ks)-1)
-		for i := 1; i < len(ks); i++ {
+	if n > 1 {
+		zs := grow(e.zs, n-1)
+		for i := 1; i < n; i++ {
 			zs[i-1] = zigzag(ks[i] - ks[i-1])
 		}
 		e.zs = zs
 		dst = e.appendInts(dst, zs)
 	}
-	return dst, len(exc)
+	dst = e.appendInts(dst, cs)
+	return dst, ncorr
 }
 
 // appendXOR writes each value's bits XOR the previous value's bits as eight byte
@@ -333,12 +336,13 @@ func decimalExact(v float64, d int) bool {
 }
 
 // chooseDecimals picks the number of decimals for the block: each value's
-// smallest exact decimal count is found (starting from the previous value's),
-// then the count minimising (exceptions × 80 bits + values × 3.32 bits per
-// decimal) wins.
+// smallest exact decimal count is found (starting from the previous value's and
+// looking at most 4 decimals further, except for the first value), then the
+// count minimising (inexact values × 64 bits + values × 3.32 bits per decimal)
+// wins.
 func chooseDecimals(vals []float64) int {
 	var cnt [maxDecimals + 2]int
-	guess := 0
+	guess, limit := 0, maxDecimals
 	for _, v := range vals {
 		d := guess
 		if decimalExact(v, d) {
@@ -347,20 +351,24 @@ func chooseDecimals(vals []float64) int {
 			}
 		} else {
 			d++
-			for d <= maxDecimals && !decimalExact(v, d) {
+			for d <= limit && !decimalExact(v, d) {
 				d++
+			}
+			if d > limit {
+				d = maxDecimals + 1
 			}
 		}
 		cnt[d]++
 		if d <= maxDecimals {
 			guess = d
 		}
+		limit = min(guess+4, maxDecimals)
 	}
 	best, bestCost := 0, math.Inf(1)
 	exc := len(vals)
 	for d := 0; d <= maxDecimals; d++ {
 		exc -= cnt[d]
-		cost := float64(exc)*80 + float64(len(vals))*3.32*float64(d)
+		cost := float64(exc)*64 + float64(len(vals))*3.32*float64(d)
 		if cost < bestCost {
 			best, bestCost = d, cost
 		}

@@ -2,7 +2,7 @@ package frame
 
 import (
 	"encoding/binary"
-	"errors"
+	"fmt"
 	"math/bits"
 
 	"github.com/klauspost/compress/huff0"
@@ -13,6 +13,7 @@ import (
 const (
 	intsBitPacked = 0 // miniblocks of 128: width byte, then the values bit-packed
 	intsSymbols   = 1 // byte symbols (255 = escape) in a byte stream + escape varints
+	intsZero      = 2 // every value is 0; nothing follows
 
 	bytesRaw     = 0 // the bytes as they are
 	bytesRLE     = 1 // one byte, repeated
@@ -119,6 +120,13 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 // appendInts writes an integer stream: the smaller of bit-packing and byte
 // symbols under a Huffman code.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
+	var or uint64
+	for _, z := range zs {
+		or |= z
+	}
+	if or == 0 {
+		return append(dst, intsZero)
+	}
 	packed := bitPackedLen(zs)
 	if len(zs) >= minHuffmanLen && packed > 2+len(zs)/8 {
 		mark := len(dst)
@@ -161,6 +169,9 @@ func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
 	switch kind {
 	case intsBitPacked:
 		return readBitPacked(src, zs)
+	case intsZero:
+		clear(zs)
+		return src, nil
 	case intsSymbols:
 		l, n := binary.Uvarint(src)
 		if n <= 0 || l > uint64(len(src)-n) {
@@ -272,19 +283,8 @@ func (d *Decoder) readBytes(src []byte, bs []byte) ([]byte, error) {
 				off += c
 				continue
 			}
-			s, rem, err := huff0.ReadTable(src[:l], &d.huff)
-			if err != nil {
-				return nil, corruptf("byte stream: Huffman table at value %d: %v", off, err)
-			}
-			out, err := s.Decoder().Decompress1X(bs[off:off:off+c], rem)
-			if err != nil {
-				if errors.Is(err, huff0.ErrMaxDecodedSizeExceeded) {
-					return nil, corruptf("byte stream: Huffman chunk at value %d longer than %d", off, c)
-				}
-				return nil, corruptf("byte stream: Huffman chunk at value %d: %v", off, err)
-			}
-			if len(out) != c {
-				return nil, corruptf("byte stream: Huffman chunk at value %d holds %d bytes, want %d", off, len(out), c)
+			if err := d.huffmanChunk(src[:l], bs[off:off+c]); err != nil {
+				return nil, corruptf("byte stream: chunk at value %d: %v", off, err)
 			}
 			src = src[l:]
 			off += c
@@ -292,6 +292,22 @@ func (d *Decoder) readBytes(src []byte, bs []byte) ([]byte, error) {
 		return src, nil
 	}
 	return nil, corruptf("byte stream: unknown kind %d", kind)
+}
+
+// huffmanChunk decodes one Huffman chunk of exactly len(dst) bytes.
+func (d *Decoder) huffmanChunk(src, dst []byte) error {
+	s, rem, err := huff0.ReadTable(src, &d.huff)
+	if err != nil {
+		return fmt.Errorf("Huffman table: %w", err)
+	}
+	out, err := s.Decoder().Decompress1X(dst[:0], rem)
+	if err != nil {
+		return fmt.Errorf("Huffman: %w", err)
+	}
+	if len(out) != len(dst) {
+		return fmt.Errorf("%d bytes, want %d", len(out), len(dst))
+	}
+	return nil
 }
 
 // grow returns s resized to n, reusing its array when large enough.
