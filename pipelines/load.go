@@ -349,11 +349,21 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 			return nil
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := validate(cfg); err != nil {
 		l.validationErrors(err, body, path, item.Line)
 		return nil
 	}
 	return &Step{Path: path, Line: item.Line, Reg: reg, Config: cfg}
+}
+
+// validate calls cfg.Validate, reporting a panic as an error.
+func validate(cfg stages.Config) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("validating the settings panicked: %v", r)
+		}
+	}()
+	return cfg.Validate()
 }
 
 func sectionOf(k stages.Kind) string {
@@ -376,21 +386,20 @@ func (l *loader) validationErrors(err error, body *yaml.Node, path string, line 
 	}
 	field := stages.FieldOf(err)
 	if field == "" {
-		l.errorf(line, path, "%v", err)
+		l.errs = append(l.errs, &Error{File: l.file, Line: line, Path: path, Err: err})
 		return
 	}
 	if n := findField(body, field); n != nil {
 		line = n.Line
 	}
-	msg := err.Error()
 	last := field
 	if i := strings.LastIndexAny(field, ".["); i >= 0 {
 		last = strings.TrimRight(field[i+1:], "]")
 	}
-	if !strings.Contains(msg, last) {
-		msg = fmt.Sprintf("field %q: %s", field, msg)
+	if !strings.Contains(err.Error(), last) {
+		err = fmt.Errorf("field %q: %w", field, err)
 	}
-	l.errorf(line, path, "%s", msg)
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Path: path, Err: err})
 }
 
 var fieldSegmentRE = regexp.MustCompile(`^([^\[\]]*)((?:\[\d+\])*)$`)
