@@ -94,7 +94,9 @@ func (testStage) Process(ctx context.Context, m *message.Message) ([]*message.Me
 func (testStage) Write(ctx context.Context, msgs []*message.Message) error { return nil }
 
 func init() {
-	src := func(ctx context.Context, _ *testSourceConfig, _ stages.Env) (stages.Source, error) { return testStage{}, nil }
+	src := func(ctx context.Context, _ *testSourceConfig, _ stages.Env) (stages.Source, error) {
+		return testStage{}, nil
+	}
 	stages.RegisterSource(stages.Info{ID: "test-src", Summary: "readings", Produces: []string{stages.KindReadings}},
 		func() *testSourceConfig { return &testSourceConfig{Count: 10, Interval: time.Second} }, src)
 	stages.RegisterSource(stages.Info{ID: "test-frames", Summary: "frames", Produces: []string{stages.KindFrame}},
@@ -102,17 +104,25 @@ func init() {
 	stages.RegisterProcessor(stages.Info{ID: "test-proc", Summary: "readings to frames",
 		Consumes: []string{stages.KindReadings}, Produces: []string{stages.KindFrame}},
 		func() *testProcConfig { return &testProcConfig{Codec: "zstd", BlockSize: 100} },
-		func(ctx context.Context, _ *testProcConfig, _ stages.Env) (stages.Processor, error) { return testStage{}, nil })
+		func(ctx context.Context, _ *testProcConfig, _ stages.Env) (stages.Processor, error) {
+			return testStage{}, nil
+		})
 	stages.RegisterProcessor(stages.Info{ID: "test-unframe", Summary: "frames to readings",
 		Consumes: []string{stages.KindFrame}, Produces: []string{stages.KindReadings}},
 		func() *testEmptyConfig { return &testEmptyConfig{} },
-		func(ctx context.Context, _ *testEmptyConfig, _ stages.Env) (stages.Processor, error) { return testStage{}, nil })
+		func(ctx context.Context, _ *testEmptyConfig, _ stages.Env) (stages.Processor, error) {
+			return testStage{}, nil
+		})
 	stages.RegisterSink(stages.Info{ID: "test-sink", Summary: "anything"},
 		func() *testSinkConfig { return &testSinkConfig{} },
-		func(ctx context.Context, _ *testSinkConfig, _ stages.Env) (stages.Sink, error) { return testStage{}, nil })
+		func(ctx context.Context, _ *testSinkConfig, _ stages.Env) (stages.Sink, error) {
+			return testStage{}, nil
+		})
 	stages.RegisterSink(stages.Info{ID: "test-frame-sink", Summary: "frames only", Consumes: []string{stages.KindFrame}},
 		func() *testEmptyConfig { return &testEmptyConfig{} },
-		func(ctx context.Context, _ *testEmptyConfig, _ stages.Env) (stages.Sink, error) { return testStage{}, nil })
+		func(ctx context.Context, _ *testEmptyConfig, _ stages.Env) (stages.Sink, error) {
+			return testStage{}, nil
+		})
 }
 
 // dump is a normalised, deterministic text form of a loaded pipeline.
