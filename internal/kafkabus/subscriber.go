@@ -1,0 +1,306 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/segmentio/kafka-go"
+)
+
+// Start says where a consumer group without a committed offset begins reading.
+type Start string
+
+const (
+	// StartOldest reads from the earliest record still retained.
+	StartOldest Start = "oldest"
+	// StartNewest reads only records written after the group joined.
+	StartNewest Start = "newest"
+)
+
+// SubscriberConfig configures a Subscriber. Only Brokers is required.
+type SubscriberConfig struct {
+	// Brokers are bootstrap addresses, host:port.
+	Brokers []string
+	// ConsumerGroup shares the records of a topic among all subscriptions with
+	// the same group and remembers (commits) how far the group got. Empty means
+	// a fresh group per Subscribe call: every subscription sees every record
+	// from Start on and nothing is remembered across restarts.
+	ConsumerGroup string
+	// Start applies when the group has no committed offset (default StartOldest).
+	Start Start
+	// ClientID names this client in broker logs (default "edgeflow").
+	ClientID string
+	// NackResendSleep is the pause before a Nacked message is delivered again
+	// (default 100ms).
+	NackResendSleep time.Duration
+	// DisableTopicCreation turns off creating a missing topic on Subscribe;
+	// Partitions and ReplicationFactor apply to the topics it creates (default 1 and 1).
+	DisableTopicCreation bool
+	Partitions           int
+	ReplicationFactor    int
+	// MaxWait bounds how long one fetch waits for new records (default 250ms).
+	MaxWait time.Duration
+	// HeartbeatInterval, SessionTimeout, RebalanceTimeout and JoinGroupBackoff
+	// tune group membership (defaults 1s, 10s, 10s, 500ms: members that leave or
+	// join are noticed within seconds).
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
+	RebalanceTimeout  time.Duration
+	JoinGroupBackoff  time.Duration
+	// CommitTimeout bounds committing one offset (default 10s).
+	CommitTimeout time.Duration
+	// DialTimeout bounds connecting to a broker (default 10s).
+	DialTimeout time.Duration
+	// Logger receives errors and debug output (default: none).
+	Logger watermill.LoggerAdapter
+}
+
+func (c *SubscriberConfig) setDefaults() {
+	if c.Start == "" {
+		c.Start = StartOldest
+	}
+	if c.ClientID == "" {
+		c.ClientID = "edgeflow"
+	}
+	if c.NackResendSleep <= 0 {
+		c.NackResendSleep = 100 * time.Millisecond
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 1
+	}
+	if c.ReplicationFactor <= 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 250 * time.Millisecond
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.RebalanceTimeout <= 0 {
+		c.RebalanceTimeout = 10 * time.Second
+	}
+	if c.JoinGroupBackoff <= 0 {
+		c.JoinGroupBackoff = 500 * time.Millisecond
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = 10 * time.Second
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = watermill.NopLogger{}
+	}
+}
+
+// Subscriber is a watermill message.Subscriber reading from Kafka. Each
+// Subscribe call runs its own consumer-group reader and hands out one message
+// at a time: the next record is delivered only after the current one is Acked
+// (its offset is then committed) and a Nacked message is delivered again.
+type Subscriber struct {
+	cfg    SubscriberConfig
+	dialer *kafka.Dialer
+	topics *topicCreator
+
+	mu        sync.Mutex
+	closed    bool
+	closing   chan struct{}
+	closeOnce sync.Once
+	running   sync.WaitGroup
+}
+
+// NewSubscriber returns a Subscriber; it connects on Subscribe.
+func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
+	cfg.setDefaults()
+	if err := validateBrokers(cfg.Brokers); err != nil {
+		return nil, err
+	}
+	switch cfg.Start {
+	case StartOldest, StartNewest:
+	default:
+		return nil, fmt.Errorf("kafkabus: start %q: want %q or %q", cfg.Start, StartOldest, StartNewest)
+	}
+	s := &Subscriber{
+		cfg:     cfg,
+		dialer:  &kafka.Dialer{ClientID: cfg.ClientID, Timeout: cfg.DialTimeout, DualStack: true},
+		closing: make(chan struct{}),
+	}
+	if !cfg.DisableTopicCreation {
+		s.topics = newTopicCreator(cfg.Brokers, s.dialer, cfg.Partitions, cfg.ReplicationFactor, 30*time.Second)
+	}
+	return s, nil
+}
+
+// ErrSubscriberClosed is returned by Subscribe after Close.
+var ErrSubscriberClosed = errors.New("kafkabus: subscriber closed")
+
+// SubscribeInitialize creates topic when missing (watermill's
+// message.SubscribeInitializer).
+func (s *Subscriber) SubscribeInitialize(topic string) error {
+	if err := ValidateTopic(topic); err != nil {
+		return fmt.Errorf("kafkabus: subscribe: %w", err)
+	}
+	if s.topics == nil {
+		return nil
+	}
+	return s.topics.ensure(context.Background(), topic)
+}
+
+// Subscribe starts reading topic. The returned channel is closed when ctx ends
+// or the Subscriber is closed.
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if err := ValidateTopic(topic); err != nil {
+		return nil, fmt.Errorf("kafkabus: subscribe: %w", err)
+	}
+	if s.topics != nil {
+		if err := s.topics.ensure(ctx, topic); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrSubscriberClosed
+	}
+	group := s.cfg.ConsumerGroup
+	if group == "" {
+		group = "edgeflow-" + watermill.NewShortUUID()
+	}
+	start := kafka.FirstOffset
+	if s.cfg.Start == StartNewest {
+		start = kafka.LastOffset
+	}
+	logFields := watermill.LogFields{"topic": topic, "consumer_group": group}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           s.cfg.Brokers,
+		GroupID:           group,
+		Topic:             topic,
+		Dialer:            s.dialer,
+		MinBytes:          1,
+		MaxBytes:          10 << 20,
+		MaxWait:           s.cfg.MaxWait,
+		QueueCapacity:     100,
+		StartOffset:       start,
+		HeartbeatInterval: s.cfg.HeartbeatInterval,
+		SessionTimeout:    s.cfg.SessionTimeout,
+		RebalanceTimeout:  s.cfg.RebalanceTimeout,
+		JoinGroupBackoff:  s.cfg.JoinGroupBackoff,
+		CommitInterval:    0, // synchronous: CommitMessages returns once the broker has the offset
+		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) {
+			s.cfg.Logger.Debug("kafka reader: "+fmt.Sprintf(f, a...), logFields)
+		}),
+	})
+	out := make(chan *message.Message)
+	s.running.Add(1)
+	go s.consume(ctx, reader, out, logFields)
+	return out, nil
+}
+
+// consume fetches records and hands them out until ctx ends or Close.
+func (s *Subscriber) consume(ctx context.Context, reader *kafka.Reader, out chan<- *message.Message, logFields watermill.LogFields) {
+	defer s.running.Done()
+	defer close(out)
+	defer func() {
+		if err := reader.Close(); err != nil {
+			s.cfg.Logger.Error("closing kafka reader", err, logFields)
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	for {
+		rec, err := reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.cfg.Logger.Error("fetching kafka record", err, logFields)
+			if !sleep(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		if !s.deliver(ctx, reader, rec, out, logFields) {
+			return
+		}
+	}
+}
+
+// deliver hands rec out until it is Acked (then commits its offset) and reports
+// whether consuming should go on.
+func (s *Subscriber) deliver(ctx context.Context, reader *kafka.Reader, rec kafka.Message, out chan<- *message.Message, logFields watermill.LogFields) bool {
+	where := Record{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key}
+	for {
+		msg := fromKafka(rec)
+		msgCtx, msgCancel := context.WithCancel(context.WithValue(ctx, recordKey{}, where))
+		msg.SetContext(msgCtx)
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			msgCancel()
+			return false
+		}
+		select {
+		case <-msg.Acked():
+			msgCancel()
+			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CommitTimeout)
+			err := reader.CommitMessages(commitCtx, rec)
+			cancel()
+			if err != nil {
+				// The record may be delivered again (to this or another group
+				// member): at-least-once.
+				s.cfg.Logger.Error("committing kafka offset", err, logFields.Add(watermill.LogFields{
+					"partition": rec.Partition, "offset": rec.Offset}))
+			}
+			return true
+		case <-msg.Nacked():
+			msgCancel()
+			if !sleep(ctx, s.cfg.NackResendSleep) {
+				return false
+			}
+		case <-ctx.Done():
+			msgCancel()
+			return false
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Close ends every subscription, closing their channels, and waits for their
+// readers to leave the consumer group. It is idempotent.
+func (s *Subscriber) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.closing)
+	})
+	s.running.Wait()
+	return nil
+}
