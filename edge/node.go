@@ -38,7 +38,7 @@ type NodeSettings struct {
 	// ID names the node in message metadata, Kafka keys and logs.
 	ID string `yaml:"id"`
 	// Labels are matched against the node_selector of pipelines.
-	Labels map[string]string `yaml:"labels"`
+	Labels map[string]string `yaml:"labels,omitempty"`
 	// Brokers are the cloud Kafka brokers, host:port.
 	Brokers []string `yaml:"brokers"`
 	// DataDir is where stages keep state (offsets, spools).

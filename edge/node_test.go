@@ -44,7 +44,7 @@ func TestResolveNodePrecedence(t *testing.T) {
 			env:  map[string]string{EnvNodeFile: nodeFile, "HOME": "/h"},
 			want: stages.Node{ID: "Host_Name.local", Labels: map[string]string{"site": "partial", "zone": "z1"}, Brokers: []string{"127.0.0.1:9092"}, DataDir: "/h/.local/state/edgeflow"}},
 		{name: "environment over node file", args: []string{"--node-file", nodeFile},
-			env: map[string]string{EnvNodeID: "from-env", EnvNodeLabels: "site=env, rack=3", EnvBrokers: "a:1, b:2", EnvDataDir: "/env/dir"},
+			env:  map[string]string{EnvNodeID: "from-env", EnvNodeLabels: "site=env, rack=3", EnvBrokers: "a:1, b:2", EnvDataDir: "/env/dir"},
 			want: stages.Node{ID: "from-env", Labels: map[string]string{"site": "env", "rack": "3"}, Brokers: []string{"a:1", "b:2"}, DataDir: "/env/dir"}},
 		{name: "empty environment values are unset", args: []string{"--node-file", nodeFile},
 			env:  map[string]string{EnvNodeID: "", EnvNodeLabels: " ", EnvBrokers: ""},

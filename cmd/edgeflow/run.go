@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/pipelines"
+	_ "github.com/edgeflow/edgeflow/stages/all" // every standard stage
+)
+
+const runUsage = `Usage: edgeflow run [flags] FILE...
+
+Runs the pipelines declared in the YAML files on this edge node until it gets
+SIGINT or SIGTERM, then drains them: sources stop, messages in flight are
+written, buffering stages (encode) are flushed to the sinks, and every stage is
+closed. On exit it prints one summary line per pipeline on standard error (per
+stage: messages in, out and errors) and exits 0; it exits 1 if a file does not
+load (every problem is printed as FILE:LINE: PATH: message), a stage cannot be
+built, or a pipeline failed.
+
+Pipelines whose node_selector does not match the node's labels are skipped.
+The node (id, labels, brokers, data directory) comes from flags, then the
+environment (EDGEFLOW_NODE_ID, EDGEFLOW_NODE_LABELS, EDGEFLOW_BROKERS,
+EDGEFLOW_DATA_DIR), then the node file, then defaults; see docs/configuration.md.
+
+Examples:
+  edgeflow run pipelines/examples/*.yaml
+  edgeflow run --node-id gw-7 --labels site=plant-1,role=gateway boiler.yaml
+  EDGEFLOW_BROKERS=kafka-1:9092,kafka-2:9092 edgeflow run --node-file /etc/edgeflow/node.yaml plant.yaml
+  edgeflow run --print-node --node-file node.yaml     # show the resolved node and exit`
+
+func init() {
+	c := command{name: "run", summary: "run pipeline files on this edge node until interrupted", usage: runUsage}
+	c.run = func(ctx context.Context, args []string, io stdio) error { return runRun(ctx, c, args, io, os.LookupEnv) }
+	register(c)
+}
+
+func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEnv func(string) (string, bool)) error {
+	fs := newFlagSet(c, stdio.err)
+	nodeFlags := edge.BindFlags(fs)
+	flushInterval := fs.Duration("flush-interval", pipelines.DefaultFlushInterval, "how often buffering stages are flushed to the sinks")
+	drainTimeout := fs.Duration("drain-timeout", pipelines.DefaultDrainTimeout, "how long draining may take after SIGINT/SIGTERM before in-flight messages are cancelled")
+	maxRedeliveries := fs.Int("max-redeliveries", pipelines.DefaultMaxRedeliveries, "redeliveries of a failing message before it is dropped")
+	retries := fs.Int("retries", pipelines.DefaultRetries, "in-place retries of a failing message (with backoff) before it is nacked to its source")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	printNode := fs.Bool("print-node", false, "print the resolved node settings as YAML and exit")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	logger, err := newRunLogger(stdio.err, *logLevel, *logFormat)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	settings, err := edge.ResolveSettings(nodeFlags, lookupEnv)
+	if err != nil {
+		return err
+	}
+	if *printNode {
+		return printNodeSettings(stdio.out, settings)
+	}
+	if len(files) == 0 {
+		return errUsage
+	}
+	if *drainTimeout <= 0 || *flushInterval <= 0 {
+		return &exitError{code: 2, err: errors.New("--flush-interval and --drain-timeout must be positive")}
+	}
+
+	pipes, err := pipelines.LoadFiles(files...)
+	if err != nil {
+		for _, e := range pipelines.Errors(err) {
+			fmt.Fprintln(stdio.err, e)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("edgeflow run: %d problem(s) in the pipeline files; nothing was started", len(pipelines.Errors(err)))}
+	}
+
+	node := settings.Node()
+	rt := edge.NewRuntime(node, logger,
+		pipelines.WithFlushInterval(*flushInterval),
+		pipelines.WithDrainTimeout(*drainTimeout),
+		pipelines.WithMaxRedeliveries(*maxRedeliveries),
+		pipelines.WithRetry(*retries, 0, 0))
+	logger.Info("starting", "node", node.ID, "labels", edge.FormatLabels(node.Labels),
+		"brokers", strings.Join(node.Brokers, ","), "pipelines", len(pipes))
+	results, err := rt.Run(ctx, pipes)
+	ran := 0
+	for _, r := range results {
+		switch {
+		case r.Skipped:
+			fmt.Fprintf(stdio.err, "pipeline %s: skipped (node_selector %s does not match labels %q)\n",
+				r.Pipeline.Name, edge.FormatLabels(r.Pipeline.NodeSelector), edge.FormatLabels(node.Labels))
+		case r.Stats.Pipeline != "":
+			ran++
+			fmt.Fprintln(stdio.err, r.Stats)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if ran == 0 {
+		fmt.Fprintf(stdio.err, "edgeflow run: no pipeline selects node %s (labels %q)\n", node.ID, edge.FormatLabels(node.Labels))
+	}
+	return nil
+}
+
+// newRunLogger returns a slog logger writing to w.
+func newRunLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// printNodeSettings writes s in the node-file format.
+func printNodeSettings(w io.Writer, s edge.NodeSettings) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	return enc.Close()
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/edgeflow/edgeflow/stages"
+)
+
+// Test-only stages for the in-process tests of edgeflow run: rt-src emits
+// count messages then waits for its context; rt-batch buffers until flushed;
+// rt-sink appends payloads to runSinkOutput.
+
+type rtRunSrcConfig struct {
+	Count int `yaml:"count" doc:"Messages to emit."`
+}
+
+func (c *rtRunSrcConfig) Validate() error { return nil }
+
+type rtRunNoConfig struct{}
+
+func (c *rtRunNoConfig) Validate() error { return nil }
+
+var runSinkOutput struct {
+	sync.Mutex
+	lines   []string
+	emitted int // messages the source got an ack for
+}
+
+type rtRunSource struct{ count int }
+
+func (s rtRunSource) Read(ctx context.Context, emit stages.EmitFunc) error {
+	for i := 0; i < s.count; i++ {
+		m := message.NewMessage(fmt.Sprint(i), message.Payload(fmt.Sprint(i)))
+		m.Metadata.Set(stages.MetaKind, stages.KindReadings)
+		if err := emit(ctx, m); err != nil {
+			return err
+		}
+		runSinkOutput.Lock()
+		runSinkOutput.emitted++
+		runSinkOutput.Unlock()
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+type rtBatch struct{ buf []string }
+
+func (b *rtBatch) Process(ctx context.Context, m *message.Message) ([]*message.Message, error) {
+	b.buf = append(b.buf, string(m.Payload))
+	return nil, nil
+}
+
+func (b *rtBatch) Flush(ctx context.Context) ([]*message.Message, error) {
+	if len(b.buf) == 0 {
+		return nil, nil
+	}
+	m := message.NewMessage("batch", message.Payload(strings.Join(b.buf, "+")))
+	m.Metadata.Set(stages.MetaKind, stages.KindReadings)
+	b.buf = nil
+	return []*message.Message{m}, nil
+}
+
+type rtRunSink struct{}
+
+func (rtRunSink) Write(ctx context.Context, msgs []*message.Message) error {
+	runSinkOutput.Lock()
+	defer runSinkOutput.Unlock()
+	for _, m := range msgs {
+		runSinkOutput.lines = append(runSinkOutput.lines, string(m.Payload))
+	}
+	return nil
+}
+
+func init() {
+	info := func(id string) stages.Info {
+		return stages.Info{ID: id, Summary: "test stage", Consumes: []string{stages.KindReadings}, Produces: []string{stages.KindReadings}}
+	}
+	src := info("rt-src")
+	src.Consumes = nil
+	stages.RegisterSource(src, func() *rtRunSrcConfig { return &rtRunSrcConfig{} },
+		func(ctx context.Context, c *rtRunSrcConfig, env stages.Env) (stages.Source, error) {
+			return rtRunSource{count: c.Count}, nil
+		})
+	stages.RegisterProcessor(info("rt-batch"), func() *rtRunNoConfig { return &rtRunNoConfig{} },
+		func(ctx context.Context, c *rtRunNoConfig, env stages.Env) (stages.Processor, error) {
+			return &rtBatch{}, nil
+		})
+	sink := info("rt-sink")
+	sink.Produces = nil
+	stages.RegisterSink(sink, func() *rtRunNoConfig { return &rtRunNoConfig{} },
+		func(ctx context.Context, c *rtRunNoConfig, env stages.Env) (stages.Sink, error) {
+			return rtRunSink{}, nil
+		})
+}
+
+func writePipeline(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunDrainsOnCancel(t *testing.T) {
+	dir := t.TempDir()
+	file := writePipeline(t, dir, "batch.yaml", `name: batch
+sources:
+  - type: rt-src
+    count: 5
+stages:
+  - type: rt-batch
+sinks:
+  - type: rt-sink
+`)
+	other := writePipeline(t, dir, "elsewhere.yaml", `name: elsewhere
+node_selector:
+  site: plant-9
+sources:
+  - {type: rt-src, count: 1}
+sinks:
+  - type: rt-sink
+`)
+	runSinkOutput.Lock()
+	runSinkOutput.lines, runSinkOutput.emitted = nil, 0
+	runSinkOutput.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, []string{"run", "--flush-interval", "1h", "--node-id", "gw-1", "--labels", "site=plant-1",
+			"--data-dir", dir, file, other}, stdio{in: strings.NewReader(""), out: &out, err: &errOut})
+	}()
+	// The batch stage holds everything until the drain flushes it; wait for the
+	// source to have handed over all five messages (acked once buffered).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		runSinkOutput.Lock()
+		n := runSinkOutput.emitted
+		runSinkOutput.Unlock()
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("source got %d acks, want 5; stderr:\n%s", n, errOut.String())
+		}
+	}
+	cancel()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("edgeflow run did not stop after cancel")
+	}
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+	}
+	runSinkOutput.Lock()
+	got := strings.Join(runSinkOutput.lines, "|")
+	runSinkOutput.Unlock()
+	if got != "0+1+2+3+4" {
+		t.Errorf("sink got %q, want the flushed batch 0+1+2+3+4", got)
+	}
+	stderr := errOut.String()
+	for _, want := range []string{
+		"pipeline batch: acked 5, nacked 0, dropped 0; sources[0] (rt-src) out 5 errors 0; stages[0] (rt-batch) in 5 out 1 errors 0; sinks[0] (rt-sink) in 1 errors 0",
+		"pipeline elsewhere: skipped (node_selector site=plant-9 does not match labels \"site=plant-1\")",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := writePipeline(t, dir, "bad.yaml", "name: bad\nsources:\n  - {type: rt-src, count: x}\n  - type: nosuchstage\nsinks:\n  - type: rt-sink\n")
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  []string
+	}{
+		{name: "no files", args: []string{"run"}, wantCode: 2, wantErr: []string{"Usage: edgeflow run"}},
+		{name: "load errors", args: []string{"run", bad}, wantCode: 1,
+			wantErr: []string{bad + ":3:", bad + ":4:", "nothing was started"}},
+		{name: "missing file", args: []string{"run", filepath.Join(dir, "nope.yaml")}, wantCode: 1, wantErr: []string{"nope.yaml"}},
+		{name: "bad labels", args: []string{"run", "--labels", "x", bad}, wantCode: 1, wantErr: []string{"--labels: label \"x\": want key=value"}},
+		{name: "bad log level", args: []string{"run", "--log-level", "loud", bad}, wantCode: 2, wantErr: []string{"--log-level"}},
+		{name: "help", args: []string{"run", "--help"}, wantCode: 0, wantErr: []string{"Examples:", "-node-file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, nil, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestRunPrintNode(t *testing.T) {
+	dir := t.TempDir()
+	nodeFile := writePipeline(t, dir, "node.yaml", "id: from-file\nlabels: {site: plant-1}\nbrokers: [k1:9092]\ndata_dir: /var/lib/edgeflow\n")
+	env := map[string]string{"EDGEFLOW_NODE_FILE": nodeFile, "EDGEFLOW_BROKERS": "k2:9092,k3:9092"}
+	var out, errOut bytes.Buffer
+	c := commands["run"]
+	err := runRun(context.Background(), c, []string{"--print-node", "--node-id", "gw-2"}, stdio{out: &out, err: &errOut},
+		func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id: gw-2\nlabels:\n  site: plant-1\nbrokers:\n  - k2:9092\n  - k3:9092\ndata_dir: /var/lib/edgeflow\n"
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
