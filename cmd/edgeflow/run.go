@@ -39,7 +39,9 @@ Examples:
 
 func init() {
 	c := command{name: "run", summary: "run pipeline files on this edge node until interrupted", usage: runUsage}
-	c.run = func(ctx context.Context, args []string, io stdio) error { return runRun(ctx, c, args, io, os.LookupEnv) }
+	c.run = func(ctx context.Context, args []string, io stdio) error {
+		return runRun(ctx, c, args, io, os.LookupEnv)
+	}
 	register(c)
 }
 
