@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"sync"
+	"maps"
+		"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -45,6 +45,12 @@ type ConsumerConfig struct {
 	// RetryDelay is how long to wait before redelivering a message whose handler
 	// failed; default 500ms.
 	RetryDelay time.Duration
+	// CreateTopic creates Topic when it is missing (1 partition) instead of
+	// waiting for it to appear.
+	CreateTopic bool
+	// LagInterval is how often the group's lag is asked from the brokers while
+	// Run runs; default 1s, negative: never (Stats.Lag stays -1).
+	LagInterval time.Duration
 	Logger     *slog.Logger // default: discard
 	// Subscriber replaces the Kafka subscriber (Brokers, Group and Start are then
 	// ignored): any watermill subscriber whose messages carry the edgeflow metadata.
@@ -58,6 +64,10 @@ type Consumer struct {
 	sub   message.Subscriber
 	ownSb bool
 	stats *statsCollector
+	lag   *lagReader // nil with an injected subscriber
+
+	ackMu sync.Mutex
+	acked map[int]int64 // partition → offset after the last acknowledged message
 
 	mu    sync.Mutex // guards dedupe
 	dedup *Deduplicator
@@ -91,7 +101,10 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 500 * time.Millisecond
 	}
-	c := &Consumer{cfg: cfg, log: cfg.Logger, stats: newStatsCollector(),
+	if cfg.LagInterval == 0 {
+		cfg.LagInterval = time.Second
+	}
+	c := &Consumer{cfg: cfg, log: cfg.Logger, stats: newStatsCollector(), acked: map[int]int64{},
 		dedup: NewDeduplicator(cfg.DedupeWindow), dec: frame.NewDecoder()}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -103,12 +116,45 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 			return nil, fmt.Errorf("cloud: %w", err)
 		}
 		c.sub, c.ownSb = sub, true
+		c.lag = newLagReader(cfg.Brokers, cfg.Topic, cfg.Group, cfg.Start)
 	}
 	return c, nil
 }
 
 // Stats returns a snapshot of the counters; safe to call at any time.
 func (c *Consumer) Stats() Stats { return c.stats.snapshot() }
+
+// Lag asks the brokers now how many messages of the topic the group has not
+// committed yet, summed over partitions, and updates Stats.Lag.
+func (c *Consumer) Lag(ctx context.Context) (int64, error) {
+	if c.lag == nil {
+		return -1, fmt.Errorf("cloud: lag is only known for Kafka consumers")
+	}
+	l, err := c.lag.lag(ctx)
+	if err != nil {
+		return -1, fmt.Errorf("cloud: %w", err)
+	}
+	c.stats.setLag(l)
+	return l, nil
+}
+
+// pollLag refreshes Stats.Lag every interval until ctx ends.
+func (c *Consumer) pollLag(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			qctx, cancel := context.WithTimeout(ctx, interval+5*time.Second)
+			if _, err := c.Lag(qctx); err != nil && ctx.Err() == nil {
+				c.log.Debug("reading consumer lag", "err", err)
+			}
+			cancel()
+		}
+	}
+}
 
 // Close closes the Kafka subscriber (not one passed in ConsumerConfig.Subscriber).
 // It is idempotent.
@@ -125,12 +171,28 @@ func (c *Consumer) Close() error {
 // ctx.Err()), h returns ErrStop (nil), or the subscription fails. Batches are
 // delivered one at a time.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	ctx, cancel := context.WithCancel(ctx)
+	subCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	msgs, err := c.sub.Subscribe(ctx, c.cfg.Topic)
+	msgs, err := c.sub.Subscribe(subCtx, c.cfg.Topic)
 	if err != nil {
 		return fmt.Errorf("cloud: subscribe to topic %q: %w", c.cfg.Topic, err)
 	}
+	if c.lag != nil && c.cfg.LagInterval > 0 {
+		go c.pollLag(subCtx, c.cfg.LagInterval)
+	}
+	err = c.consume(subCtx, msgs, h)
+	cancel()
+	if c.ownSb {
+		c.leave(msgs)
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// consume handles messages until the subscription ends; nil means ErrStop.
+func (c *Consumer) consume(ctx context.Context, msgs <-chan *message.Message, h Handler) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -153,20 +215,51 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	}
 }
 
+// leave waits (boundedly) for the cancelled Kafka subscription to leave the
+// group, then commits the offsets of acknowledged messages the subscription
+// may not have committed before it stopped.
+func (c *Consumer) leave(msgs <-chan *message.Message) {
+	timeout := time.NewTimer(15 * time.Second)
+	defer timeout.Stop()
+	for open := true; open; {
+		select {
+		case _, open = <-msgs:
+		case <-timeout.C:
+			c.log.Warn("subscription did not end in time; offsets of the last messages may be committed late")
+			return
+		}
+	}
+	c.ackMu.Lock()
+	next := maps.Clone(c.acked)
+	c.ackMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.lag.commitFinal(ctx, next); err != nil {
+		c.log.Debug("final offset commit skipped", "err", err)
+	}
+}
+
+// ack acknowledges msg and remembers its offset for the final commit.
+func (c *Consumer) ack(msg *message.Message, pos Position) {
+	msg.Ack()
+	if pos.Partition >= 0 && pos.Offset >= 0 && pos.Topic == c.cfg.Topic {
+		c.ackMu.Lock()
+		c.acked[pos.Partition] = pos.Offset + 1
+		c.ackMu.Unlock()
+	}
+}
+
 // handle processes one message and acknowledges or rejects it. stop reports
 // ErrStop from the handler; err is only ctx.Err().
 func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) (stop bool, err error) {
 	c.stats.received()
 	pos := positionOf(msg, c.cfg.Topic)
-	if lag, ok := lagOf(msg); ok {
-		c.stats.setLag(pos.Topic, pos.Partition, lag)
-	}
 	batches, err := c.decode(msg, pos)
 	if err != nil {
 		c.stats.decodeError(msg.Metadata.Get(stages.MetaNode))
 		c.log.Warn("skipping undecodable message", "topic", pos.Topic, "partition", pos.Partition,
 			"offset", pos.Offset, "kind", msg.Metadata.Get(stages.MetaKind), "err", err)
-		msg.Ack()
+		c.ack(msg, pos)
 		return false, nil
 	}
 	for i := range batches {
@@ -186,6 +279,10 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) 
 		if herr != nil && !errors.Is(herr, ErrStop) {
 			c.stats.handlerError()
 			c.log.Warn("handler failed; message will be redelivered", "position", pos.String(), "err", herr)
+			if c.ownSb {
+				msg.Nack() // the Kafka subscriber waits RetryDelay before redelivering
+				return false, nil
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(c.cfg.RetryDelay):
@@ -200,11 +297,11 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) 
 		}
 		c.stats.delivered(b)
 		if herr != nil {
-			msg.Ack()
+			c.ack(msg, pos)
 			return true, nil
 		}
 	}
-	msg.Ack()
+	c.ack(msg, pos)
 	return false, nil
 }
 
@@ -245,32 +342,4 @@ func (c *Consumer) decodeFrames(payload []byte) ([]Batch, error) {
 		return nil, fmt.Errorf("empty frame payload: %w", frame.ErrCorrupt)
 	}
 	return out, nil
-}
-
-// positionOf reads where msg came from out of the metadata the Kafka subscriber sets.
-func positionOf(msg *message.Message, topic string) Position {
-	p := Position{Topic: topic, Partition: -1, Offset: -1}
-	if v, err := strconv.Atoi(msg.Metadata.Get(metaPartition)); err == nil {
-		p.Partition = v
-	}
-	if v, err := strconv.ParseInt(msg.Metadata.Get(metaOffset), 10, 64); err == nil {
-		p.Offset = v
-	}
-	if t := msg.Metadata.Get(metaTopic); t != "" {
-		p.Topic = t
-	}
-	return p
-}
-
-// lagOf is how many messages of the partition follow msg, when the subscriber says.
-func lagOf(msg *message.Message) (int64, bool) {
-	hw, err := strconv.ParseInt(msg.Metadata.Get(metaHighWaterMark), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	off, err := strconv.ParseInt(msg.Metadata.Get(metaOffset), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return hw - off - 1, true
 }

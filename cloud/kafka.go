@@ -1,20 +1,37 @@
 package cloud
 
 import (
-	"fmt"
 	"log/slog"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/edgeflow/edgeflow/internal/kafkabus"
 )
 
-// Metadata keys a Kafka subscriber may set (placeholder until the bus lands).
-const (
-	metaTopic         = "kafka-topic"
-	metaPartition     = "kafka-partition"
-	metaOffset        = "kafka-offset"
-	metaHighWaterMark = "kafka-high-water-mark"
-)
-
+// newKafkaSubscriber builds the consumer-group subscriber for cfg: one message at
+// a time per subscription, offset committed on Ack, redelivery on Nack.
 func newKafkaSubscriber(cfg ConsumerConfig, log *slog.Logger) (message.Subscriber, error) {
-	return nil, fmt.Errorf("kafka subscriber not available")
+	start := kafkabus.StartNewest
+	if cfg.Start == StartEarliest {
+		start = kafkabus.StartOldest
+	}
+	return kafkabus.NewSubscriber(kafkabus.SubscriberConfig{
+		Brokers:              cfg.Brokers,
+		ConsumerGroup:        cfg.Group,
+		Start:                start,
+		ClientID:             "edgeflow-cloud",
+		NackResendSleep:      cfg.RetryDelay,
+		DisableTopicCreation: !cfg.CreateTopic,
+		Logger:               watermill.NewSlogLogger(log),
+	})
+}
+
+// positionOf says where msg was read from: the Kafka record behind it, or just
+// the topic for messages from other subscribers.
+func positionOf(msg *message.Message, topic string) Position {
+	if rec, ok := kafkabus.RecordFromContext(msg.Context()); ok {
+		return Position{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
+	}
+	return Position{Topic: topic, Partition: -1, Offset: -1}
 }

@@ -80,3 +80,48 @@ func (l *lagReader) lag(ctx context.Context) (int64, error) {
 	}
 	return total, nil
 }
+
+// commitFinal commits next offsets (partition → offset of the next message to
+// read) for the group where the broker has a lower one. It is used after the
+// subscription left the group, so the commit is a plain one (generation -1):
+// brokers accept it only while the group has no members; otherwise the members
+// commit for themselves and the error is returned for logging.
+func (l *lagReader) commitFinal(ctx context.Context, next map[int]int64) error {
+	if len(next) == 0 {
+		return nil
+	}
+	parts := make([]int, 0, len(next))
+	for p := range next {
+		parts = append(parts, p)
+	}
+	have, err := l.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: l.group, Topics: map[string][]int{l.topic: parts}})
+	if err != nil {
+		return fmt.Errorf("committed offsets of group %q: %w", l.group, err)
+	}
+	committed := map[int]int64{}
+	for _, p := range have.Topics[l.topic] {
+		if p.Error == nil {
+			committed[p.Partition] = p.CommittedOffset
+		}
+	}
+	var commits []kafka.OffsetCommit
+	for p, off := range next {
+		if c, ok := committed[p]; !ok || c < off {
+			commits = append(commits, kafka.OffsetCommit{Partition: p, Offset: off})
+		}
+	}
+	if len(commits) == 0 {
+		return nil
+	}
+	resp, err := l.client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: l.group, GenerationID: -1,
+		Topics: map[string][]kafka.OffsetCommit{l.topic: commits}})
+	if err != nil {
+		return fmt.Errorf("commit offsets of group %q: %w", l.group, err)
+	}
+	for _, p := range resp.Topics[l.topic] {
+		if p.Error != nil {
+			return fmt.Errorf("commit offset of %s/%d for group %q: %w", l.topic, p.Partition, l.group, p.Error)
+		}
+	}
+	return nil
+}

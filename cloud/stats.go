@@ -25,8 +25,9 @@ type Stats struct {
 	Stale           uint64 // frames dropped as older than the dedupe window (part of Duplicates)
 	DecodeErrors    uint64 // corrupt or undecodable messages, skipped
 	HandlerErrors   uint64 // handler errors; each makes the message be redelivered
-	// Lag is how many messages of the topic the group has not consumed yet, summed
-	// over partitions, as of the last message received: -1 until it is known.
+	// Lag is how many messages of the topic the group has not committed yet,
+	// summed over partitions, as last asked from the brokers (every
+	// ConsumerConfig.LagInterval while Run runs): -1 until known.
 	Lag   int64
 	Nodes map[string]NodeStats // per edge node
 }
@@ -56,18 +57,12 @@ func ratio(raw, wire uint64) float64 {
 
 // statsCollector is the mutable form of Stats, safe for concurrent use.
 type statsCollector struct {
-	mu  sync.Mutex
-	s   Stats
-	lag map[partitionKey]int64
-}
-
-type partitionKey struct {
-	topic     string
-	partition int
+	mu sync.Mutex
+	s  Stats
 }
 
 func newStatsCollector() *statsCollector {
-	return &statsCollector{s: Stats{Lag: -1, Nodes: map[string]NodeStats{}}, lag: map[partitionKey]int64{}}
+	return &statsCollector{s: Stats{Lag: -1, Nodes: map[string]NodeStats{}}}
 }
 
 func (c *statsCollector) node(name string, f func(*NodeStats)) {
@@ -131,19 +126,11 @@ func (c *statsCollector) handlerError() {
 	c.mu.Unlock()
 }
 
-// setLag records the lag of one partition (messages after the one just received).
-func (c *statsCollector) setLag(topic string, partition int, lag int64) {
-	if lag < 0 {
-		lag = 0
-	}
+// setLag records the group's lag summed over partitions.
+func (c *statsCollector) setLag(lag int64) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lag[partitionKey{topic, partition}] = lag
-	var sum int64
-	for _, l := range c.lag {
-		sum += l
-	}
-	c.s.Lag = sum
+	c.s.Lag = lag
+	c.mu.Unlock()
 }
 
 func (c *statsCollector) snapshot() Stats {
