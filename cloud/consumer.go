@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-		"sync"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -51,7 +51,7 @@ type ConsumerConfig struct {
 	// LagInterval is how often the group's lag is asked from the brokers while
 	// Run runs; default 1s, negative: never (Stats.Lag stays -1).
 	LagInterval time.Duration
-	Logger     *slog.Logger // default: discard
+	Logger      *slog.Logger // default: discard
 	// Subscriber replaces the Kafka subscriber (Brokers, Group and Start are then
 	// ignored): any watermill subscriber whose messages carry the edgeflow metadata.
 	Subscriber message.Subscriber

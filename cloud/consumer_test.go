@@ -257,4 +257,3 @@ func TestNewConsumerConfigErrors(t *testing.T) {
 		}
 	}
 }
-
