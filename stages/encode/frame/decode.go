@@ -80,13 +80,11 @@ func (d *Decoder) Decode(src []byte, b *Block) (Header, error) {
 }
 
 func (d *Decoder) decompress(fi frameInfo, payload []byte) ([]byte, error) {
-	if fi.rawLen == 0 {
-		if fi.Codec == CodecLZ4 && len(payload) != 0 {
-			return nil, corruptf("lz4: %d payload bytes for an empty body", len(payload))
+	if fi.rawLen == 0 || len(payload) == 0 {
+		if fi.rawLen != len(payload) {
+			return nil, corruptf("%d payload bytes for a body of %d bytes", len(payload), fi.rawLen)
 		}
-		if fi.Codec == CodecNone || fi.Codec == CodecLZ4 {
-			return nil, nil
-		}
+		return nil, nil
 	}
 	switch fi.Codec {
 	case CodecNone:

@@ -380,6 +380,9 @@ var errIncompressible = errors.New("incompressible")
 
 // compress runs the back end over body.
 func (e *Encoder) compress(body []byte) ([]byte, error) {
+	if len(body) == 0 {
+		return nil, nil // an empty body is stored as an empty payload by every back end
+	}
 	switch e.opts.Codec {
 	case CodecNone:
 		return body, nil
