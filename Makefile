@@ -26,3 +26,16 @@ test-unit:
 
 clean:
 	rm -rf bin
+
+## generate: refresh the files generated from the stage registry.
+generate:
+	$(GO) run ./cmd/edgeflow schema > docs/pipeline.schema.json.tmp && mv docs/pipeline.schema.json.tmp docs/pipeline.schema.json
+	$(GO) run ./cmd/edgeflow schema --docs > docs/stages.md.tmp && mv docs/stages.md.tmp docs/stages.md
+
+## check-generated: fail when the generated docs differ from the code.
+check-generated:
+	$(GO) test ./docs
+
+## lint-examples: load every example pipeline with the standard stages.
+lint-examples:
+	$(GO) run ./cmd/edgeflow lint pipelines/examples/*.yaml
