@@ -5,9 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +26,8 @@ import (
 // rt-sink appends payloads to runSinkOutput.
 
 type rtRunSrcConfig struct {
-	Count int `yaml:"count" doc:"Messages to emit."`
+	Count int           `yaml:"count" doc:"Messages to emit."`
+	Every time.Duration `yaml:"every" doc:"If set, emit without end, one message per period."`
 }
 
 func (c *rtRunSrcConfig) Validate() error { return nil }
@@ -36,10 +42,20 @@ var runSinkOutput struct {
 	emitted int // messages the source got an ack for
 }
 
-type rtRunSource struct{ count int }
+type rtRunSource struct {
+	count int
+	every time.Duration
+}
 
 func (s rtRunSource) Read(ctx context.Context, emit stages.EmitFunc) error {
-	for i := 0; i < s.count; i++ {
+	for i := 0; i < s.count || s.every > 0; i++ {
+		if s.every > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(s.every):
+			}
+		}
 		m := message.NewMessage(fmt.Sprint(i), message.Payload(fmt.Sprint(i)))
 		m.Metadata.Set(stages.MetaKind, stages.KindReadings)
 		if err := emit(ctx, m); err != nil {
@@ -72,6 +88,18 @@ func (b *rtBatch) Flush(ctx context.Context) ([]*message.Message, error) {
 
 type rtRunSink struct{}
 
+// rtStdoutSink writes each payload as a line on standard output.
+type rtStdoutSink struct{}
+
+func (rtStdoutSink) Write(ctx context.Context, msgs []*message.Message) error {
+	for _, m := range msgs {
+		if _, err := fmt.Fprintf(os.Stdout, "%s\n", m.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (rtRunSink) Write(ctx context.Context, msgs []*message.Message) error {
 	runSinkOutput.Lock()
 	defer runSinkOutput.Unlock()
@@ -89,7 +117,7 @@ func init() {
 	src.Consumes = nil
 	stages.RegisterSource(src, func() *rtRunSrcConfig { return &rtRunSrcConfig{} },
 		func(ctx context.Context, c *rtRunSrcConfig, env stages.Env) (stages.Source, error) {
-			return rtRunSource{count: c.Count}, nil
+			return rtRunSource{count: c.Count, every: c.Every}, nil
 		})
 	stages.RegisterProcessor(info("rt-batch"), func() *rtRunNoConfig { return &rtRunNoConfig{} },
 		func(ctx context.Context, c *rtRunNoConfig, env stages.Env) (stages.Processor, error) {
@@ -100,6 +128,12 @@ func init() {
 	stages.RegisterSink(sink, func() *rtRunNoConfig { return &rtRunNoConfig{} },
 		func(ctx context.Context, c *rtRunNoConfig, env stages.Env) (stages.Sink, error) {
 			return rtRunSink{}, nil
+		})
+	stdout := info("rt-stdout")
+	stdout.Produces = nil
+	stages.RegisterSink(stdout, func() *rtRunNoConfig { return &rtRunNoConfig{} },
+		func(ctx context.Context, c *rtRunNoConfig, env stages.Env) (stages.Sink, error) {
+			return rtStdoutSink{}, nil
 		})
 }
 
@@ -229,5 +263,88 @@ func TestRunPrintNode(t *testing.T) {
 	want := "id: gw-2\nlabels:\n  site: plant-1\nbrokers:\n  - k2:9092\n  - k3:9092\ndata_dir: /var/lib/edgeflow\n"
 	if out.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// TestRunProcess is not a test: TestRunSIGTERM runs the test binary as the
+// edgeflow command with EDGEFLOW_RUN_PROCESS=1, so the test-only stages are
+// compiled in and signals reach a real process.
+func TestRunProcess(t *testing.T) {
+	if os.Getenv("EDGEFLOW_RUN_PROCESS") != "1" {
+		t.Skip("helper process for TestRunSIGTERM")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(runMain(ctx, args, stdio{os.Stdin, os.Stdout, os.Stderr}))
+}
+
+func TestRunSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	dir := t.TempDir()
+	file := writePipeline(t, dir, "stream.yaml", `name: stream
+sources:
+  - type: rt-src
+    every: 1ms
+stages:
+  - type: rt-batch
+sinks:
+  - type: rt-stdout
+`)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunProcess$", "--", "run", "--flush-interval", "50ms",
+		"--node-id", "gw-e2e", "--data-dir", dir, file)
+	cmd.Env = append(os.Environ(), "EDGEFLOW_RUN_PROCESS=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// let a few flushes happen, then stop it the way an init system would
+	time.Sleep(400 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("edgeflow run: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("edgeflow run did not exit after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	// Every message the source handed over must be on stdout, once, in order.
+	m := regexp.MustCompile(`pipeline stream: acked (\d+), nacked 0, dropped 0; sources\[0\] \(rt-src\) out (\d+) errors 0;`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no summary line on stderr:\n%s", stderr.String())
+	}
+	n, _ := strconv.Atoi(m[2])
+	if n < 10 {
+		t.Errorf("only %d messages in 400ms", n)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		got = append(got, strings.Split(line, "+")...)
+	}
+	if len(got) != n {
+		t.Fatalf("stdout has %d messages, the source handed over %d", len(got), n)
+	}
+	for i, v := range got {
+		if v != strconv.Itoa(i) {
+			t.Fatalf("message %d on stdout is %q", i, v)
+		}
+	}
+	if lines := strings.Count(stdout.String(), "\n"); lines < 2 {
+		t.Errorf("%d flushes; want periodic flushes before the final one", lines)
 	}
 }
