@@ -21,6 +21,11 @@ run: build
 test: build
 	bash internal/tools/test.sh
 
+## bench-encode: measure the frame codec on ../shared/data (one core, several minutes)
+## and rewrite the encode section of docs/benchmarks.md.
+bench-encode:
+	cd internal/tools/benchencode && $(GO) run . -data $(CURDIR)/../shared/data -doc $(CURDIR)/docs/benchmarks.md
+
 test-unit:
 	$(GO) test -race ./...
 

@@ -11,7 +11,7 @@ import (
 // Limits on block_size: a frame holds at least one and at most MaxBlockSize readings.
 const (
 	DefaultBlockSize = 1000
-	MaxBlockSize     = 1 << 20
+	MaxBlockSize     = frame.MaxCount
 	DefaultMaxAge    = 5 * time.Second
 	// DefaultCodec is the lossless back end with the best ratio on the reference
 	// data sets (docs/benchmarks.md).
