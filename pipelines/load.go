@@ -304,16 +304,17 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 		body.Content = append(body.Content, item.Content[j], item.Content[j+1])
 	}
 	ids := stages.IDs(kind)
-	want := strings.Join(ids, "|")
-	if want == "" {
-		want = "none are compiled in"
+	// want is the parenthesised list of the IDs that would fit here.
+	want := "(want " + strings.Join(ids, "|") + ")"
+	if len(ids) == 0 {
+		want = fmt.Sprintf("(no %ss are compiled in)", kind)
 	}
 	if typeNode == nil {
-		l.errorf(item.Line, path, "missing \"type\" (want %s)", want)
+		l.errorf(item.Line, path, "missing \"type\" %s", want)
 		return nil
 	}
 	if typeNode.Kind != yaml.ScalarNode || isNull(typeNode) || typeNode.Value == "" {
-		l.errorf(typeNode.Line, path, "\"type\": want a %s ID (%s), got %s", kind, want, describeNode(typeNode))
+		l.errorf(typeNode.Line, path, "\"type\": want a %s ID, got %s %s", kind, describeNode(typeNode), want)
 		return nil
 	}
 	id := typeNode.Value
@@ -324,15 +325,15 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 				continue
 			}
 			if _, isOther := stages.Lookup(other, id); isOther {
-				l.errorf(typeNode.Line, path, "%q is a %s, not a %s; %ss go under %s: (%ss here: %s)",
-					id, other, kind, other, sectionOf(other), kind, want)
+				l.errorf(typeNode.Line, path, "%q is a %s, not a %s; %ss go under %s: %s",
+					id, other, kind, other, sectionOf(other), strings.Replace(want, "want ", string(kind)+"s here: ", 1))
 				return nil
 			}
 		}
 		if s := closest(id, ids); s != "" {
-			l.errorf(typeNode.Line, path, "%s %q unknown (did you mean %q?) (want %s)", kind, id, s, want)
+			l.errorf(typeNode.Line, path, "%s %q unknown (did you mean %q?) %s", kind, id, s, want)
 		} else {
-			l.errorf(typeNode.Line, path, "%s %q unknown (want %s)", kind, id, want)
+			l.errorf(typeNode.Line, path, "%s %q unknown %s", kind, id, want)
 		}
 		return nil
 	}

@@ -350,7 +350,8 @@ func specHas(reg *stages.Registration, name string) bool {
 
 func checkRequired(t *testing.T, reg *stages.Registration, f Features) {
 	if len(f.RequiredFields) == 0 {
-		t.Skip("skipped: Features.RequiredFields is empty, the stage has no required fields")
+		t.Log("no required fields (Features.RequiredFields is empty): nothing to check")
+		return
 	}
 	if f.ValidConfig == "" {
 		t.Fatalf("Features.RequiredFields is set but Features.ValidConfig is empty: give a config that sets them")
