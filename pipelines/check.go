@@ -20,6 +20,9 @@ var (
 	textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 )
 
+// maxVisits bounds the values check walks in one file.
+const maxVisits = 1_000_000
+
 func reflectTypeOf(v any) reflect.Type { return reflect.TypeOf(v) }
 
 // check walks node n against Go type t the way yaml.v3 would decode it, and
@@ -29,6 +32,13 @@ func reflectTypeOf(v any) reflect.Type { return reflect.TypeOf(v) }
 func (l *loader) check(n *yaml.Node, t reflect.Type, path, field string) {
 	n = deref(n)
 	if t == nil || n == nil {
+		return
+	}
+	// Aliases can make a small file expand to a huge tree; stop walking early.
+	if l.visits++; l.visits > maxVisits {
+		if l.visits == maxVisits+1 {
+			l.errorf(n.Line, path, "settings too large or too deeply aliased (more than %d values)", maxVisits)
+		}
 		return
 	}
 	// Types decoding themselves get the node as is; yaml.v3 reports their errors.

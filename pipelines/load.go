@@ -83,8 +83,9 @@ func Load(name string, data []byte) (p *Pipeline, err error) {
 }
 
 type loader struct {
-	file string
-	errs []*Error
+	file   string
+	errs   []*Error
+	visits int // values checked, see maxVisits
 }
 
 func (l *loader) errorf(line int, path, format string, args ...any) {

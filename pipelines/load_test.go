@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -331,4 +332,34 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAliasExpansionIsBounded(t *testing.T) {
+	// Each level repeats the previous one ten times: 10^8 strings if expanded.
+	var b strings.Builder
+	b.WriteString("- &a0 [s, s, s, s, s, s, s, s, s, s]\n")
+	for i := 1; i <= 7; i++ {
+		fmt.Fprintf(&b, "- &a%d [", i)
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(b.String()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	bomb := doc.Content[0].Content[7]
+	l := &loader{file: "bomb.yaml"}
+	start := time.Now()
+	l.check(bomb, reflect.TypeOf([][][][][][][][]string{}), "sources[0] (test-src)", "matrix")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("checking an alias bomb took %v", d)
+	}
+	if len(l.errs) != 1 || !strings.Contains(l.errs[0].Error(), "too large") {
+		t.Errorf("got errors %v; want one saying the settings are too large", l.errs)
+	}
 }
