@@ -181,7 +181,7 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 	d := chooseDecimals(vals)
 	dst = append(dst, byte(d))
 	dst, ncorr := e.appendScaled(dst, vals, pow10[d], 0, false)
-	if ncorr*8 <= len(vals) && (len(dst)-mark)*8 < 40*len(vals) {
+	if ncorr*8 <= len(vals) || len(dst)-mark < 5*len(vals) {
 		return dst, transformDecimal
 	}
 	alt := e.appendXOR(e.alt[:0], vals)
@@ -335,7 +335,11 @@ func decimalExact(v float64, d int) bool {
 	return math.Float64bits(float64(int64(math.RoundToEven(s)))/pow10[d]) == math.Float64bits(v)
 }
 
-// chooseDecimals picks the number of decimals for the block: each value's
+// decimalSamples is about how many values of a block chooseDecimals examines;
+// the values it skips are still encoded exactly (with a correction if needed).
+const decimalSamples = 256
+
+// chooseDecimals picks the number of decimals for the block: each sampled value's
 // smallest exact decimal count is found (starting from the previous value's and
 // looking at most 4 decimals further, except for the first value), then the
 // count minimising (inexact values × 64 bits + values × 3.32 bits per decimal)
@@ -343,7 +347,9 @@ func decimalExact(v float64, d int) bool {
 func chooseDecimals(vals []float64) int {
 	var cnt [maxDecimals + 2]int
 	guess, limit := 0, maxDecimals
-	for _, v := range vals {
+	stride := max(1, len(vals)/decimalSamples)
+	for i := 0; i < len(vals); i += stride {
+		v := vals[i]
 		d := guess
 		if decimalExact(v, d) {
 			for d > 0 && decimalExact(v, d-1) {
@@ -365,10 +371,14 @@ func chooseDecimals(vals []float64) int {
 		limit = min(guess+4, maxDecimals)
 	}
 	best, bestCost := 0, math.Inf(1)
-	exc := len(vals)
+	total := 0
+	for _, c := range cnt {
+		total += c
+	}
+	exc := total
 	for d := 0; d <= maxDecimals; d++ {
 		exc -= cnt[d]
-		cost := float64(exc)*64 + float64(len(vals))*3.32*float64(d)
+		cost := float64(exc)*64 + float64(total)*3.32*float64(d)
 		if cost < bestCost {
 			best, bestCost = d, cost
 		}

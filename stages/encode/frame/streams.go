@@ -121,14 +121,18 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 // symbols under a Huffman code.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 	var or uint64
+	large := 0
 	for _, z := range zs {
 		or |= z
+		if z >= escapeSymbol {
+			large++
+		}
 	}
 	if or == 0 {
 		return append(dst, intsZero)
 	}
 	packed := bitPackedLen(zs)
-	if len(zs) >= minHuffmanLen && packed > 2+len(zs)/8 {
+	if len(zs) >= minHuffmanLen && packed > 2+len(zs)/8 && large <= len(zs)/8 {
 		mark := len(dst)
 		syms := e.syms[:0]
 		esc := e.esc[:0]
