@@ -105,6 +105,9 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 		if r.Stream == "" {
 			return nil, fmt.Errorf("encode: message %s: reading %d: stream is empty", msg.UUID, i+1)
 		}
+		if len(r.Stream) > frame.MaxNameLen || len(r.Node) > frame.MaxNameLen || len(defaultNode) > frame.MaxNameLen {
+			return nil, fmt.Errorf("encode: message %s: reading %d: node or stream name longer than %d bytes", msg.UUID, i+1, frame.MaxNameLen)
+		}
 		if !inNanoRange(r.Time) {
 			return nil, fmt.Errorf("encode: message %s: reading %d (stream %q): timestamp %s outside the years 1678-2262 that Unix nanoseconds can hold",
 				msg.UUID, i+1, r.Stream, r.Time.Format(time.RFC3339))
