@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/edgeflow/edgeflow/stages"
 )
 
@@ -72,6 +74,11 @@ func writeStage(b *bytes.Buffer, r *stages.Registration) {
 	} else {
 		b.WriteString("| Field | Type | Default | Required | Description |\n|---|---|---|---|---|\n")
 		writeFields(b, spec.Fields, "")
+		for _, f := range spec.Fields {
+			if long, ok := longDefault(f); ok {
+				fmt.Fprintf(b, "\nDefault `%s`:\n\n```yaml\n%s```\n", f.Name, long)
+			}
+		}
 	}
 	for _, ex := range spec.Examples {
 		entry, err := NormalizeEntry(r.ID, ex.YAML)
@@ -135,10 +142,39 @@ func typeName(f stages.Field) string {
 	return f.Type
 }
 
+// maxDefaultCell is the longest default shown in a field table; longer ones
+// follow the table as YAML.
+const maxDefaultCell = 48
+
 func defaultCell(f stages.Field) string {
 	if f.Default == nil {
 		return ""
 	}
+	if _, ok := longDefault(f); ok {
+		return "see below"
+	}
+	return shortDefault(f)
+}
+
+// longDefault returns f's default as YAML when it is too long for a table cell.
+func longDefault(f stages.Field) (string, bool) {
+	if f.Default == nil || len(shortDefault(f)) <= maxDefaultCell {
+		return "", false
+	}
+	v, err := jsonValue(f.Default)
+	if err != nil {
+		return "", false
+	}
+	var y bytes.Buffer
+	enc := yaml.NewEncoder(&y)
+	enc.SetIndent(2)
+	if err := enc.Encode(map[string]any{f.Name: v}); err != nil {
+		return "", false
+	}
+	return y.String(), true
+}
+
+func shortDefault(f stages.Field) string {
 	v, err := jsonValue(f.Default)
 	if err != nil {
 		return ""

@@ -202,7 +202,42 @@ func jsonValue(v any) (any, error) {
 	if err := yaml.Unmarshal(b, &out); err != nil {
 		return nil, err
 	}
-	return normalizeJSON(out), nil
+	return prune(normalizeJSON(out)), nil
+}
+
+// prune drops null and empty members of mappings inside a default value
+// (unset optional settings of list items), which say nothing to a reader.
+func prune(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			e = prune(e)
+			if isEmpty(e) {
+				delete(v, k)
+				continue
+			}
+			v[k] = e
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = prune(e)
+		}
+		return v
+	}
+	return v
+}
+
+func isEmpty(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(v) == 0
+	case []any:
+		return len(v) == 0
+	}
+	return false
 }
 
 // normalizeJSON converts YAML-decoded maps to JSON-encodable ones.
