@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/edgeflow/edgeflow/stages/encode"
 	"github.com/edgeflow/edgeflow/stages/encode/frame"
 	"github.com/edgeflow/edgeflow/stages/reading"
 )
@@ -58,10 +57,6 @@ func runDecode(ctx context.Context, c command, args []string, stdio stdio) error
 		return err
 	}
 	defer closeIn()
-	src, err := io.ReadAll(in)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
 	out, commit, discard, err := openOutput(output, stdio)
 	if err != nil {
 		return err
@@ -69,22 +64,25 @@ func runDecode(ctx context.Context, c command, args []string, stdio stdio) error
 	defer discard()
 
 	w := frameWriter{out: out, csv: format == "csv"}
+	frames := frameScanner{r: bufio.NewReaderSize(in, 64<<10)}
 	dec := frame.NewDecoder()
 	var block frame.Block
 	var st encodeStats
 	streams := map[[2]string]bool{}
-	for offset, index := 0, 1; offset < len(src); index++ {
+	for index := 1; ; index++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := encode.FrameLen(src[offset:])
+		at := frames.offset
+		src, err := frames.next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
 			// Without a length the rest cannot be split into frames.
-			return fmt.Errorf("%s: frame %d at byte %d: %w", name, index, offset, err)
+			return fmt.Errorf("%s: frame %d at byte %d: %w", name, index, at, err)
 		}
-		at := offset
-		offset += n
-		h, err := dec.Decode(src[at:offset], &block)
+		h, err := dec.Decode(src, &block)
 		if err != nil {
 			err = fmt.Errorf("%s: frame %d at byte %d: %w", name, index, at, err)
 			if !skipBad {
@@ -104,7 +102,7 @@ func runDecode(ctx context.Context, c command, args []string, stdio stdio) error
 		w.block(&block)
 		st.frames++
 		st.readings += len(block.Values)
-		st.bytes += int64(n)
+		st.bytes += int64(len(src))
 	}
 	if err := w.err; err != nil {
 		return err
@@ -153,4 +151,46 @@ func (w *frameWriter) block(b *frame.Block) {
 	}
 	w.buf = buf
 	_, w.err = w.out.Write(buf)
+}
+
+// maxHeaderBytes bounds a frame header: magic, version, codec, flags, two names
+// of at most frame.MaxNameLen bytes and a few varints.
+const maxHeaderBytes = 16 + 2*(frame.MaxNameLen+10) + 6*10
+
+// frameScanner splits a byte stream into frames without reading it all first.
+type frameScanner struct {
+	r      *bufio.Reader
+	buf    []byte
+	offset int64 // of the next frame
+}
+
+// next returns the next whole frame (valid until the following call), or io.EOF
+// at a clean end of input.
+func (s *frameScanner) next() ([]byte, error) {
+	head, err := s.r.Peek(maxHeaderBytes)
+	if len(head) == 0 {
+		if err == nil || err == io.EOF {
+			return nil, io.EOF
+		}
+		return nil, err
+	}
+	n, err := frame.FrameLen(head)
+	if err != nil {
+		return nil, err
+	}
+	if n <= 0 || n > frame.MaxFrameSize {
+		return nil, fmt.Errorf("%w: frame length %d", frame.ErrCorrupt, n)
+	}
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n)
+	}
+	s.buf = s.buf[:n]
+	if got, err := io.ReadFull(s.r, s.buf); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, fmt.Errorf("%w: frame of %d bytes truncated to %d", frame.ErrCorrupt, n, got)
+		}
+		return nil, err
+	}
+	s.offset += int64(n)
+	return s.buf, nil
 }
