@@ -141,6 +141,13 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 func (e *Encoder) Flush(ctx context.Context) ([]*message.Message, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Streams that stayed silent since the last flush give their columns back;
+	// only their sequence numbers are kept.
+	for _, b := range e.buffers {
+		if len(b.timestamps) == 0 {
+			b.timestamps, b.values = nil, nil
+		}
+	}
 	return e.flushLocked(func(*streamBuffer) bool { return true })
 }
 
@@ -219,12 +226,17 @@ func (e *Encoder) add(node, stream string, ts int64, v float64, now time.Time) *
 }
 
 func (e *Encoder) buffer(k streamKey) *streamBuffer {
-	if b, ok := e.buffers[k]; ok {
-		return b
+	b, ok := e.buffers[k]
+	if !ok {
+		b = &streamBuffer{key: k}
+		e.buffers[k] = b
 	}
-	capacity := min(e.cfg.BlockSize, 4096)
-	b := &streamBuffer{key: k, timestamps: make([]int64, 0, capacity), values: make([]float64, 0, capacity)}
-	e.buffers[k] = b
+	if b.timestamps == nil {
+		// Up to 4096 readings are allocated at once; bigger blocks grow by
+		// append, whose spare capacity stays under 25% at that size.
+		capacity := min(e.cfg.BlockSize, 4096)
+		b.timestamps, b.values = make([]int64, 0, capacity), make([]float64, 0, capacity)
+	}
 	return b
 }
 

@@ -238,6 +238,13 @@ func TestFlush(t *testing.T) {
 	if err != nil || len(again) != 0 {
 		t.Errorf("second Flush = %d frames, %v; want none", len(again), err)
 	}
+	// A stream silent for a whole flush period gives its columns back.
+	if _, err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.buffers[streamKey{"n", "a"}]; b.timestamps != nil || b.lastSeq != 1 {
+		t.Errorf("idle buffer keeps %d bytes of columns, seq %d", 16*cap(b.timestamps), b.lastSeq)
+	}
 	// Sequence numbers go on after a flush.
 	process(t, e, reading.NewMessage(readings("n", "a", 5)))
 	frames, _ = e.Flush(context.Background())
