@@ -8,9 +8,16 @@ import (
 
 var allCodecs = []Codec{CodecNone, CodecZlib, CodecLZ4, CodecZstd}
 
+// tester is what roundTrip needs of *testing.T, *testing.B and *rapid.T.
+type tester interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // roundTrip encodes blocks with opts, decodes every frame and checks the
 // result, returning the total frame bytes.
-func roundTrip(t testing.TB, opts Options, blocks []Block) int {
+func roundTrip(t tester, opts Options, blocks []Block) int {
 	t.Helper()
 	enc, err := NewEncoder(opts)
 	if err != nil {
@@ -41,7 +48,7 @@ func roundTrip(t testing.TB, opts Options, blocks []Block) int {
 	return total
 }
 
-func checkBlock(t testing.TB, opts Options, h Header, want, got *Block) {
+func checkBlock(t tester, opts Options, h Header, want, got *Block) {
 	t.Helper()
 	lossy := opts.MaxError > 0 || opts.Codec == CodecF32DiffZlib
 	if h.Node != want.Node || h.Stream != want.Stream || h.Seq != want.Seq || h.Count != len(want.Values) || h.Codec != opts.Codec || h.Lossy != lossy {
