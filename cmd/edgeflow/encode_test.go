@@ -210,3 +210,28 @@ func TestEncodeRealDataBitExact(t *testing.T) {
 }
 
 func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+
+func TestEncodeBoundedError(t *testing.T) {
+	path := "testdata/encode/nab-form.csv"
+	for _, args := range [][]string{
+		{"--max-error", "0.01", path},
+		{"--max-error", "0.001", "--relative", "--codec", "lz4", path},
+		{"--codec", "f32-diff-zlib", path},
+	} {
+		_, got := encodeDecode(t, args, nil)
+		in := strings.Split(strings.TrimSpace(string(readFile(t, path))), "\n")[1:]
+		out := strings.Split(strings.TrimSpace(string(got)), "\n")[1:]
+		if len(in) != len(out) {
+			t.Fatalf("%v: %d readings back, want %d", args, len(out), len(in))
+		}
+		for i := range in {
+			_, vi, _ := strings.Cut(in[i], ",")
+			_, vo, _ := strings.Cut(out[i], ",")
+			want, _ := reading.ParseValue(vi)
+			got, err := reading.ParseValue(vo)
+			if err != nil || math.Abs(got-want) > 0.01*max(1, math.Abs(want)) {
+				t.Errorf("%v: %s came back as %s", args, vi, vo)
+			}
+		}
+	}
+}
