@@ -21,7 +21,7 @@ var (
 )
 
 // maxVisits bounds the values check walks in one file.
-const maxVisits = 1_000_000
+const maxVisits = 100_000
 
 func reflectTypeOf(v any) reflect.Type { return reflect.TypeOf(v) }
 
