@@ -2,7 +2,6 @@ package encode
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -83,7 +82,10 @@ func NewEncoder(cfg *Config, env stages.Env) (*Encoder, error) {
 
 // Process buffers the readings of a KindReadings message and returns the frames
 // that became due: full blocks, and blocks older than max_age. A payload that does
-// not parse is rejected whole (the error Nacks it) and leaves every buffer as it was.
+// not parse is rejected whole (the error Nacks it) and leaves every buffer as it
+// was. A block the frame encoder refuses (it cannot for blocks within the frame
+// limits) is logged and dropped rather than failing the message, whose readings
+// are already buffered.
 func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message.Message, error) {
 	if kind := msg.Metadata.Get(stages.MetaKind); kind != stages.KindReadings {
 		return nil, fmt.Errorf("encode: message %s has kind %q, want %q", msg.UUID, kind, stages.KindReadings)
@@ -115,7 +117,6 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 	}
 	now := e.now()
 	var out []*message.Message
-	var errs []error
 	for i := range e.scratch {
 		r := &e.scratch[i]
 		node := r.Node
@@ -123,21 +124,19 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 			node = defaultNode
 		}
 		if b := e.add(node, r.Stream, r.Time.UnixNano(), r.Value, now); b != nil {
-			m, err := e.emit(b)
-			out, errs = appendResult(out, errs, m, err)
+			if m := e.emit(b); m != nil {
+				out = append(out, m)
+			}
 		}
 	}
 	if !e.oldest.IsZero() && now.Sub(e.oldest) >= e.cfg.MaxAge {
-		ms, err := e.flushLocked(func(b *streamBuffer) bool { return now.Sub(b.started) >= e.cfg.MaxAge })
-		out = append(out, ms...)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		out = append(out, e.flushLocked(func(b *streamBuffer) bool { return now.Sub(b.started) >= e.cfg.MaxAge })...)
 	}
-	return out, errors.Join(errs...)
+	return out, nil
 }
 
-// Flush emits a frame for every non-empty buffer, in (node, stream) order.
+// Flush emits a frame for every non-empty buffer, in (node, stream) order. It
+// never fails: see Process for blocks the frame encoder refuses.
 func (e *Encoder) Flush(ctx context.Context) ([]*message.Message, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -148,7 +147,7 @@ func (e *Encoder) Flush(ctx context.Context) ([]*message.Message, error) {
 			b.timestamps, b.values = nil, nil
 		}
 	}
-	return e.flushLocked(func(*streamBuffer) bool { return true })
+	return e.flushLocked(func(*streamBuffer) bool { return true }), nil
 }
 
 // Buffered reports how many readings are waiting in buffers.
@@ -162,7 +161,7 @@ func (e *Encoder) Buffered() int {
 	return n
 }
 
-func (e *Encoder) flushLocked(due func(*streamBuffer) bool) ([]*message.Message, error) {
+func (e *Encoder) flushLocked(due func(*streamBuffer) bool) []*message.Message {
 	var pending []*streamBuffer
 	for _, b := range e.buffers {
 		if len(b.timestamps) > 0 && due(b) {
@@ -176,10 +175,10 @@ func (e *Encoder) flushLocked(due func(*streamBuffer) bool) ([]*message.Message,
 		return compareStrings(a.key.stream, b.key.stream)
 	})
 	var out []*message.Message
-	var errs []error
 	for _, b := range pending {
-		m, err := e.emit(b)
-		out, errs = appendResult(out, errs, m, err)
+		if m := e.emit(b); m != nil {
+			out = append(out, m)
+		}
 	}
 	e.oldest = time.Time{}
 	for _, b := range e.buffers {
@@ -187,7 +186,7 @@ func (e *Encoder) flushLocked(due func(*streamBuffer) bool) ([]*message.Message,
 			e.oldest = b.started
 		}
 	}
-	return out, errors.Join(errs...)
+	return out
 }
 
 func compareStrings(a, b string) int {
@@ -198,13 +197,6 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-func appendResult(out []*message.Message, errs []error, m *message.Message, err error) ([]*message.Message, []error) {
-	if err != nil {
-		return out, append(errs, err)
-	}
-	return append(out, m), errs
 }
 
 // add appends one reading to its stream's buffer (the hot path: no allocation once
@@ -241,18 +233,18 @@ func (e *Encoder) buffer(k streamKey) *streamBuffer {
 }
 
 // emit encodes b's pending readings as the stream's next frame and empties b.
-// A block that cannot be encoded is dropped (and reported) so that it cannot
+// A block that cannot be encoded is logged and dropped (nil) so that it cannot
 // block the stream forever.
-func (e *Encoder) emit(b *streamBuffer) (*message.Message, error) {
+func (e *Encoder) emit(b *streamBuffer) *message.Message {
 	seq := b.lastSeq + 1
 	block := frame.Block{Node: b.key.node, Stream: b.key.stream, Seq: seq, Timestamps: b.timestamps, Values: b.values}
 	payload, err := e.frames.Encode(nil, &block)
 	n := len(b.timestamps)
 	b.timestamps, b.values = b.timestamps[:0], b.values[:0]
 	if err != nil {
-		e.env.Log().Error("encode: dropping block that cannot be encoded",
+		e.env.Log().Error("encode: dropping a block the frame encoder refused",
 			"node", b.key.node, "stream", b.key.stream, "readings", n, "err", err)
-		return nil, fmt.Errorf("encode: node %q stream %q: %d readings dropped: %w", b.key.node, b.key.stream, n, err)
+		return nil
 	}
 	b.lastSeq = seq
 	m := message.NewMessage(watermill.NewUUID(), payload)
@@ -263,7 +255,7 @@ func (e *Encoder) emit(b *streamBuffer) (*message.Message, error) {
 	if e.env.Pipeline != "" {
 		m.Metadata.Set(stages.MetaPipeline, e.env.Pipeline)
 	}
-	return m, nil
+	return m
 }
 
 // inNanoRange reports whether t.UnixNano is exact.
