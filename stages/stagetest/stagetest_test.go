@@ -123,3 +123,44 @@ func TestConformanceHelperSink(t *testing.T) {
 		t.Fatalf("helper sink %q not registered", stagetest.SinkID)
 	}
 }
+
+// skippedBy runs fn in a subtest and reports whether it skipped.
+func skippedBy(t *testing.T, fn func(t *testing.T)) bool {
+	t.Helper()
+	var skipped bool
+	t.Run("inner", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		fn(t)
+	})
+	return skipped
+}
+
+func TestUnavailableServicesSkipOutsideCI(t *testing.T) {
+	t.Setenv("CI", "")
+	t.Setenv(stagetest.EnvKafkaBrokers, "127.0.0.1:1")
+	t.Setenv(stagetest.EnvMQTTURL, "tcp://127.0.0.1:1")
+	if !skippedBy(t, func(t *testing.T) { stagetest.RequireKafka(t) }) {
+		t.Error("RequireKafka did not skip with no broker")
+	}
+	if !skippedBy(t, func(t *testing.T) { stagetest.RequireMQTT(t) }) {
+		t.Error("RequireMQTT did not skip with no broker")
+	}
+	if !skippedBy(t, func(t *testing.T) { stagetest.SharedFile(t, "no/such/file.csv") }) {
+		t.Error("SharedFile did not skip for a missing file")
+	}
+}
+
+func TestServiceAddresses(t *testing.T) {
+	t.Setenv(stagetest.EnvKafkaBrokers, " a:1, b:2 ,")
+	if got := stagetest.KafkaBrokers(); len(got) != 2 || got[0] != "a:1" || got[1] != "b:2" {
+		t.Errorf("KafkaBrokers() = %q", got)
+	}
+	t.Setenv(stagetest.EnvKafkaBrokers, "")
+	if got := stagetest.KafkaBrokers(); len(got) != 1 || got[0] != "127.0.0.1:9092" {
+		t.Errorf("default KafkaBrokers() = %q", got)
+	}
+	t.Setenv(stagetest.EnvMQTTURL, "")
+	if got := stagetest.MQTTURL(); got != "tcp://127.0.0.1:1883" {
+		t.Errorf("default MQTTURL() = %q", got)
+	}
+}
