@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +118,7 @@ func (l *loader) yamlError(err error, path string, fallbackLine int) {
 }
 
 func (l *loader) load(data []byte) *Pipeline {
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -188,6 +189,10 @@ func (l *loader) load(data []byte) *Pipeline {
 			}
 		}
 	})
+
+	if keyLines["name"] == 0 && !namePattern.MatchString(p.Name) {
+		l.errorf(root.Line, "name", "the file name gives the pipeline name %q, which is not valid (letters, digits, '.', '_', '-'); set name:", p.Name)
+	}
 
 	// Resolve each entry; unresolved entries stay nil so the flow check can tell.
 	resolved := map[string][]*Step{}
