@@ -458,6 +458,14 @@ func checkRuntime(t *testing.T, reg *stages.Registration, f Features) {
 		case !f.Buffers && isFlusher:
 			t.Errorf("%T implements stages.Flusher: set Features.Buffers", v)
 		}
+		if isFlusher {
+			callSafely(t, "Flush with nothing buffered", func() {
+				msgs, err := fl.Flush(ctx)
+				if err != nil || len(msgs) > 0 {
+					t.Errorf("Flush with nothing buffered returned %d messages, error %v; want none and nil", len(msgs), err)
+				}
+			})
+		}
 		checkMalformed(t, reg, p, f)
 		if isFlusher {
 			callSafely(t, "Flush after malformed input", func() { _, _ = fl.Flush(ctx) })
