@@ -4,4 +4,5 @@ package all
 import (
 	// Each stage package registers itself from init; add new ones here.
 	_ "github.com/edgeflow/edgeflow/stages/encode"
+	_ "github.com/edgeflow/edgeflow/stages/generate"
 )
