@@ -108,6 +108,9 @@ func TestSelects(t *testing.T) {
 }
 
 func TestRuntimeRunsSelectedPipelinesAndDrainsOnStop(t *testing.T) {
+	written.Lock()
+	written.byPipeline, written.nodes = map[string]int{}, map[string]string{}
+	written.Unlock()
 	node := stages.Node{ID: "gw-1", Labels: map[string]string{"site": "plant-1"}}
 	rt := NewRuntime(node, nil, pipelines.WithDrainTimeout(5*time.Second))
 	pipes := []*pipelines.Pipeline{

@@ -42,6 +42,7 @@ type Runner struct {
 	failures *failureTable
 
 	ran       atomic.Bool
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -239,6 +240,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if !r.ran.CompareAndSwap(false, true) {
 		return fmt.Errorf("pipeline %q: runner already ran", r.env.Pipeline)
 	}
+	if r.closed.Load() {
+		return fmt.Errorf("pipeline %q: runner is closed", r.env.Pipeline)
+	}
 	defer r.Close()
 
 	// abortCtx cancels in-flight work; only a drain that takes too long uses it.
@@ -274,14 +278,21 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	routerDone := make(chan error, 1)
 	go func() { routerDone <- router.Run(abortCtx) }()
+	// ended: the router already returned (every source ended at once).
+	ended, endErr := false, error(nil)
 	select {
 	case <-router.Running():
-	case err := <-routerDone:
-		abort()
-		for _, s := range subs {
-			_ = s.Close()
+	case endErr = <-routerDone:
+		select {
+		case <-router.Running():
+			ended = true
+		default:
+			abort()
+			for _, s := range subs {
+				_ = s.Close()
+			}
+			return fmt.Errorf("pipeline %q: start: %w", r.env.Pipeline, endErr)
 		}
-		return fmt.Errorf("pipeline %q: start: %w", r.env.Pipeline, err)
 	}
 	r.log.Info("pipeline running", "sources", len(r.sources), "processors", len(r.procs), "sinks", len(r.sinks))
 
@@ -290,19 +301,21 @@ func (r *Runner) Run(ctx context.Context) error {
 	go r.flushLoop(abortCtx, stopTicker, tickerDone)
 
 	var errs []error
-	select {
-	case err := <-routerDone: // every source's Read returned
-		if err != nil {
-			errs = append(errs, err)
-		}
-	case <-ctx.Done():
-		r.log.Info("draining pipeline")
-		if err := r.awaitDrain(routerDone, router, subs, abort); err != nil {
-			errs = append(errs, err)
+	if !ended {
+		select {
+		case endErr = <-routerDone: // every source's Read returned
+		case <-ctx.Done():
+			r.log.Info("draining pipeline")
+			endErr = r.awaitDrain(routerDone, router, subs, abort)
 		}
 	}
+	if endErr != nil {
+		errs = append(errs, endErr)
+	}
 	close(stopTicker)
-	<-tickerDone
+	if err := r.awaitOrAbort(ctx, tickerDone, abort); err != nil {
+		errs = append(errs, fmt.Errorf("periodic flush: %w", err))
+	}
 
 	for _, s := range subs {
 		select {
@@ -366,6 +379,26 @@ func (r *Runner) awaitDrain(routerDone <-chan error, router *message.Router, sub
 	return fmt.Errorf("drain timed out after %s; in-flight messages were cancelled", r.cfg.drainTimeout)
 }
 
+// awaitOrAbort waits for done; once ctx has ended it waits at most the drain
+// timeout, then cancels in-flight work and waits for done again.
+func (r *Runner) awaitOrAbort(ctx context.Context, done <-chan struct{}, abort context.CancelFunc) error {
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(r.cfg.drainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+	}
+	abort()
+	<-done
+	return fmt.Errorf("did not finish within the drain timeout of %s; cancelled", r.cfg.drainTimeout)
+}
+
 func (r *Runner) flushLoop(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	hasFlusher := false
@@ -396,6 +429,7 @@ func (r *Runner) flushLoop(ctx context.Context, stop <-chan struct{}, done chan<
 // is idempotent; Run calls it. Close a Runner that was built but never run.
 func (r *Runner) Close() error {
 	r.closeOnce.Do(func() {
+		r.closed.Store(true)
 		var errs []error
 		for _, c := range r.closers {
 			if err := safeClose(c.closer); err != nil {

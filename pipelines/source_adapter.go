@@ -72,8 +72,10 @@ func (s *sourceSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *mes
 		err := s.read(readCtx)
 		s.err = err
 		cancel()
-		s.closeOut()
+		// done before the channel closes: once the router saw the end of the
+		// source, its result is there to read.
 		close(s.done)
+		s.closeOut()
 	}()
 	return s.out, nil
 }
