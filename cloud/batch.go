@@ -1,7 +1,6 @@
 package cloud
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/edgeflow/edgeflow/stages"
@@ -40,35 +39,19 @@ func (p Position) String() string {
 	return fmt.Sprintf("%s/%d@%d", p.Topic, p.Partition, p.Offset)
 }
 
-// decodeReadings parses a readings payload: JSON lines as reading.AppendJSON
-// writes them, blank lines skipped. Readings without a node get node. The error
-// names the line.
-func decodeReadings(payload []byte, node string, dst []reading.Reading) ([]reading.Reading, error) {
-	for i, line := 1, payload; len(line) > 0; i++ {
-		var rest []byte
-		if j := bytes.IndexByte(line, '\n'); j >= 0 {
-			line, rest = line[:j], line[j+1:]
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			var r reading.Reading
-			if err := r.UnmarshalJSON(line); err != nil {
-				return dst, fmt.Errorf("line %d: %w", i, err)
-			}
-			if r.Node == "" {
-				r.Node = node
-			}
-			dst = append(dst, r)
-		}
-		line = rest
-	}
-	return dst, nil
-}
-
-// readingsBatch builds the Batch of a readings message.
+// readingsBatch builds the Batch of a readings message: JSON lines as
+// reading.DecodePayload reads them. Readings without a node get the message's.
 func readingsBatch(payload []byte, meta map[string]string) (Batch, error) {
-	rs, err := decodeReadings(payload, meta[stages.MetaNode], nil)
+	rs, err := reading.DecodePayload(payload, nil)
 	if err != nil {
 		return Batch{}, err
+	}
+	if node := meta[stages.MetaNode]; node != "" {
+		for i := range rs {
+			if rs[i].Node == "" {
+				rs[i].Node = node
+			}
+		}
 	}
 	b := Batch{Kind: stages.KindReadings, Node: meta[stages.MetaNode], Stream: meta[stages.MetaStream], Readings: rs, WireBytes: len(payload)}
 	if len(rs) > 0 {

@@ -331,6 +331,9 @@ func (c *Consumer) decodeFrames(payload []byte) ([]Batch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("frame at byte %d: %w", off, err)
 		}
+		if n <= 0 || n > len(payload)-off {
+			return nil, fmt.Errorf("frame at byte %d: %d bytes long but %d left: %w", off, n, len(payload)-off, frame.ErrCorrupt)
+		}
 		b, err := decodeFrame(c.dec, payload[off:off+n], &c.block)
 		if err != nil {
 			return nil, fmt.Errorf("frame at byte %d: %w", off, err)
