@@ -80,11 +80,8 @@ func (d *Decoder) Decode(src []byte, b *Block) (Header, error) {
 }
 
 func (d *Decoder) decompress(fi frameInfo, payload []byte) ([]byte, error) {
-	if fi.rawLen == 0 || len(payload) == 0 {
-		if fi.rawLen != len(payload) {
-			return nil, corruptf("%d payload bytes for a body of %d bytes", len(payload), fi.rawLen)
-		}
-		return nil, nil
+	if len(payload) == fi.rawLen {
+		return payload, nil // stored
 	}
 	switch fi.Codec {
 	case CodecNone:

@@ -124,6 +124,9 @@ func (e *Encoder) Encode(dst []byte, b *Block) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("encode %s/%s seq %d: %s: %w", b.Node, b.Stream, b.Seq, e.opts.Codec, err)
 	}
+	if len(payload) >= len(body) {
+		payload = body // stored: the back end did not help
+	}
 
 	start := len(dst)
 	flags := transform << 1
@@ -390,9 +393,6 @@ var errIncompressible = errors.New("incompressible")
 
 // compress runs the back end over body.
 func (e *Encoder) compress(body []byte) ([]byte, error) {
-	if len(body) == 0 {
-		return nil, nil // an empty body is stored as an empty payload by every back end
-	}
 	switch e.opts.Codec {
 	case CodecNone:
 		return body, nil

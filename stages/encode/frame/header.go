@@ -134,8 +134,8 @@ func parseHeader(src []byte) (frameInfo, error) {
 	if payloadLen > MaxFrameSize {
 		return fi, corruptf("payload length %d exceeds %d", payloadLen, MaxFrameSize)
 	}
-	if fi.Codec == CodecNone && payloadLen != rawLen {
-		return fi, corruptf("codec none with payload length %d != body length %d", payloadLen, rawLen)
+	if payloadLen > rawLen || (fi.Codec == CodecNone && payloadLen != rawLen) {
+		return fi, corruptf("payload length %d with body length %d (codec %s)", payloadLen, rawLen, fi.Codec)
 	}
 	fi.payloadLen = int(payloadLen)
 	fi.headerLen = r.off

@@ -14,6 +14,7 @@ const (
 	intsBitPacked = 0 // miniblocks of 128: width byte, then the values bit-packed
 	intsSymbols   = 1 // byte symbols (255 = escape) in a byte stream + escape varints
 	intsZero      = 2 // every value is 0; nothing follows
+	intsRice      = 3 // byte k, then the values Rice coded with parameter k
 
 	bytesRaw     = 0 // the bytes as they are
 	bytesRLE     = 1 // one byte, repeated
@@ -120,10 +121,11 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 // appendInts writes an integer stream: the smaller of bit-packing and byte
 // symbols under a Huffman code.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
-	var or uint64
+	var or, sum uint64
 	large := 0
 	for _, z := range zs {
 		or |= z
+		sum += min(z, 1<<32)
 		if z >= escapeSymbol {
 			large++
 		}
@@ -132,7 +134,9 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 		return append(dst, intsZero)
 	}
 	packed := bitPackedLen(zs)
-	if len(zs) >= minHuffmanLen && packed > 2+len(zs)/8 && large <= len(zs)/8 {
+	riceK, riceSize := chooseRice(zs, sum)
+	riceSize++ // the k byte
+	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 && large <= len(zs)/8 {
 		mark := len(dst)
 		syms := e.syms[:0]
 		esc := e.esc[:0]
@@ -145,16 +149,20 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 			}
 		}
 		e.syms, e.esc = syms, esc
-		if len(esc) < packed {
+		if len(esc) < min(packed, riceSize) {
 			dst = append(dst, intsSymbols)
 			dst = binary.AppendUvarint(dst, uint64(len(esc)))
 			dst = append(dst, esc...)
 			dst = e.appendBytes(dst, syms)
-			if len(dst)-mark < packed+1 {
+			if len(dst)-mark < min(packed, riceSize)+1 {
 				return dst
 			}
 			dst = dst[:mark]
 		}
+	}
+	if riceSize < packed {
+		dst = append(dst, intsRice, byte(riceK))
+		return appendRice(dst, zs, riceK)
 	}
 	dst = append(dst, intsBitPacked)
 	return appendBitPacked(dst, zs)
@@ -176,6 +184,11 @@ func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
 	case intsZero:
 		clear(zs)
 		return src, nil
+	case intsRice:
+		if len(src) < 1 || src[0] > riceMaxK {
+			return nil, corruptf("Rice integers: missing or bad parameter")
+		}
+		return readRice(src[1:], zs, uint(src[0]))
 	case intsSymbols:
 		l, n := binary.Uvarint(src)
 		if n <= 0 || l > uint64(len(src)-n) {
