@@ -54,6 +54,7 @@ func TestRunnerDelivery(t *testing.T) {
 		msgs      []string
 		procs     []*rtProcConfig
 		sinks     int
+		sinkFails []int // FailTimes per sink
 		opts      []RunnerOption
 		retry     bool
 		wantWrite []string // "write sinkname payload" for sink s0
@@ -124,12 +125,32 @@ func TestRunnerDelivery(t *testing.T) {
 				return ""
 			}},
 		{name: "sink failure retried without reprocessing", msgs: []string{"a", "b"},
-			procs: []*rtProcConfig{{Mode: "fanout", Arg: ".."}}, sinks: 1,
+			procs: []*rtProcConfig{{Mode: "fanout", Arg: ".."}}, sinks: 1, sinkFails: []int{1},
 			opts:      []RunnerOption{WithRetry(2, time.Millisecond, time.Millisecond)},
 			wantWrite: []string{"a#0", "a#1", "b#0", "b#1"},
 			wantStats: func(s Stats) string {
 				if s.Stages[1].In != 2 || s.Acked != 2 {
 					return "want the processor to see each message once"
+				}
+				return ""
+			}},
+		{name: "second sink fails once: the first is not written twice", msgs: []string{"a", "b"},
+			sinks: 2, sinkFails: []int{0, 1},
+			opts:      []RunnerOption{WithRetry(2, time.Millisecond, time.Millisecond)},
+			wantWrite: []string{"a", "b"},
+			wantStats: func(s Stats) string {
+				if s.Acked != 2 || s.Stages[1].In != 2 || s.Stages[2].In != 2 || s.Stages[2].Errors != 1 {
+					return "want each sink to take each message once, one sink error"
+				}
+				return ""
+			}},
+		{name: "sink keeps failing: nacked, redelivered, dropped", msgs: []string{"a"}, retry: true,
+			sinks: 1, sinkFails: []int{100},
+			opts:      []RunnerOption{WithRetry(1, time.Millisecond, time.Millisecond), WithMaxRedeliveries(1)},
+			wantWrite: nil,
+			wantStats: func(s Stats) string {
+				if s.Dropped != 1 || s.Nacked != 1 || s.Stages[1].Errors != 4 {
+					return "want 2 deliveries of 2 attempts each, then a drop"
 				}
 				return ""
 			}},
@@ -142,8 +163,8 @@ func TestRunnerDelivery(t *testing.T) {
 			for i := 0; i < tt.sinks; i++ {
 				sinks = append(sinks, &rtSinkConfig{Name: "s" + string(rune('0'+i)), Log: log})
 			}
-			if strings.HasPrefix(tt.name, "sink failure") {
-				sinks[0].FailTimes = 1
+			for i, n := range tt.sinkFails {
+				sinks[i].FailTimes = n
 			}
 			// every sink must have written a message before the source sees its ack
 			src.AfterAck = func(p string) {

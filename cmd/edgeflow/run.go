@@ -26,7 +26,8 @@ stage: messages in, out and errors) and exits 0; it exits 1 if a file does not
 load (every problem is printed as FILE:LINE: PATH: message), a stage cannot be
 built, or a pipeline failed.
 
-Pipelines whose node_selector does not match the node's labels are skipped.
+Pipelines whose node_selector does not match the node's labels are skipped;
+if none matches, edgeflow run says so and exits 0.
 The node (id, labels, brokers, data directory) comes from flags, then the
 environment (EDGEFLOW_NODE_ID, EDGEFLOW_NODE_LABELS, EDGEFLOW_BROKERS,
 EDGEFLOW_DATA_DIR), then the node file, then defaults; see docs/configuration.md.
