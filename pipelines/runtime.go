@@ -594,7 +594,7 @@ func (r *Runner) deliveryMiddleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, err
 		}
 		failures := r.failures.fail(msg.UUID)
-		if failures > r.cfg.maxRedeliveries {
+		if r.cfg.maxRedeliveries >= 0 && failures > r.cfg.maxRedeliveries {
 			r.failures.forget(msg.UUID)
 			r.stats.dropped.Add(1)
 			r.log.Error("dropping message: it failed on every delivery", "step", step, "message", msg.UUID,

@@ -64,14 +64,10 @@ func WithFlushInterval(d time.Duration) RunnerOption {
 
 // WithMaxRedeliveries sets how many times a message that failed may be
 // redelivered by its source before the runtime drops it (acknowledges it to the
-// source and counts it as dropped). Negative values keep the default (3); zero
-// drops a message on its first failure.
+// source and counts it as dropped). Zero drops a message on its first failure; a
+// negative n never drops (the source keeps redelivering, as it decides).
 func WithMaxRedeliveries(n int) RunnerOption {
-	return func(c *runnerConfig) {
-		if n >= 0 {
-			c.maxRedeliveries = n
-		}
-	}
+	return func(c *runnerConfig) { c.maxRedeliveries = n }
 }
 
 // WithRetry sets the in-place retries of a failed message before it is nacked to

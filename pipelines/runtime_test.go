@@ -114,6 +114,16 @@ func TestRunnerDelivery(t *testing.T) {
 				}
 				return ""
 			}},
+		{name: "never dropped with negative max redeliveries", msgs: []string{"a", "b"}, retry: true,
+			procs: []*rtProcConfig{{Mode: "fail", Arg: "a", FailTimes: 10}}, sinks: 1,
+			opts:      []RunnerOption{WithMaxRedeliveries(-1)},
+			wantWrite: []string{"a", "b"},
+			wantStats: func(s Stats) string {
+				if s.Nacked != 10 || s.Dropped != 0 || s.Acked != 2 {
+					return "want 10 nacks and no drop"
+				}
+				return ""
+			}},
 		{name: "panicking processor does not stop the pipeline", msgs: []string{"a", "boom", "c"}, retry: true,
 			procs: []*rtProcConfig{{Mode: "panic", Arg: "boom"}}, sinks: 1,
 			opts:      []RunnerOption{WithMaxRedeliveries(1)},

@@ -51,7 +51,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	nodeFlags := edge.BindFlags(fs)
 	flushInterval := fs.Duration("flush-interval", pipelines.DefaultFlushInterval, "how often buffering stages are flushed to the sinks")
 	drainTimeout := fs.Duration("drain-timeout", pipelines.DefaultDrainTimeout, "how long draining may take after SIGINT/SIGTERM before in-flight messages are cancelled")
-	maxRedeliveries := fs.Int("max-redeliveries", pipelines.DefaultMaxRedeliveries, "redeliveries of a failing message before it is dropped")
+	maxRedeliveries := fs.Int("max-redeliveries", pipelines.DefaultMaxRedeliveries, "redeliveries of a failing message before it is dropped (-1: never drop)")
 	retries := fs.Int("retries", pipelines.DefaultRetries, "in-place retries of a failing message (with backoff) before it is nacked to its source")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
