@@ -2,11 +2,13 @@ package kafkabus_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 
@@ -27,7 +29,7 @@ func TestPubSub(t *testing.T) {
 		Persistent:                          true,
 		RequireSingleInstance:               false,
 		NewSubscriberReceivesOldMessages:    false, // subscribers of one group share records
-		ForceShort:                          true,
+		ForceShort:                          os.Getenv("EDGEFLOW_PUBSUB_FULL") == "",
 	}
 	newPubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
 		pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: brokers, ClientID: "edgeflow-test"})
@@ -38,6 +40,7 @@ func TestPubSub(t *testing.T) {
 			Brokers:         brokers,
 			ClientID:        "edgeflow-test",
 			NackResendSleep: 10 * time.Millisecond,
+			Logger:          testLogger(),
 		}}
 	}
 	tests.TestPubSub(t, features,
@@ -113,4 +116,12 @@ func (g *groupPerTopic) Close() error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// testLogger prints kafka client errors when EDGEFLOW_KAFKA_DEBUG is set.
+func testLogger() watermill.LoggerAdapter {
+	if os.Getenv("EDGEFLOW_KAFKA_DEBUG") == "" {
+		return watermill.NopLogger{}
+	}
+	return watermill.NewStdLogger(false, false)
 }

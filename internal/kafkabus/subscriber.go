@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,7 +44,8 @@ type SubscriberConfig struct {
 	DisableTopicCreation bool
 	Partitions           int
 	ReplicationFactor    int
-	// MaxWait bounds how long one fetch waits for new records (default 250ms).
+	// MaxWait bounds how long one fetch waits for new records (default 2s; a
+	// fetch returns as soon as a record arrives).
 	MaxWait time.Duration
 	// HeartbeatInterval, SessionTimeout, RebalanceTimeout and JoinGroupBackoff
 	// tune group membership (defaults 1s, 10s, 10s, 500ms: members that leave or
@@ -77,7 +79,7 @@ func (c *SubscriberConfig) setDefaults() {
 		c.ReplicationFactor = 1
 	}
 	if c.MaxWait <= 0 {
-		c.MaxWait = 250 * time.Millisecond
+		c.MaxWait = 2 * time.Second
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = time.Second
@@ -158,13 +160,28 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 // Subscribe starts reading topic. The returned channel is closed when ctx ends
 // or the Subscriber is closed.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if err := ValidateTopic(topic); err != nil {
-		return nil, fmt.Errorf("kafkabus: subscribe: %w", err)
+	return s.SubscribeTopics(ctx, topic)
+}
+
+// SubscribeTopics starts one consumer-group reader for several topics at once
+// (one group member, so the topics do not rebalance each other). Order holds
+// per partition; records of different topics interleave.
+func (s *Subscriber) SubscribeTopics(ctx context.Context, topics ...string) (<-chan *message.Message, error) {
+	if len(topics) == 0 {
+		return nil, errors.New("kafkabus: subscribe: no topic")
 	}
-	if s.topics != nil {
-		if err := s.topics.ensure(ctx, topic); err != nil {
-			return nil, err
+	for _, topic := range topics {
+		if err := ValidateTopic(topic); err != nil {
+			return nil, fmt.Errorf("kafkabus: subscribe: %w", err)
 		}
+		if s.topics != nil {
+			if err := s.topics.ensure(ctx, topic); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -179,11 +196,10 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if s.cfg.Start == StartNewest {
 		start = kafka.LastOffset
 	}
-	logFields := watermill.LogFields{"topic": topic, "consumer_group": group}
-	reader := kafka.NewReader(kafka.ReaderConfig{
+	logFields := watermill.LogFields{"topic": strings.Join(topics, ","), "consumer_group": group}
+	rc := kafka.ReaderConfig{
 		Brokers:           s.cfg.Brokers,
 		GroupID:           group,
-		Topic:             topic,
 		Dialer:            s.dialer,
 		MinBytes:          1,
 		MaxBytes:          10 << 20,
@@ -196,9 +212,15 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		JoinGroupBackoff:  s.cfg.JoinGroupBackoff,
 		CommitInterval:    0, // synchronous: CommitMessages returns once the broker has the offset
 		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) {
-			s.cfg.Logger.Debug("kafka reader: "+fmt.Sprintf(f, a...), logFields)
+			s.cfg.Logger.Error("kafka reader", fmt.Errorf(f, a...), logFields)
 		}),
-	})
+	}
+	if len(topics) == 1 {
+		rc.Topic = topics[0]
+	} else {
+		rc.GroupTopics = topics
+	}
+	reader := kafka.NewReader(rc)
 	out := make(chan *message.Message)
 	s.running.Add(1)
 	go s.consume(ctx, reader, out, logFields)
