@@ -1,3 +1,15 @@
 // Package frame implements edgeflow's versioned binary frame format and its
-// lossless codec for sensor streams (docs/frame-format.md).
+// lossless codec for sensor streams, specified byte by byte in
+// docs/frame-format.md. The encode stage hands an Encoder one Block per stream
+// (node, stream, sequence number, timestamps, values); Encode writes the
+// timestamps as deltas of deltas and the values as decimal-scaled integers
+// (with per-value bit corrections, so NaN payloads, ±Inf, -0 and noisy digits
+// survive bit for bit) or as XOR byte planes, entropy codes the integers
+// (bit-packing, Rice or Huffman, whichever is smallest), optionally runs a
+// zlib/lz4/zstd back end, and appends one self-delimiting frame with a CRC-32C.
+// Cloud consumers split a byte stream with FrameLen, peek with ReadHeader and
+// get the Block back with a Decoder; every malformed input yields an error
+// wrapping ErrCorrupt. Options.MaxError trades exactness for size within a
+// guaranteed bound, and CodecF32DiffZlib reproduces a lossy float32-difference
+// method for comparison only.
 package frame
