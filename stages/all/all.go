@@ -7,4 +7,5 @@ import (
 	_ "github.com/edgeflow/edgeflow/stages/file"
 	_ "github.com/edgeflow/edgeflow/stages/generate"
 	_ "github.com/edgeflow/edgeflow/stages/kafka"
+	_ "github.com/edgeflow/edgeflow/stages/stdout"
 )
