@@ -37,9 +37,9 @@ type Runner struct {
 	closers []builtCloser // in close order
 	stats   *runnerCounters
 
-	chainMu  sync.Mutex // serialises the processor chain and sink writes
-	attempts attemptTable
-	failures *failureTable
+	chainMu    sync.Mutex // serialises the processor chain and sink writes
+	deliveries *deliveryTable
+	pending    []*pendingBatch // flushed output not yet written, oldest first; under chainMu
 
 	ran       atomic.Bool
 	closed    atomic.Bool
@@ -107,10 +107,9 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		o(&cfg)
 	}
 	r := &Runner{p: p, env: env, cfg: cfg, stats: newRunnerCounters(p),
-		failures: newFailureTable(4096)}
+		deliveries: newDeliveryTable(maxTrackedDeliveries)}
 	r.log = env.Log().With("pipeline", env.Pipeline)
 	r.env.Logger = r.log
-	r.attempts.m = map[*message.Message]*attempt{}
 
 	// built in build order; closed in reverse.
 	var built []builtCloser
@@ -329,7 +328,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	// Final flush: even after an aborted drain, buffered data gets a bounded chance.
 	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.drainTimeout)
-	if err := r.flush(flushCtx); err != nil {
+	if err := r.flush(flushCtx, true); err != nil {
 		errs = append(errs, err)
 	}
 	cancelFlush()
@@ -418,7 +417,7 @@ func (r *Runner) flushLoop(ctx context.Context, stop <-chan struct{}, done chan<
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.flush(ctx); err != nil {
+			if err := r.flush(ctx, false); err != nil {
 				r.log.Error("flush failed", "error", err)
 			}
 		}
@@ -451,23 +450,24 @@ func safeClose(c stages.Closer) (err error) {
 }
 
 // handle is the router handler of every source: the processor chain, then every
-// sink. If an attempt fails after the chain succeeded, a retry of the same message
-// reuses the chain's output and writes only to the sinks that did not yet take it,
-// so stateful processors do not see the message twice.
+// sink. If a delivery fails after the chain succeeded, a retry or redelivery of
+// the message (same UUID) reuses the chain's output and writes only to the sinks
+// that did not take it yet, so stateful processors (the encoder) never see a
+// message twice and sinks do not get duplicates from the runtime.
 func (r *Runner) handle(msg *message.Message) error {
-	a := r.attempts.get(msg)
+	d := r.deliveries.get(deliveryKey(msg))
 	r.chainMu.Lock()
 	defer r.chainMu.Unlock()
 	ctx := msg.Context()
-	if !a.processed {
+	if !d.processed {
 		out, err := r.runChain(ctx, 0, []*message.Message{msg})
 		if err != nil {
 			return err
 		}
-		a.out, a.processed = out, true
-		a.written = make([]bool, len(r.sinks))
+		d.out, d.processed = out, true
+		d.written = make([]bool, len(r.sinks))
 	}
-	return r.writeSinks(ctx, a.out, a.written)
+	return r.writeSinks(ctx, d.out, d.written)
 }
 
 // runChain passes msgs through the processors from index from on.
@@ -525,10 +525,24 @@ func safeWrite(ctx context.Context, s stages.Sink, msgs []*message.Message) (err
 	return s.Write(ctx, msgs)
 }
 
+// maxPendingBatches bounds the flushed output kept for a later flush while the
+// sinks fail; beyond it the oldest batches are dropped.
+const maxPendingBatches = 10000
+
+// pendingBatch is flushed output some sink has not taken yet.
+type pendingBatch struct {
+	from     string // path of the flushed stage
+	out      []*message.Message
+	written  []bool
+	failures int // flushes that failed to write it
+}
+
 // flush flushes every buffering processor in order and passes what it returns
-// through the rest of the chain to the sinks. Sink writes are retried like
-// messages; output no retry could write is dropped, logged and counted.
-func (r *Runner) flush(ctx context.Context) error {
+// through the rest of the chain to the sinks. A failed write is retried in place
+// like a message; output still not written is kept (in order) and written first
+// at the next flush, up to the allowed redeliveries, then dropped, logged and
+// counted. With final set, whatever is still pending at the end is dropped.
+func (r *Runner) flush(ctx context.Context, final bool) error {
 	r.chainMu.Lock()
 	defer r.chainMu.Unlock()
 	var errs []error
@@ -546,29 +560,59 @@ func (r *Runner) flush(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("flush of %s: %w", p.step.Path, err))
 			continue
 		}
-		if len(out) == 0 {
-			continue
-		}
-		written := make([]bool, len(r.sinks))
-		delay := r.cfg.retryInterval
-		for attempt := 0; ; attempt++ {
-			err = r.writeSinks(ctx, out, written)
-			if err == nil || attempt >= r.cfg.retries || ctx.Err() != nil {
-				break
-			}
-			r.log.Warn("writing flushed messages failed; retrying", "step", StepOf(err), "error", err, "delay", delay)
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
-			}
-			delay = min(2*delay, r.cfg.retryMaxDelay)
-		}
-		if err != nil {
-			r.stats.flushDropped.Add(uint64(len(out)))
-			errs = append(errs, fmt.Errorf("flush of %s: %d messages dropped: %w", p.step.Path, len(out), err))
+		if len(out) > 0 {
+			r.pending = append(r.pending, &pendingBatch{from: p.step.Path, out: out, written: make([]bool, len(r.sinks))})
 		}
 	}
+	if over := len(r.pending) - maxPendingBatches; over > 0 {
+		for _, b := range r.pending[:over] {
+			r.dropBatch(b, errors.New("too many flushed batches waiting for the sinks"))
+		}
+		r.pending = r.pending[over:]
+	}
+	for len(r.pending) > 0 {
+		b := r.pending[0]
+		err := r.writeRetrying(ctx, b.out, b.written)
+		if err == nil {
+			r.pending = r.pending[1:]
+			continue
+		}
+		b.failures++
+		if final || (r.cfg.maxRedeliveries >= 0 && b.failures > r.cfg.maxRedeliveries) {
+			r.dropBatch(b, err)
+			errs = append(errs, fmt.Errorf("flush of %s: %d messages dropped: %w", b.from, len(b.out), err))
+			r.pending = r.pending[1:]
+			continue
+		}
+		r.log.Warn("writing flushed messages failed; keeping them for the next flush", "step", StepOf(err),
+			"from", b.from, "messages", len(b.out), "attempt", b.failures, "error", err)
+		break // keep the order: later batches wait behind this one
+	}
 	return errors.Join(errs...)
+}
+
+func (r *Runner) dropBatch(b *pendingBatch, err error) {
+	r.stats.flushDropped.Add(uint64(len(b.out)))
+	r.log.Error("dropping flushed messages: no write succeeded", "step", StepOf(err), "from", b.from,
+		"messages", len(b.out), "error", err)
+}
+
+// writeRetrying is writeSinks with the in-place retries and backoff of messages.
+func (r *Runner) writeRetrying(ctx context.Context, msgs []*message.Message, written []bool) error {
+	delay := r.cfg.retryInterval
+	for attempt := 0; ; attempt++ {
+		err := r.writeSinks(ctx, msgs, written)
+		if err == nil || attempt >= r.cfg.retries || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		delay = min(2*delay, r.cfg.retryMaxDelay)
+	}
 }
 
 // deliveryMiddleware is the outermost router middleware: it counts outcomes,
@@ -576,10 +620,9 @@ func (r *Runner) flush(ctx context.Context) error {
 // source) once it failed more than the allowed redeliveries.
 func (r *Runner) deliveryMiddleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		defer r.attempts.forget(msg)
 		out, err := h(msg)
 		if err == nil {
-			r.failures.forget(msg.UUID)
+			r.deliveries.forget(deliveryKey(msg))
 			r.stats.acked.Add(1)
 			return out, nil
 		}
@@ -593,9 +636,9 @@ func (r *Runner) deliveryMiddleware(h message.HandlerFunc) message.HandlerFunc {
 			r.stats.nacked.Add(1)
 			return nil, err
 		}
-		failures := r.failures.fail(msg.UUID)
+		failures := r.deliveries.fail(deliveryKey(msg))
 		if r.cfg.maxRedeliveries >= 0 && failures > r.cfg.maxRedeliveries {
-			r.failures.forget(msg.UUID)
+			r.deliveries.forget(deliveryKey(msg))
 			r.stats.dropped.Add(1)
 			r.log.Error("dropping message: it failed on every delivery", "step", step, "message", msg.UUID,
 				"deliveries", failures, "error", err)
@@ -608,76 +651,87 @@ func (r *Runner) deliveryMiddleware(h message.HandlerFunc) message.HandlerFunc {
 	}
 }
 
-// attempt is the state of one message across in-place retries.
-type attempt struct {
-	processed bool
-	out       []*message.Message
-	written   []bool
+// deliveryKey identifies a message across redeliveries: its source (the router
+// handler, one per source) and its UUID.
+func deliveryKey(msg *message.Message) string {
+	return message.HandlerNameFromCtx(msg.Context()) + "\x00" + msg.UUID
 }
 
-type attemptTable struct {
-	mu sync.Mutex
-	m  map[*message.Message]*attempt
+// maxTrackedDeliveries bounds how many failed messages the runtime remembers
+// (their failure count and the output already made of them).
+const maxTrackedDeliveries = 4096
+
+// delivery is what the runtime knows of one message (by UUID) across in-place
+// retries and redeliveries.
+type delivery struct {
+	seq       uint64
+	failures  int
+	processed bool               // the processor chain ran; out is its output
+	out       []*message.Message // under Runner.chainMu
+	written   []bool             // per sink, under Runner.chainMu
 }
 
-func (t *attemptTable) get(msg *message.Message) *attempt {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	a, ok := t.m[msg]
-	if !ok {
-		a = &attempt{}
-		t.m[msg] = a
-	}
-	return a
-}
-
-func (t *attemptTable) forget(msg *message.Message) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.m, msg)
-}
-
-// failureTable counts failed deliveries per message UUID, remembering at most
-// limit messages (the oldest are forgotten first).
-type failureTable struct {
+// deliveryTable holds the deliveries of messages in flight or failed,
+// remembering at most limit of them (the oldest are forgotten first).
+type deliveryTable struct {
 	mu    sync.Mutex
 	limit int
-	count map[string]int
-	order []string
+	seq   uint64
+	m     map[string]*delivery
+	order []deliveryRef // insertion order; stale refs are skipped
 }
 
-func newFailureTable(limit int) *failureTable {
-	return &failureTable{limit: limit, count: map[string]int{}}
+type deliveryRef struct {
+	uuid string
+	seq  uint64
 }
 
-// fail records one more failure of uuid and returns the total.
-func (t *failureTable) fail(uuid string) int {
+func newDeliveryTable(limit int) *deliveryTable {
+	return &deliveryTable{limit: limit, m: map[string]*delivery{}}
+}
+
+func (t *deliveryTable) get(uuid string) *delivery {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n, ok := t.count[uuid]
-	if !ok {
-		t.order = append(t.order, uuid)
-		for len(t.order) > t.limit {
-			delete(t.count, t.order[0])
-			t.order = t.order[1:]
+	if d, ok := t.m[uuid]; ok {
+		return d
+	}
+	t.seq++
+	d := &delivery{seq: t.seq}
+	t.m[uuid] = d
+	t.order = append(t.order, deliveryRef{uuid, d.seq})
+	for len(t.m) > t.limit && len(t.order) > 0 {
+		ref := t.order[0]
+		t.order = t.order[1:]
+		if cur, ok := t.m[ref.uuid]; ok && cur.seq == ref.seq {
+			delete(t.m, ref.uuid)
 		}
 	}
-	t.count[uuid] = n + 1
-	return n + 1
-}
-
-func (t *failureTable) forget(uuid string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.count[uuid]; ok {
-		delete(t.count, uuid)
-		for i, u := range t.order {
-			if u == uuid {
-				t.order = append(t.order[:i], t.order[i+1:]...)
-				break
+	if len(t.order) > 2*t.limit+16 { // drop stale refs
+		live := t.order[:0]
+		for _, ref := range t.order {
+			if cur, ok := t.m[ref.uuid]; ok && cur.seq == ref.seq {
+				live = append(live, ref)
 			}
 		}
+		t.order = live
 	}
+	return d
+}
+
+// fail records one more failed delivery of uuid and returns the total.
+func (t *deliveryTable) fail(uuid string) int {
+	d := t.get(uuid)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d.failures++
+	return d.failures
+}
+
+func (t *deliveryTable) forget(uuid string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, uuid)
 }
 
 // guardedProcessor is the innermost wrapper of every processor: a panic becomes

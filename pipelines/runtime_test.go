@@ -144,6 +144,15 @@ func TestRunnerDelivery(t *testing.T) {
 				}
 				return ""
 			}},
+		{name: "redelivery reuses the chain's output", msgs: []string{"a", "b"}, retry: true,
+			procs: []*rtProcConfig{{Mode: "fanout", Arg: ".."}}, sinks: 1, sinkFails: []int{2},
+			wantWrite: []string{"a#0", "a#1", "b#0", "b#1"},
+			wantStats: func(s Stats) string {
+				if s.Stages[1].In != 2 || s.Nacked != 2 || s.Acked != 2 || s.Stages[0].Out != 4 {
+					return "want 4 deliveries but the processor to see each message once"
+				}
+				return ""
+			}},
 		{name: "second sink fails once: the first is not written twice", msgs: []string{"a", "b"},
 			sinks: 2, sinkFails: []int{0, 1},
 			opts:      []RunnerOption{WithRetry(2, time.Millisecond, time.Millisecond)},
@@ -288,6 +297,30 @@ func TestRunnerFlush(t *testing.T) {
 		}
 		if got := log.filter("write out"); len(got) != 1 || !strings.HasPrefix(got[0], "write out a+b ") {
 			t.Errorf("sink got %v", got)
+		}
+	})
+	t.Run("flushed output waits for a failing sink", func(t *testing.T) {
+		log := &eventLog{}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		p := testPipeline("flushwait", []*rtSrcConfig{{Name: "s", Messages: []string{"a", "b"}, Hold: true, Log: log}},
+			[]*rtProcConfig{{Mode: "buffer", Name: "buf", Log: log}},
+			[]*rtSinkConfig{{Name: "out", FailTimes: 3, Log: log}})
+		go func() {
+			for ctx.Err() == nil && len(log.filter("write out")) == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+		}()
+		stats, err := runPipeline(t, ctx, p, fastOpts(WithFlushInterval(10*time.Millisecond))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := log.filter("write out"); len(got) != 1 || !strings.HasPrefix(got[0], "write out a+b ") {
+			t.Errorf("sink got %v", got)
+		}
+		if stats.FlushDropped != 0 || stats.Stages[2].Errors != 3 {
+			t.Errorf("stats %s", stats)
 		}
 	})
 	t.Run("flushed output no sink takes is counted", func(t *testing.T) {

@@ -22,6 +22,10 @@ var errSourceStopped = errors.New("pipeline stopped reading from the source")
 // goroutine calls Read, and every message Read emits goes to the subscriber's
 // channel; emit then blocks until the router acked or nacked the message.
 //
+// A source redelivers a message by emitting it again (or a message with the same
+// UUID): the runtime counts its failed deliveries by source and UUID and reuses
+// what the processors already made of it. A message without a UUID gets one.
+//
 // Messages are handed over with a context that keeps the values of the context
 // the source gave them but is cancelled only when the runner aborts, so messages
 // already in the pipeline finish while the runner drains. For the same reason
