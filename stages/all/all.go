@@ -6,6 +6,7 @@ import (
 	_ "github.com/edgeflow/edgeflow/stages/encode"
 	_ "github.com/edgeflow/edgeflow/stages/file"
 	_ "github.com/edgeflow/edgeflow/stages/generate"
+	_ "github.com/edgeflow/edgeflow/stages/httpsrc"
 	_ "github.com/edgeflow/edgeflow/stages/kafka"
 	_ "github.com/edgeflow/edgeflow/stages/stdout"
 )

@@ -1,0 +1,262 @@
+package httpsrc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgeflow/edgeflow/stages"
+	"github.com/edgeflow/edgeflow/stages/reading"
+)
+
+func init() {
+	stages.RegisterSource(stages.Info{
+		ID:      "http",
+		Summary: "Accepts readings POSTed over HTTP; answers once the pipeline acknowledged them.",
+		Description: `Listens on address and accepts POST requests on path. The body is either
+application/json (one reading object or an array of them) or application/x-ndjson (JSON lines,
+one reading object per line); multi-value objects ("values") expand as in the reading format.
+Readings without a node take the value of the node_header request header, else the edge node's id.
+
+Each request is all-or-nothing: its readings become one message, and nothing from a body with
+any bad reading is accepted. Answers, as JSON ({"accepted":N} or {"error":"..."}):
+200 once the pipeline acknowledged the message; 400 for a bad body, naming the line or array
+element and the field; 413 for a body over max_body_bytes; 415 for other content types;
+405 for other methods; 503 (with Retry-After) when the pipeline rejected the message or is
+shutting down, so the client should retry. On shutdown the listener stops taking requests and
+requests in flight are finished.`,
+		Produces: []string{stages.KindReadings},
+		Examples: []stages.Example{
+			{Title: "Local collector on the default port", YAML: `type: http`},
+			{Title: "Reachable on the site network, larger bodies", YAML: `type: http
+address: 0.0.0.0:8080
+path: /api/v1/readings
+max_body_bytes: 4194304
+node_header: X-Device-Id`},
+		},
+	}, defaultConfig, build)
+}
+
+// Config configures the http source.
+type Config struct {
+	Address         string        `yaml:"address" doc:"host:port to listen on; port 0 picks a free port." example:"0.0.0.0:8080"`
+	Path            string        `yaml:"path" doc:"URL path accepting POSTed readings." example:"/api/v1/readings"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes" doc:"Largest accepted request body; larger ones get 413."`
+	NodeHeader      string        `yaml:"node_header" doc:"Request header naming the node of readings that name none. Empty: always the edge node's id." example:"X-Device-Id"`
+	RequestTimeout  time.Duration `yaml:"request_timeout" doc:"Longest time to read a request and wait for the pipeline's acknowledgement; then 503."`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" doc:"On shutdown, how long requests in flight may take to finish."`
+}
+
+func defaultConfig() *Config {
+	return &Config{Address: "127.0.0.1:8080", Path: "/readings", MaxBodyBytes: 1 << 20,
+		NodeHeader: "X-Edgeflow-Node", RequestTimeout: 30 * time.Second, ShutdownTimeout: 10 * time.Second}
+}
+
+// Validate checks the config and names the bad field.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		return stages.FieldErrorf("address", "address %q: %w (want host:port)", c.Address, err)
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		return stages.FieldErrorf("path", "path %q must start with /", c.Path)
+	}
+	if c.MaxBodyBytes < 1 {
+		return stages.FieldErrorf("max_body_bytes", "max_body_bytes %d must be positive", c.MaxBodyBytes)
+	}
+	if c.RequestTimeout <= 0 {
+		return stages.FieldErrorf("request_timeout", "request_timeout %v must be positive", c.RequestTimeout)
+	}
+	if c.ShutdownTimeout < 0 {
+		return stages.FieldErrorf("shutdown_timeout", "shutdown_timeout %v must not be negative", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// Source is the http source.
+type Source struct {
+	cfg  *Config
+	node string
+	log  *slog.Logger
+	ln   net.Listener
+
+	mu     sync.Mutex
+	srv    *http.Server
+	closed bool
+}
+
+func build(_ context.Context, cfg *Config, env stages.Env) (stages.Source, error) {
+	ln, err := net.Listen("tcp", cfg.Address)
+	if err != nil {
+		return nil, stages.FieldErrorf("address", "%w", err)
+	}
+	return &Source{cfg: cfg, node: env.Node.ID, log: env.Log(), ln: ln}, nil
+}
+
+// Addr is the address the source listens on (useful with port 0).
+func (s *Source) Addr() net.Addr { return s.ln.Addr() }
+
+// Read serves requests until ctx ends, then shuts the server down gracefully.
+func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(s.cfg.Path, &handler{src: s, emit: emit})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("http source: read after close")
+	}
+	s.srv = srv
+	s.mu.Unlock()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(s.ln) }()
+	s.log.Info("http source: listening", "address", s.ln.Addr().String(), "path", s.cfg.Path)
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			s.log.Warn("http source: requests still in flight at shutdown timeout", "err", err)
+			srv.Close()
+		}
+		<-served
+		return ctx.Err()
+	case err := <-served:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http source: %w", err)
+	}
+}
+
+// Close stops the server (or the unused listener). It is idempotent.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.srv != nil {
+		return s.srv.Close()
+	}
+	return s.ln.Close()
+}
+
+type handler struct {
+	src  *Source
+	emit stages.EmitFunc
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cfg := h.src.cfg
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reply(w, http.StatusMethodNotAllowed, "method %s not allowed: POST readings", r.Method)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
+	defer cancel()
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ndjson := false
+	switch {
+	case err != nil && r.Header.Get("Content-Type") != "":
+		reply(w, http.StatusUnsupportedMediaType, "content type %q: %v", r.Header.Get("Content-Type"), err)
+		return
+	case mediaType == "application/json":
+	case mediaType == "application/x-ndjson" || mediaType == "application/jsonl" || mediaType == "application/jsonlines":
+		ndjson = true
+	default:
+		reply(w, http.StatusUnsupportedMediaType, "content type %q unsupported (want application/json or application/x-ndjson)", mediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			reply(w, http.StatusRequestEntityTooLarge, "body over %d bytes (max_body_bytes)", cfg.MaxBodyBytes)
+			return
+		}
+		reply(w, http.StatusBadRequest, "reading body: %v", err)
+		return
+	}
+	opts := reading.JSONOptions{Node: h.src.node}
+	if cfg.NodeHeader != "" {
+		if node := r.Header.Get(cfg.NodeHeader); node != "" {
+			opts.Node = node
+		}
+	}
+	rs, err := parseBody(body, ndjson, opts)
+	if err != nil {
+		reply(w, http.StatusBadRequest, "%v; nothing accepted", err)
+		return
+	}
+	if len(rs) == 0 {
+		reply(w, http.StatusBadRequest, "no readings in the body")
+		return
+	}
+	err = h.emit(ctx, reading.NewMessage(rs))
+	switch {
+	case err == nil:
+		reply(w, http.StatusOK, "")
+		fmt.Fprintf(w, `{"accepted":%d}`+"\n", len(rs))
+	case errors.Is(err, stages.ErrNacked):
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, "pipeline rejected the readings; retry later")
+	default:
+		h.src.log.Warn("http source: readings not delivered", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, "readings not delivered: %v; retry later", err)
+	}
+}
+
+func parseBody(body []byte, ndjson bool, opts reading.JSONOptions) ([]reading.Reading, error) {
+	if !ndjson {
+		return reading.ParseJSON(body, nil, opts)
+	}
+	r := reading.NewJSONLReader(bytes.NewReader(body), opts)
+	r.SetMaxLineBytes(len(body) + 1)
+	var rs []reading.Reading
+	for {
+		var err error
+		rs, err = r.Next(rs)
+		switch {
+		case err == io.EOF:
+			return rs, nil
+		case err != nil:
+			return nil, err
+		}
+	}
+}
+
+// reply writes a JSON status; for errors (status >= 300) the message is the body.
+func reply(w http.ResponseWriter, status int, format string, args ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if status >= 300 {
+		b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf(format, args...)})
+		w.Write(append(b, '\n'))
+	}
+}
+
+var (
+	_ stages.Source = (*Source)(nil)
+	_ stages.Closer = (*Source)(nil)
+)
