@@ -1,6 +1,7 @@
 package frame
 
 import (
+	"encoding/binary"
 	"math/bits"
 )
 
@@ -13,31 +14,34 @@ const (
 	riceMaxK   = 56
 )
 
-// riceLen returns the size in bits of zs Rice coded with parameter k.
-func riceLen(zs []uint64, k uint) int {
-	n := 0
-	for _, z := range zs {
-		if q := z >> k; q < riceEscape {
-			n += int(q) + 1 + int(k)
-		} else {
-			n += riceEscape + 64
-		}
-	}
-	return n
-}
-
-// chooseRice returns the best Rice parameter near the one the mean suggests, and
-// the stream size in bytes.
+// chooseRice returns the best of the three Rice parameters around the one the
+// mean suggests, and the stream size in bytes.
 func chooseRice(zs []uint64, sum uint64) (k uint, size int) {
 	mean := sum / uint64(len(zs))
-	k0 := uint(max(bits.Len64(mean)-1, 0))
-	best, bestBits := uint(0), -1
-	for k := k0 - min(k0, 1); k <= min(k0+1, riceMaxK); k++ {
-		if b := riceLen(zs, k); bestBits < 0 || b < bestBits {
-			best, bestBits = k, b
-		}
+	k1 := uint(max(bits.Len64(mean)-1, 1))
+	k1 = min(k1, riceMaxK-1)
+	k0, k2 := k1-1, k1+1
+	var n0, n1, n2 int
+	for _, z := range zs {
+		n0 += riceBits(z, k0)
+		n1 += riceBits(z, k1)
+		n2 += riceBits(z, k2)
 	}
-	return best, (bestBits + 7) / 8
+	switch {
+	case n0 <= n1 && n0 <= n2:
+		return k0, (n0 + 7) / 8
+	case n1 <= n2:
+		return k1, (n1 + 7) / 8
+	}
+	return k2, (n2 + 7) / 8
+}
+
+// riceBits is the size in bits of z Rice coded with parameter k.
+func riceBits(z uint64, k uint) int {
+	if q := z >> k; q < riceEscape {
+		return int(q) + 1 + int(k)
+	}
+	return riceEscape + 64
 }
 
 // appendRice writes zs Rice coded with parameter k (without the k byte).
@@ -58,33 +62,75 @@ func appendRice(dst []byte, zs []uint64, k uint) []byte {
 }
 
 // readRice fills zs from a Rice coded stream with parameter k at the start of
-// src and returns the rest of src.
+// src and returns the rest of src. The bit reader lives in local variables:
+// acc holds n loaded bits (bits above n may already hold the following stream
+// bits, which a later load puts back identically); pos is the next byte to load.
 func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
-	r := bitReader{src: src}
+	var acc uint64
+	var n uint
+	pos := 0
+	refill := func() {
+		if pos+8 <= len(src) {
+			acc |= binary.LittleEndian.Uint64(src[pos:]) << n
+			adv := (63 - n) >> 3
+			pos += int(adv)
+			n += adv * 8
+			return
+		}
+		for n <= 56 && pos < len(src) {
+			acc |= uint64(src[pos]) << n
+			pos++
+			n += 8
+		}
+	}
+	mask := uint64(1)<<k - 1
 	for i := range zs {
-		r.refill()
-		ones := uint(bits.TrailingZeros64(^r.acc))
-		if ones >= riceEscape && r.n >= riceEscape {
-			r.skip(riceEscape)
-			lo, ok1 := r.read(32)
-			hi, ok2 := r.read(32)
-			if !ok1 || !ok2 {
-				return nil, corruptf("Rice integers: truncated escape at value %d", i)
+		if n < 57 {
+			refill()
+		}
+		ones := uint(bits.TrailingZeros64(^acc))
+		if ones < riceEscape {
+			need := ones + 1 + k
+			if need <= n {
+				zs[i] = uint64(ones)<<k | (acc>>(ones+1))&mask
+				acc >>= need
+				n -= need
+				continue
 			}
-			zs[i] = hi<<32 | lo
+			if ones >= n {
+				return nil, corruptf("Rice integers: truncated at value %d", i)
+			}
+			acc >>= ones + 1
+			n -= ones + 1
+			refill()
+			if n < k {
+				return nil, corruptf("Rice integers: truncated at value %d", i)
+			}
+			zs[i] = uint64(ones)<<k | acc&mask
+			acc >>= k // k <= 56: no shift by 64
+			n -= k
 			continue
 		}
-		if ones >= r.n {
-			return nil, corruptf("Rice integers: truncated at value %d", i)
+		// Escape: 32 one bits, then 64 bits in two halves.
+		var z uint64
+		for half, want := 0, uint(riceEscape); half < 3; half++ {
+			if n < want {
+				refill()
+				if n < want {
+					return nil, corruptf("Rice integers: truncated escape at value %d", i)
+				}
+			}
+			if half > 0 {
+				z |= (acc & (1<<32 - 1)) << (32 * (half - 1))
+			}
+			acc >>= want
+			n -= want
+			want = 32
 		}
-		r.skip(ones + 1)
-		low, ok := r.read(k)
-		if !ok {
-			return nil, corruptf("Rice integers: truncated at value %d", i)
-		}
-		zs[i] = uint64(ones)<<k | low
+		zs[i] = z
 	}
-	return src[r.consumed():], nil
+	used := pos*8 - int(n) // bits consumed
+	return src[(used+7)/8:], nil
 }
 
 // bitWriter appends bits least significant first.
@@ -114,43 +160,3 @@ func (w *bitWriter) flush() []byte {
 	}
 	return w.dst
 }
-
-// bitReader reads bits least significant first.
-type bitReader struct {
-	src  []byte
-	pos  int    // next byte of src to load
-	acc  uint64 // loaded bits
-	n    uint   // number of loaded bits
-	used uint64 // bits consumed
-}
-
-func (r *bitReader) refill() {
-	for r.n <= 56 && r.pos < len(r.src) {
-		r.acc |= uint64(r.src[r.pos]) << r.n
-		r.pos++
-		r.n += 8
-	}
-}
-
-func (r *bitReader) skip(w uint) {
-	r.acc >>= w
-	r.n -= w
-	r.used += uint64(w)
-}
-
-// read returns the next w <= 56 bits.
-func (r *bitReader) read(w uint) (uint64, bool) {
-	if w == 0 {
-		return 0, true
-	}
-	r.refill()
-	if r.n < w {
-		return 0, false
-	}
-	v := r.acc & (uint64(1)<<w - 1)
-	r.skip(w)
-	return v, true
-}
-
-// consumed is the number of whole bytes the bits read so far occupy.
-func (r *bitReader) consumed() int { return int((r.used + 7) / 8) }

@@ -121,19 +121,26 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 // appendInts writes an integer stream: the smaller of bit-packing and byte
 // symbols under a Huffman code.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
+	// One pass for the bit-packed size, the values' mean and the count of
+	// values that need a symbol escape.
 	var or, sum uint64
-	large := 0
-	for _, z := range zs {
-		or |= z
-		sum += min(z, 1<<32)
-		if z >= escapeSymbol {
-			large++
+	large, packed := 0, 0
+	for start := 0; start < len(zs); start += miniBlockLen {
+		mb := zs[start:min(start+miniBlockLen, len(zs))]
+		var mbOr uint64
+		for _, z := range mb {
+			mbOr |= z
+			sum += min(z, 1<<32)
+			if z >= escapeSymbol {
+				large++
+			}
 		}
+		or |= mbOr
+		packed += 1 + (len(mb)*bits.Len64(mbOr)+7)/8
 	}
 	if or == 0 {
 		return append(dst, intsZero)
 	}
-	packed := bitPackedLen(zs)
 	riceK, riceSize := chooseRice(zs, sum)
 	riceSize++ // the k byte
 	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 && large <= len(zs)/8 {
