@@ -264,11 +264,12 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) 
 	}
 	for i := range batches {
 		b := &batches[i]
+		v := New
 		if b.Kind == stages.KindFrame {
 			c.mu.Lock()
-			v := c.dedup.Check(b.Key(), b.Seq)
+			v = c.dedup.Check(b.Key(), b.Seq, b.Header.FirstTimestamp)
 			c.mu.Unlock()
-			if v != New {
+			if !v.Deliver() {
 				c.stats.duplicate(b.Node, v)
 				c.log.Debug("dropping frame already delivered", "node", b.Node, "stream", b.Stream,
 					"seq", b.Seq, "verdict", v.String(), "position", pos.String())
@@ -292,8 +293,13 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) 
 		}
 		if b.Kind == stages.KindFrame {
 			c.mu.Lock()
-			c.dedup.Record(b.Key(), b.Seq)
+			c.dedup.Record(b.Key(), b.Seq, b.Header.FirstTimestamp)
 			c.mu.Unlock()
+			if v == Restarted {
+				c.stats.restarted()
+				c.log.Info("frame numbering of a stream started again (node restart); delivered",
+					"node", b.Node, "stream", b.Stream, "seq", b.Seq, "position", pos.String())
+			}
 		}
 		c.stats.delivered(b)
 		if herr != nil {

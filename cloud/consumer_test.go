@@ -29,6 +29,14 @@ func testBlock(node, stream string, seq uint64, n int) *frame.Block {
 	return b
 }
 
+// later moves every reading of b by d.
+func later(b *frame.Block, d time.Duration) *frame.Block {
+	for i := range b.Timestamps {
+		b.Timestamps[i] += int64(d)
+	}
+	return b
+}
+
 func encodeFrame(tb testing.TB, b *frame.Block) []byte {
 	tb.Helper()
 	enc, err := frame.NewEncoder(frame.Options{Codec: frame.CodecZstd})
@@ -139,6 +147,20 @@ func TestConsumer(t *testing.T) {
 			want:      []delivery{{"frame", "node-1", "temp", 1, 3}, {"frame", "node-1", "temp", 2, 3}},
 			check: func(t *testing.T, s cloud.Stats) {
 				if s.HandlerErrors != 2 || s.Frames != 2 || s.Duplicates != 0 || s.Messages != 4 {
+					t.Errorf("stats %+v", s)
+				}
+			},
+		},
+		{
+			name: "a restarted node numbers from 1 again",
+			msgs: []*message.Message{
+				frameMessage(t, testBlock("node-1", "temp", 1, 2)), frameMessage(t, testBlock("node-1", "temp", 2, 2)),
+				frameMessage(t, later(testBlock("node-1", "temp", 1, 2), time.Hour)), frameMessage(t, testBlock("node-1", "temp", 2, 2)),
+				frameMessage(t, later(testBlock("node-1", "temp", 2, 2), time.Hour)),
+			},
+			want: []delivery{{"frame", "node-1", "temp", 1, 2}, {"frame", "node-1", "temp", 2, 2}, {"frame", "node-1", "temp", 1, 2}, {"frame", "node-1", "temp", 2, 2}},
+			check: func(t *testing.T, s cloud.Stats) {
+				if s.Restarts != 2 || s.Duplicates != 1 {
 					t.Errorf("stats %+v", s)
 				}
 			},

@@ -13,16 +13,21 @@ import (
 	"github.com/edgeflow/edgeflow/stages/encode/frame"
 )
 
-// A Deduplicator remembers which sequence numbers of each stream were handled.
+// A Deduplicator remembers which frames of each stream were handled, by
+// sequence number and the time of their first reading.
 func ExampleDeduplicator() {
 	d := cloud.NewDeduplicator(64)
 	k := cloud.StreamKey{Node: "node-1", Stream: "temperature"}
-	for _, seq := range []uint64{1, 2, 4, 2, 3, 4, 5} {
-		v := d.Check(k, seq)
-		if v == cloud.New {
-			d.Record(k, seq) // only once the frame was handled
+	frames := []struct {
+		seq   uint64
+		first int64 // Unix nanoseconds of the frame's first reading
+	}{{1, 100}, {2, 200}, {4, 400}, {2, 200}, {3, 300}, {4, 400}, {5, 500}, {1, 600}}
+	for _, f := range frames {
+		v := d.Check(k, f.seq, f.first)
+		if v.Deliver() {
+			d.Record(k, f.seq, f.first) // only once the frame was handled
 		}
-		fmt.Println(seq, v)
+		fmt.Println(f.seq, v)
 	}
 	// Output:
 	// 1 new
@@ -32,6 +37,7 @@ func ExampleDeduplicator() {
 	// 3 new
 	// 4 duplicate
 	// 5 new
+	// 1 restarted
 }
 
 // A Consumer hands each frame to the handler once, as typed readings. Here it

@@ -23,6 +23,7 @@ type Stats struct {
 	RawBytes        uint64 // RawBytesPerReading per delivered reading
 	Duplicates      uint64 // frames dropped as already delivered, Stale ones included
 	Stale           uint64 // frames dropped as older than the dedupe window (part of Duplicates)
+	Restarts        uint64 // frames delivered although their sequence number was seen: newer data after a node restart
 	DecodeErrors    uint64 // corrupt or undecodable messages, skipped
 	HandlerErrors   uint64 // handler errors; each makes the message be redelivered
 	// Lag is how many messages of the topic the group has not committed yet,
@@ -109,6 +110,12 @@ func (c *statsCollector) duplicate(node string, v Verdict) {
 		c.s.Stale++
 	}
 	c.node(node, func(ns *NodeStats) { ns.Duplicates++ })
+}
+
+func (c *statsCollector) restarted() {
+	c.mu.Lock()
+	c.s.Restarts++
+	c.mu.Unlock()
 }
 
 func (c *statsCollector) decodeError(node string) {
