@@ -74,8 +74,8 @@ type Deduplicator struct {
 // seqWindow tracks one stream. Bit (seq % window) of seen is set when seq, with
 // high-window < seq <= high, was recorded.
 type seqWindow struct {
-	high     uint64
-	seen     []uint64
+	high   uint64
+	seen   []uint64
 	newest int64 // latest first timestamp recorded
 }
 

@@ -96,7 +96,7 @@ func TestDeduplicatorProperties(t *testing.T) {
 				}
 				seq = high[k] - back
 			}
-			first := int64(seq) // one run: data time follows the numbering
+			first := int64(seq)                                    // one run: data time follows the numbering
 			handled := rapid.IntRange(0, 9).Draw(t, "handled") > 0 // the handler fails 1 time in 10
 			v := d.Check(k, seq, first)
 			seen := delivered[k][seq]
