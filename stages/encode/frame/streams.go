@@ -15,6 +15,7 @@ const (
 	intsSymbols   = 1 // byte symbols (255 = escape) in a byte stream + escape varints
 	intsZero      = 2 // every value is 0; nothing follows
 	intsRice      = 3 // byte k, then the values Rice coded with parameter k
+	intsSparse    = 4 // the nonzero values only: count, then (index gap, value) pairs
 
 	bytesRaw     = 0 // the bytes as they are
 	bytesRLE     = 1 // one byte, repeated
@@ -124,7 +125,7 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 	// One pass for the bit-packed size, the values' mean and the count of
 	// values that need a symbol escape.
 	var or, sum uint64
-	large, packed := 0, 0
+	large, packed, nonzero := 0, 0, 0
 	for start := 0; start < len(zs); start += miniBlockLen {
 		mb := zs[start:min(start+miniBlockLen, len(zs))]
 		var mbOr uint64
@@ -134,12 +135,19 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 			if z >= escapeSymbol {
 				large++
 			}
+			if z != 0 {
+				nonzero++
+			}
 		}
 		or |= mbOr
 		packed += 1 + (len(mb)*bits.Len64(mbOr)+7)/8
 	}
 	if or == 0 {
 		return append(dst, intsZero)
+	}
+	if nonzero <= len(zs)/16 {
+		// Mostly zeros: every other kind spends at least one bit per zero.
+		return appendSparse(dst, zs, nonzero)
 	}
 	riceK, riceSize := chooseRice(zs, sum)
 	riceSize++ // the k byte
@@ -191,6 +199,8 @@ func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
 	case intsZero:
 		clear(zs)
 		return src, nil
+	case intsSparse:
+		return readSparse(src, zs)
 	case intsRice:
 		if len(src) < 1 || src[0] > riceMaxK {
 			return nil, corruptf("Rice integers: missing or bad parameter")
@@ -227,6 +237,48 @@ func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
 		return src, nil
 	}
 	return nil, corruptf("integer stream: unknown kind %d", kind)
+}
+
+// appendSparse writes the nonzero values of zs with their positions: uvarint
+// count, then per nonzero value uvarint(index - previous index - 1) (the first
+// index as is) and uvarint(value).
+func appendSparse(dst []byte, zs []uint64, nonzero int) []byte {
+	dst = append(dst, intsSparse)
+	dst = binary.AppendUvarint(dst, uint64(nonzero))
+	last := -1
+	for i, z := range zs {
+		if z != 0 {
+			dst = binary.AppendUvarint(dst, uint64(i-last-1))
+			dst = binary.AppendUvarint(dst, z)
+			last = i
+		}
+	}
+	return dst
+}
+
+func readSparse(src []byte, zs []uint64) ([]byte, error) {
+	m, n := binary.Uvarint(src)
+	if n <= 0 || m > uint64(len(zs)) || m > uint64(len(src))/2 {
+		return nil, corruptf("sparse integers: bad count")
+	}
+	src = src[n:]
+	clear(zs)
+	idx := -1
+	for j := uint64(0); j < m; j++ {
+		gap, n := binary.Uvarint(src)
+		if n <= 0 || gap >= uint64(len(zs)-idx-1) {
+			return nil, corruptf("sparse integers: bad position of value %d", j)
+		}
+		src = src[n:]
+		idx += int(gap) + 1
+		z, n := binary.Uvarint(src)
+		if n <= 0 || z == 0 {
+			return nil, corruptf("sparse integers: bad value %d", j)
+		}
+		src = src[n:]
+		zs[idx] = z
+	}
+	return src, nil
 }
 
 // appendBytes writes a byte stream: raw, run-length or Huffman coded.

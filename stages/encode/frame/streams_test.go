@@ -17,6 +17,12 @@ func TestIntegerStreams(t *testing.T) {
 		"geometric": func(int) uint64 { return uint64(rng.ExpFloat64() * 40) },
 		"wide":      func(int) uint64 { return rng.Uint64() },
 		"max":       func(int) uint64 { return math.MaxUint64 },
+		"sparse": func(i int) uint64 {
+			if i%37 == 3 {
+				return 1 + rng.Uint64()>>uint(rng.IntN(64))
+			}
+			return 0
+		},
 		"outliers": func(i int) uint64 {
 			if i%50 == 7 {
 				return rng.Uint64()
