@@ -8,5 +8,6 @@ import (
 	_ "github.com/edgeflow/edgeflow/stages/generate"
 	_ "github.com/edgeflow/edgeflow/stages/httpsrc"
 	_ "github.com/edgeflow/edgeflow/stages/kafka"
+	_ "github.com/edgeflow/edgeflow/stages/mqtt"
 	_ "github.com/edgeflow/edgeflow/stages/stdout"
 )
