@@ -181,9 +181,16 @@ func (e *Encoder) appendTimestamps(dst []byte, ts []int64) []byte {
 // scaling, or XOR byte planes when they are smaller.
 func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 	mark := len(dst)
-	d := chooseDecimals(vals)
+	d := chooseDecimals(vals, decimalSamples)
 	dst = append(dst, byte(d))
 	dst, ncorr := e.appendScaled(dst, vals, pow10[d], 0, false)
+	if ncorr > len(vals)/2 && len(vals) > decimalSamples {
+		// The sample may have missed what most values need: look at them all.
+		if d2 := chooseDecimals(vals, len(vals)); d2 != d {
+			dst = append(dst[:mark], byte(d2))
+			dst, ncorr = e.appendScaled(dst, vals, pow10[d2], 0, false)
+		}
+	}
 	if ncorr*8 <= len(vals) || len(dst)-mark < 5*len(vals) {
 		return dst, transformDecimal
 	}
@@ -347,11 +354,17 @@ const decimalSamples = 256
 // looking at most 4 decimals further, except for the first value), then the
 // count minimising (inexact values × 64 bits + values × 3.32 bits per decimal)
 // wins.
-func chooseDecimals(vals []float64) int {
+func chooseDecimals(vals []float64, samples int) int {
 	var cnt [maxDecimals + 2]int
 	guess, limit := 0, maxDecimals
-	stride := max(1, len(vals)/decimalSamples)
-	for i := 0; i < len(vals); i += stride {
+	stride := max(1, len(vals)/samples)
+	for j := 0; j*stride < len(vals); j++ {
+		// One value from each stretch of stride values, at a pseudo-random
+		// offset so that periodic signals are not sampled at one phase.
+		i := j*stride + int(uint32(j)*2654435761>>16)%stride
+		if i >= len(vals) {
+			break
+		}
 		v := vals[i]
 		d := guess
 		if decimalExact(v, d) {

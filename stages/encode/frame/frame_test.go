@@ -292,3 +292,20 @@ func TestEncodeAllocations(t *testing.T) {
 		t.Logf("%s: Decode allocates %.1f times per call", codec, allocs)
 	}
 }
+
+// TestPeriodicSignals: a periodic signal must not fool the decimal detection
+// (which samples the block), and the back ends must find the repetition.
+func TestPeriodicSignals(t *testing.T) {
+	for _, period := range []int{2, 16, 64, 128, 200} {
+		vals := make([]float64, 4096)
+		for i := range vals {
+			vals[i] = math.Round(2000*math.Sin(2*math.Pi*float64(i%period)/float64(period))) / 100
+		}
+		blocks := []Block{{Timestamps: seqTimestamps(len(vals), 0, 1e9), Values: vals}}
+		none := float64(8*roundTrip(t, Options{Codec: CodecNone}, blocks)) / float64(len(vals))
+		zstd := float64(8*roundTrip(t, Options{Codec: CodecZstd}, blocks)) / float64(len(vals))
+		if none > 12 || zstd > 1 {
+			t.Errorf("period %d: %.2f bits/value with none, %.2f with zstd; want <= 12 and <= 1", period, none, zstd)
+		}
+	}
+}
