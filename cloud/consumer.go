@@ -22,7 +22,7 @@ var ErrStop = errors.New("stop consuming")
 // Handler gets each batch once. Returning nil acknowledges the batch (the offset
 // of its message is committed once every batch of the message was handled); any
 // other error, except ErrStop, makes the message be redelivered after
-// ConsumerConfig.RetryDelay.
+// ConsumerConfig.RetryDelay. The handler owns b.Readings and may keep it.
 type Handler func(ctx context.Context, b Batch) error
 
 // Start says where a consumer group with no committed offset starts reading.
@@ -169,7 +169,10 @@ func (c *Consumer) Close() error {
 
 // Run reads messages and calls h for each new batch until ctx ends (it returns
 // ctx.Err()), h returns ErrStop (nil), or the subscription fails. Batches are
-// delivered one at a time.
+// delivered one at a time, in partition order. On return the consumer has left
+// the group and the offsets of every handled message are committed (when the
+// group has no other members; otherwise they commit their own). Run may be
+// called again after it returned, not while it runs.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	subCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

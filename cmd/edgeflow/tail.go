@@ -133,8 +133,8 @@ func runTail(ctx context.Context, args []string, io stdio) error {
 	})
 	if o.stats {
 		s := cons.Stats()
-		fmt.Fprintf(io.err, "tail: %d messages, %d frames, %d readings, %d bytes on the wire, %d raw (ratio %.2f), %d duplicates dropped, %d decode errors\n",
-			s.Messages, s.Frames, s.Readings, s.WireBytes, s.RawBytes, s.Ratio(), s.Duplicates, s.DecodeErrors)
+		fmt.Fprintf(io.err, "tail: %d messages, %d frames, %d readings, %d bytes on the wire, %d raw (ratio %.2f), %d duplicates dropped (%d stale), %d restarts, %d decode errors\n",
+			s.Messages, s.Frames, s.Readings, s.WireBytes, s.RawBytes, s.Ratio(), s.Duplicates, s.Stale, s.Restarts, s.DecodeErrors)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
