@@ -47,7 +47,7 @@ func TestIntegerStreams(t *testing.T) {
 				if !slices.Equal(got, zs) || len(rest) != 1 {
 					t.Fatalf("%s/%d/%s: round trip differs (rest %d bytes)", name, n, kind, len(rest))
 				}
-				for cut := 0; cut < len(stream); cut += 1 + len(stream)/50 {
+				for cut := 0; cut < len(stream) && n <= 1000; cut += 1 + len(stream)/50 {
 					if _, err := read(stream[:cut], got); err == nil && kind != "bit-packed/zero" {
 						t.Fatalf("%s/%d/%s: truncated to %d of %d bytes decodes", name, n, kind, cut, len(stream))
 					}
