@@ -45,6 +45,21 @@ func ParseJSONLine(line []byte, dst []Reading) ([]Reading, error) {
 
 // ParseJSONLineOptions is ParseJSONLine with defaults for node and stream.
 func ParseJSONLineOptions(line []byte, dst []Reading, opts JSONOptions) ([]Reading, error) {
+	var prev *Reading
+	if len(dst) > 0 {
+		prev = &dst[len(dst)-1]
+	}
+	if r, ok := parseCanonical(line, prev); ok {
+		if r.Node == "" {
+			r.Node = opts.Node
+		}
+		return append(dst, r), nil
+	}
+	return parseJSONLine(line, dst, opts)
+}
+
+// parseJSONLine is the general parser behind ParseJSONLineOptions.
+func parseJSONLine(line []byte, dst []Reading, opts JSONOptions) ([]Reading, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(line, &fields); err != nil {
 		return dst, fmt.Errorf("not a JSON object: %w", jsonError(err))

@@ -189,11 +189,22 @@ func FuzzParseJSONLine(f *testing.F) {
 		`{"stream":"t","ts":-1.5,"value":-0}`,
 		`{"stream":"t","ts":1e9,"value":"+Inf"}`,
 		`[]`, `null`, `{}`, `{"ts":{}}`,
+		`{"node":"\u0000<n>","stream":"a\"b","ts":"2026-01-02T15:04:05.123Z","value":-1.5e-3}`,
+		`{"node":"n","stream":"s","ts":"2026-01-02T15:04:05+01:00","value":"-Inf"}`,
+		`{"stream":"s","ts":"2026-01-02T15:04:05Z","value":01}`,
+		`{"stream":"s","ts":"2026-01-02T15:04:05Z","value":1,"labels":{"anomaly":"spike"}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		rs, err := ParseJSONLine(line, nil)
+		if fast, ok := parseCanonical(line, nil); ok {
+			// The fast path must agree with the general parser.
+			general, err := parseJSONLine(line, nil, JSONOptions{})
+			if err != nil || len(general) != 1 || !reflect.DeepEqual(fast, general[0]) && !sameBits(fast, general[0]) {
+				t.Fatalf("fast path gives %+v, general parser %+v, %v", fast, general, err)
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -224,4 +235,10 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatal("readings returned with an error")
 		}
 	})
+}
+
+// sameBits compares readings with values compared bit for bit (NaN != NaN otherwise).
+func sameBits(a, b Reading) bool {
+	return a.Node == b.Node && a.Stream == b.Stream && a.Time.Equal(b.Time) && a.Time.Location() == b.Time.Location() &&
+		math.Float64bits(a.Value) == math.Float64bits(b.Value) && reflect.DeepEqual(a.Labels, b.Labels)
 }

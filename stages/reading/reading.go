@@ -90,7 +90,7 @@ func AppendJSON(dst []byte, r Reading) []byte {
 	dst = append(dst, '{')
 	if r.Node != "" {
 		dst = append(dst, `"node":`...)
-		dst = strconv.AppendQuote(dst, r.Node)
+		dst = appendJSONString(dst, r.Node)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"stream":`...)
@@ -114,8 +114,24 @@ func AppendJSON(dst []byte, r Reading) []byte {
 }
 
 func appendJSONString(dst []byte, s string) []byte {
+	if isPlain(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	b, _ := json.Marshal(s)
 	return append(dst, b...)
+}
+
+// isPlain reports whether s needs no escaping in JSON (printable ASCII, no
+// quote or backslash, and none of the characters encoding/json escapes).
+func isPlain[S string | []byte](s S) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes. "ts" may also be a number of
