@@ -150,13 +150,20 @@ func (d *Decoder) readTimestamps(src []byte, first int64, ts []int64) ([]byte, e
 	if len(ts) == 2 {
 		return src, nil
 	}
+	t := ts[1]
+	if len(src) > 0 && src[0] == intsZero { // a fixed period
+		for i := 2; i < len(ts); i++ {
+			t += delta
+			ts[i] = t
+		}
+		return src[1:], nil
+	}
 	zs := grow(d.zs, len(ts)-2)
 	d.zs = zs
 	src, err := d.readInts(src, zs)
 	if err != nil {
 		return nil, err
 	}
-	t := ts[1]
 	for i, z := range zs {
 		delta += unzigzag(z)
 		t += delta
