@@ -17,6 +17,16 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte("EFRM"))
 	f.Add([]byte{})
+	for _, b := range fuzzSeedBlocks() {
+		for _, opts := range []Options{{}, {Codec: CodecZstd}, {MaxError: 0.01}} {
+			enc, _ := NewEncoder(opts)
+			frame, err := enc.Encode(nil, &b)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(frame)
+		}
+	}
 	dec := NewDecoder()
 	var b Block
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -82,4 +92,27 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		roundTrip(t, opts, []Block{b})
 	})
+}
+
+// fuzzSeedBlocks are blocks whose frames use every transform and stream kind:
+// Huffman symbols, Rice, sparse corrections, bit-packing, XOR byte planes.
+func fuzzSeedBlocks() []Block {
+	n := 300
+	ts := seqTimestamps(n, 1e18, 5e9)
+	ts[100] += 7e9 // a gap: sparse deltas of deltas
+	small, wide, noisy, random := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		small[i] = float64(2000+(i*7919)%13) / 100
+		wide[i] = float64((i*2654435761)%1000003) / 1000
+		noisy[i] = float64(i%50) / 10
+		if i%40 == 0 {
+			noisy[i] = math.Nextafter(noisy[i], 100)
+		}
+		random[i] = math.Float64frombits(uint64(i) * 0x9e3779b97f4a7c15)
+	}
+	var out []Block
+	for _, vals := range [][]float64{small, wide, noisy, random} {
+		out = append(out, Block{Node: "n", Stream: "s", Seq: 1, Timestamps: ts, Values: vals})
+	}
+	return out
 }
