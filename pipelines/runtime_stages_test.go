@@ -22,6 +22,9 @@ type eventLog struct {
 }
 
 func (l *eventLog) add(format string, args ...any) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, fmt.Sprintf(format, args...))
@@ -58,6 +61,8 @@ type rtSrcConfig struct {
 	AfterAck func(payload string) `yaml:"-"`
 	// Fail makes Read fail at the end instead of returning nil.
 	Fail error `yaml:"-"`
+	// Stuck makes Read ignore its context at the end and wait for Stuck to close.
+	Stuck chan struct{} `yaml:"-"`
 }
 
 func (c *rtSrcConfig) Validate() error { return nil }
@@ -90,6 +95,10 @@ func (s *rtSource) Read(ctx context.Context, emit stages.EmitFunc) error {
 			}
 			return err
 		}
+	}
+	if s.cfg.Stuck != nil {
+		<-s.cfg.Stuck
+		return nil
 	}
 	if s.cfg.Hold {
 		<-ctx.Done()

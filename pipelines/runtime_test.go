@@ -494,3 +494,49 @@ func TestRunnerDrainTimeout(t *testing.T) {
 		t.Errorf("drain took %s", d)
 	}
 }
+
+func TestRunnerStuckSourceIsCutOff(t *testing.T) {
+	log := &eventLog{}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	ctx, cancel := context.WithCancel(context.Background())
+	src := &rtSrcConfig{Name: "s", Messages: []string{"a"}, Stuck: stuck, Log: log}
+	src.AfterAck = func(string) { cancel() }
+	p := testPipeline("stucksrc", []*rtSrcConfig{src}, nil, []*rtSinkConfig{{Name: "k", Log: log}})
+	start := time.Now()
+	_, err := runPipeline(t, ctx, p, fastOpts(WithDrainTimeout(100*time.Millisecond))...)
+	if err == nil || !strings.Contains(err.Error(), "sources still reading: [sources[0] (rt-src)]") {
+		t.Errorf("Run error %v, want the stuck source named", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Run took %s", d)
+	}
+	if got := log.filter("write k"); len(got) != 1 {
+		t.Errorf("sink got %v", got)
+	}
+}
+
+// BenchmarkRunner measures messages per second through a source, two
+// processors and two sinks.
+func BenchmarkRunner(b *testing.B) {
+	msgs := make([]string, b.N)
+	for i := range msgs {
+		msgs[i] = "m"
+	}
+	p := testPipeline("bench", []*rtSrcConfig{{Name: "s", Messages: msgs}},
+		[]*rtProcConfig{{Mode: "pass"}, {Mode: "upper"}},
+		[]*rtSinkConfig{{Name: "a"}, {Name: "b"}})
+	r, err := p.Build(context.Background(), stages.Env{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	if err := r.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if s := r.Stats(); s.Acked != uint64(b.N) {
+		b.Fatalf("acked %d of %d", s.Acked, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
