@@ -50,10 +50,15 @@ func appendRice(dst []byte, zs []uint64, k uint) []byte {
 	w.dst = dst
 	mask := uint64(1)<<k - 1
 	for _, z := range zs {
-		if q := z >> k; q < riceEscape {
-			w.write(uint64(1)<<q-1, uint(q)+1) // q ones, then a zero
+		q := z >> k
+		switch {
+		case q < riceEscape && q+1+uint64(k) <= 64:
+			// q ones, a zero, then the k low bits, in one write.
+			w.write(uint64(1)<<q-1|(z&mask)<<(q+1), uint(q)+1+k)
+		case q < riceEscape:
+			w.write(uint64(1)<<q-1, uint(q)+1)
 			w.write(z&mask, k)
-		} else {
+		default:
 			w.write(1<<riceEscape-1, riceEscape)
 			w.write(z, 64)
 		}
@@ -144,8 +149,7 @@ type bitWriter struct {
 func (w *bitWriter) write(v uint64, width uint) {
 	w.acc |= v << w.n // shifts of 64 or more give 0
 	if w.n+width >= 64 {
-		w.dst = append(w.dst, byte(w.acc), byte(w.acc>>8), byte(w.acc>>16), byte(w.acc>>24),
-			byte(w.acc>>32), byte(w.acc>>40), byte(w.acc>>48), byte(w.acc>>56))
+		w.dst = binary.LittleEndian.AppendUint64(w.dst, w.acc)
 		w.acc = v >> (64 - w.n)
 		w.n = w.n + width - 64
 	} else {
