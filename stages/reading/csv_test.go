@@ -213,3 +213,22 @@ func FuzzCSVReader(f *testing.F) {
 		t.Fatalf("reader did not end within %d calls", len(input)+2)
 	})
 }
+
+func FuzzJSONLReader(f *testing.F) {
+	f.Add([]byte("{\"stream\":\"a\",\"ts\":1,\"value\":1}\n\n{bad\n{\"ts\":1,\"values\":{\"x\":1}}"), 16)
+	f.Add([]byte("\r\n\r\n{}"), 1)
+	f.Fuzz(func(t *testing.T, input []byte, maxLine int) {
+		r := NewJSONLReader(strings.NewReader(string(input)), JSONOptions{Stream: "s"})
+		r.SetMaxLineBytes(max(1, maxLine%4096))
+		var rs []Reading
+		for range len(input) + 2 {
+			var err error
+			rs, err = r.Next(rs[:0])
+			var le *LineError
+			if err != nil && !errors.As(err, &le) {
+				return
+			}
+		}
+		t.Fatalf("reader did not end within %d calls", len(input)+2)
+	})
+}
