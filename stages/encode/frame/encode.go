@@ -59,10 +59,8 @@ func NewEncoder(opts Options) (*Encoder, error) {
 	var err error
 	switch opts.Codec {
 	case CodecZlib, CodecF32DiffZlib:
-		level := zlib.DefaultCompression
-		if opts.Codec == CodecF32DiffZlib {
-			level = 6
-		} else if opts.Level != 0 {
+		level := 6
+		if opts.Codec == CodecZlib && opts.Level != 0 {
 			level = opts.Level
 		}
 		if e.zlibW, err = zlib.NewWriterLevel(&e.zlibBuf, level); err != nil {
