@@ -181,6 +181,9 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 	inbox := make(chan received, s.cfg.MaxInFlight*2)
 	connCtx, stopConn := context.WithCancel(context.Background())
 	defer stopConn()
+	// Closed first on the way out, so a callback blocked on a full inbox gives up
+	// (its message stays unacknowledged and is redelivered to the next session).
+	stopReceiving := make(chan struct{})
 	receiveMax := uint16(s.cfg.MaxInFlight)
 	cfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
@@ -230,8 +233,8 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 					select {
 					case inbox <- received{pub: pr.Packet, client: pr.Client, at: time.Now()}:
 						return true, nil
-					case <-connCtx.Done():
-						return false, connCtx.Err()
+					case <-stopReceiving:
+						return false, nil
 					}
 				},
 			},
@@ -245,6 +248,7 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 		return fmt.Errorf("mqtt source: %w", err)
 	}
 	defer func() {
+		close(stopReceiving)
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := cm.Disconnect(dctx); err != nil {

@@ -359,3 +359,36 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+func TestStopsPromptlyWithFullInbox(t *testing.T) {
+	brokerURL := stagetest.RequireMQTT(t)
+	prefix := testPrefix()
+	cfg := defaultConfig()
+	cfg.URL = brokerURL
+	cfg.Topics = []string{prefix + "/#"}
+	cfg.ClientID = fmt.Sprintf("edgeflow-test-sub-%d", rand.Int64())
+	cfg.QoS = 0 // not limited by the receive maximum: floods the inbox
+	cfg.MaxInFlight = 1
+	pub := publisher(t, brokerURL)
+	probes := newCollector()
+	blocked := make(chan struct{}, 100)
+	r := start(t, cfg, func(ctx context.Context, msg *message.Message) error {
+		if strings.Contains(string(msg.Payload), `"stream":"probe"`) {
+			return probes.emit(ctx, msg)
+		}
+		blocked <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	awaitSubscribed(t, pub, prefix+"/probe", probes)
+	for i := range 20 {
+		publish(t, pub, prefix+"/flood", fmt.Sprint(i))
+	}
+	<-blocked
+	time.Sleep(100 * time.Millisecond)
+	begin := time.Now()
+	r.stop()
+	if took := time.Since(begin); took > 3*time.Second {
+		t.Fatalf("stopping took %v", took)
+	}
+}
