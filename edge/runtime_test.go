@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.uber.org/goleak"
 
 	"github.com/edgeflow/edgeflow/pipelines"
 	"github.com/edgeflow/edgeflow/stages"
@@ -108,6 +109,7 @@ func TestSelects(t *testing.T) {
 }
 
 func TestRuntimeRunsSelectedPipelinesAndDrainsOnStop(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	written.Lock()
 	written.byPipeline, written.nodes = map[string]int{}, map[string]string{}
 	written.Unlock()
