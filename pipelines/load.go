@@ -32,23 +32,31 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // LoadFile reads and loads one pipeline file; see Load.
 func LoadFile(path string) (*Pipeline, error) {
+	return loadFile(path, nil)
+}
+
+func loadFile(path string, only func(*stages.Registration) bool) (*Pipeline, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
-	return Load(path, data)
+	return load(path, data, only)
 }
 
 // LoadFiles loads several pipeline files and also rejects two pipelines with the
 // same name. It returns the pipelines that loaded and every error of every file.
 func LoadFiles(paths ...string) ([]*Pipeline, error) {
+	return loadFiles(paths, nil)
+}
+
+func loadFiles(paths []string, only func(*stages.Registration) bool) ([]*Pipeline, error) {
 	var (
 		out   []*Pipeline
 		errs  []error
 		names = map[string]*Pipeline{}
 	)
 	for _, path := range paths {
-		p, err := LoadFile(path)
+		p, err := loadFile(path, only)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -68,8 +76,13 @@ func LoadFiles(paths ...string) ([]*Pipeline, error) {
 // error messages and for the default pipeline name. Every problem in the file is
 // reported, each as a *Error (FILE:LINE: PATH: message), joined with errors.Join.
 // Load never builds a stage: nothing is opened or connected.
-func Load(name string, data []byte) (p *Pipeline, err error) {
-	l := &loader{file: name}
+func Load(name string, data []byte) (*Pipeline, error) {
+	return load(name, data, nil)
+}
+
+// load is Load seeing only the registered stages only accepts (all when nil).
+func load(name string, data []byte, only func(*stages.Registration) bool) (p *Pipeline, err error) {
+	l := &loader{file: name, only: only}
 	defer func() {
 		if r := recover(); r != nil {
 			// The YAML library or a stage's Validate panicked: report, never crash.
@@ -87,6 +100,27 @@ type loader struct {
 	file   string
 	errs   []*Error
 	visits int // values checked, see maxVisits
+	only   func(*stages.Registration) bool
+}
+
+// lookup is stages.Lookup limited to the stages l.only accepts.
+func (l *loader) lookup(kind stages.Kind, id string) (*stages.Registration, bool) {
+	r, ok := stages.Lookup(kind, id)
+	if ok && l.only != nil && !l.only(r) {
+		return nil, false
+	}
+	return r, ok
+}
+
+// ids is stages.IDs limited to the stages l.only accepts.
+func (l *loader) ids(kind stages.Kind) []string {
+	var out []string
+	for _, id := range stages.IDs(kind) {
+		if _, ok := l.lookup(kind, id); ok {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (l *loader) errorf(line int, path, format string, args ...any) {
@@ -309,7 +343,7 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 		}
 		body.Content = append(body.Content, item.Content[j], item.Content[j+1])
 	}
-	ids := stages.IDs(kind)
+	ids := l.ids(kind)
 	// want is the parenthesised list of the IDs that would fit here.
 	want := "(want " + strings.Join(ids, "|") + ")"
 	if len(ids) == 0 {
@@ -324,13 +358,13 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 		return nil
 	}
 	id := typeNode.Value
-	reg, ok := stages.Lookup(kind, id)
+	reg, ok := l.lookup(kind, id)
 	if !ok {
 		for _, other := range []stages.Kind{stages.KindSource, stages.KindProcessor, stages.KindSink} {
 			if other == kind {
 				continue
 			}
-			if _, isOther := stages.Lookup(other, id); isOther {
+			if _, isOther := l.lookup(other, id); isOther {
 				l.errorf(typeNode.Line, path, "%q is a %s, not a %s; %ss go under %s: %s",
 					id, other, kind, other, sectionOf(other), strings.Replace(want, "want ", string(kind)+"s here: ", 1))
 				return nil
