@@ -7,7 +7,8 @@
 # and are reused on later runs. Needs Java 17+ and Maven 3.8+.
 #
 # Environment:
-#   KAFKA_VERSION   Kafka release (default 3.9.2; 4.x works too, e.g. 4.1.0)
+#   KAFKA_VERSION   Kafka release (default 3.9.2; 4.x works too, e.g. 4.1.0). A
+#                   trailing .x (4.1.x) takes the newest such release on Maven Central.
 #   KAFKA_PORT      client port (default 9092); the controller listens on KAFKA_PORT+1
 #   KAFKA_HEAP      JVM heap options (default "-Xms256m -Xmx512m")
 #   EDGEFLOW_CACHE  cache folder (default <repo>/.cache)
@@ -52,6 +53,11 @@ fetch() {
 	else
 		backend='<dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>'
 	fi
+	local maven_version=$KAFKA_VERSION
+	if [[ $KAFKA_VERSION == *.x ]]; then
+		# A Maven version range: the newest release of that line.
+		maven_version="[${KAFKA_VERSION%.x}.0,${KAFKA_VERSION%.x}.999)"
+	fi
 	cat >"$HOME_DIR/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -60,16 +66,19 @@ fetch() {
   <version>1</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$maven_version</version></dependency>
     $backend
   </dependencies>
 </project>
 EOF
 	rm -rf "$LIBS"
-	if ! (cd "$HOME_DIR" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS"); then
-		die "Maven could not fetch Kafka $KAFKA_VERSION (is that version on Maven Central?)"
+	if ! (cd "$HOME_DIR" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$LIBS" >"$HOME_DIR/maven.log" 2>&1); then
+		tail -n 30 "$HOME_DIR/maven.log" >&2
+		die "Maven could not fetch Kafka $KAFKA_VERSION (is that version on Maven Central?); log: $HOME_DIR/maven.log"
 	fi
 	touch "$LIBS/.complete"
+	log "fetched $(cd "$LIBS" && ls kafka_2.13-*.jar)"
 }
 
 running_pid() {
