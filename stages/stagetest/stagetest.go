@@ -99,7 +99,8 @@ func checkInfo(t *testing.T, reg *stages.Registration) {
 	switch reg.Kind {
 	case stages.KindSource:
 		if len(reg.Produces) == 0 {
-			t.Errorf("a source must list the payload kinds it produces in Info.Produces")
+			// Allowed for sources relaying whatever their input holds (a Kafka topic).
+			t.Logf("Info.Produces is empty: payload kinds are not checked after this source")
 		}
 		if len(reg.Consumes) > 0 {
 			t.Errorf("a source consumes nothing: leave Info.Consumes empty")
