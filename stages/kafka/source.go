@@ -22,9 +22,12 @@ in partition order; a record's offset is committed only after the pipeline
 acknowledged it (every sink wrote it), and a record the pipeline rejected is
 emitted again after ` + "`nack_delay`" + `. After a restart the group resumes after the
 last committed record, so every record is processed at least once. Several
-pipelines with the same group share the partitions between them.`,
-		// Produces stays empty: a topic may carry frames or readings, whatever
-		// its producers wrote, so the loader cannot check the flow statically.
+pipelines with the same group share the partitions between them. The source is
+declared as producing frames (what edge nodes publish); each message keeps the
+edgeflow-kind metadata its producer set.`,
+		// Topics carry what their producers wrote; edgeflow's are frames (the
+		// kafka sink after encode), which is what the loader checks against.
+		Produces: []string{stages.KindFrame},
 		Examples: []stages.Example{
 			{Title: "Frames from the default topic", YAML: "kafka:\n  group: cloud-archive\n"},
 			{Title: "Two topics, only new records", YAML: "kafka:\n  topics: [plant-7.frames, plant-8.frames]\n  brokers: [kafka-1:9092]\n  group: dashboards\n  start: newest\n"},
