@@ -3,6 +3,7 @@ package frame
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"math"
 
@@ -33,7 +34,8 @@ func NewDecoder() *Decoder {
 }
 
 // Decode decodes the first frame in src into b, reusing b's slices, and returns
-// its header. Use FrameLen to step to the next frame.
+// its header. Use FrameLen to step to the next frame. After an error the
+// content of b is unspecified.
 func (d *Decoder) Decode(src []byte, b *Block) (Header, error) {
 	fi, err := readFrame(src)
 	if err != nil {
@@ -48,6 +50,15 @@ func (d *Decoder) Decode(src []byte, b *Block) (Header, error) {
 	b.Seq = fi.Seq
 	fi.Node, fi.Stream = b.Node, b.Stream
 
+	h, err := d.decodeBody(fi, src, b)
+	if err != nil {
+		return Header{}, fmt.Errorf("frame %s/%s seq %d: %w", fi.Node, fi.Stream, fi.Seq, err)
+	}
+	return h, nil
+}
+
+// decodeBody undoes the back end and the transforms of a checked frame.
+func (d *Decoder) decodeBody(fi frameInfo, src []byte, b *Block) (Header, error) {
 	payload := src[fi.headerLen : fi.headerLen+fi.payloadLen]
 	body, err := d.decompress(fi, payload)
 	if err != nil {
@@ -58,7 +69,7 @@ func (d *Decoder) Decode(src []byte, b *Block) (Header, error) {
 	b.Values = grow(b.Values, n)
 	body, err = d.readTimestamps(body, fi.FirstTimestamp, b.Timestamps)
 	if err != nil {
-		return Header{}, err
+		return Header{}, fmt.Errorf("timestamps: %w", err)
 	}
 	if n > 0 {
 		switch fi.transform {
@@ -70,7 +81,7 @@ func (d *Decoder) Decode(src []byte, b *Block) (Header, error) {
 			body, err = readF32Diff(body, b.Values)
 		}
 		if err != nil {
-			return Header{}, err
+			return Header{}, fmt.Errorf("values: %w", err)
 		}
 	}
 	if len(body) != 0 {

@@ -9,7 +9,9 @@ import (
 )
 
 // Integer streams hold sequences of unsigned (zigzag) integers whose count the
-// reader already knows. Byte streams hold sequences of bytes likewise.
+// reader already knows. Byte streams hold sequences of bytes likewise. Their
+// layouts are specified in docs/frame-format.md ("Integer streams", "Byte
+// streams").
 const (
 	intsBitPacked = 0 // miniblocks of 128: width byte, then the values bit-packed
 	intsSymbols   = 1 // byte symbols (255 = escape) in a byte stream + escape varints
@@ -27,21 +29,6 @@ const (
 	minHuffmanLen  = 24 // shorter streams are not worth a Huffman table
 	maxPackedWidth = 64
 )
-
-// bitPackedLen returns the bytes appendBitPacked writes for zs.
-func bitPackedLen(zs []uint64) int {
-	n := 0
-	for len(zs) > 0 {
-		m := min(len(zs), miniBlockLen)
-		var or uint64
-		for _, z := range zs[:m] {
-			or |= z
-		}
-		n += 1 + (m*bits.Len64(or)+7)/8
-		zs = zs[m:]
-	}
-	return n
-}
 
 // appendBitPacked writes zs in miniblocks of 128 values: one byte holding the
 // width w (0..64) of the miniblock's largest value, then ceil(m*w/8) bytes with
