@@ -417,9 +417,7 @@ func (r *Runner) flushLoop(ctx context.Context, stop <-chan struct{}, done chan<
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.flush(ctx, false); err != nil {
-				r.log.Error("flush failed", "error", err)
-			}
+			_ = r.flush(ctx, false) // flush logs its own failures
 		}
 	}
 }
@@ -542,6 +540,7 @@ type pendingBatch struct {
 // like a message; output still not written is kept (in order) and written first
 // at the next flush, up to the allowed redeliveries, then dropped, logged and
 // counted. With final set, whatever is still pending at the end is dropped.
+// Failures are logged here; the error joins them for the caller.
 func (r *Runner) flush(ctx context.Context, final bool) error {
 	r.chainMu.Lock()
 	defer r.chainMu.Unlock()
@@ -552,11 +551,19 @@ func (r *Runner) flush(ctx context.Context, final bool) error {
 		}
 		out, err := p.flusher.Flush(ctx)
 		if err != nil {
-			errs = append(errs, &stepError{Path: p.step.Path, Err: fmt.Errorf("flush: %w", err)})
+			if StepOf(err) == "" {
+				err = &stepError{Path: p.step.Path, Err: err}
+			}
+			r.log.Error("flush failed", "step", p.step.Path, "error", err)
+			errs = append(errs, fmt.Errorf("flush: %w", err))
 			continue
 		}
+		flushed := len(out)
 		out, err = r.runChain(ctx, i+1, out)
 		if err != nil {
+			r.stats.flushDropped.Add(uint64(flushed))
+			r.log.Error("flushed messages failed; dropping them", "from", p.step.Path, "step", StepOf(err),
+				"messages", flushed, "error", err)
 			errs = append(errs, fmt.Errorf("flush of %s: %w", p.step.Path, err))
 			continue
 		}
