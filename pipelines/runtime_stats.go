@@ -39,7 +39,8 @@ type Stats struct {
 	Nacked uint64
 	// Dropped source messages failed more than the allowed redeliveries.
 	Dropped uint64
-	// FlushDropped counts flushed messages no sink write succeeded for.
+	// FlushDropped counts flushed messages dropped: a later stage rejected them
+	// or the sinks did not take them within the allowed retries.
 	FlushDropped uint64
 }
 
