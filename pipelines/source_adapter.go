@@ -118,6 +118,11 @@ func (s *sourceSubscriber) closeOut() {
 
 // wait blocks until Read returned or d passed; it reports whether Read returned.
 func (s *sourceSubscriber) wait(d time.Duration) bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
