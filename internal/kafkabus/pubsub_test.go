@@ -123,5 +123,5 @@ func testLogger() watermill.LoggerAdapter {
 	if os.Getenv("EDGEFLOW_KAFKA_DEBUG") == "" {
 		return watermill.NopLogger{}
 	}
-	return watermill.NewStdLogger(false, false)
+	return watermill.NewStdLogger(true, os.Getenv("EDGEFLOW_KAFKA_DEBUG") == "trace")
 }

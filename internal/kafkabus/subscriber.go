@@ -214,6 +214,9 @@ func (s *Subscriber) SubscribeTopics(ctx context.Context, topics ...string) (<-c
 		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) {
 			s.cfg.Logger.Error("kafka reader", fmt.Errorf(f, a...), logFields)
 		}),
+		Logger: kafka.LoggerFunc(func(f string, a ...any) {
+			s.cfg.Logger.Trace("kafka reader: "+fmt.Sprintf(f, a...), logFields)
+		}),
 	}
 	if len(topics) == 1 {
 		rc.Topic = topics[0]
