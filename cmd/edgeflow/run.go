@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -56,6 +57,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	printNode := fs.Bool("print-node", false, "print the resolved node settings as YAML and exit")
+	statsInterval := fs.Duration("stats-interval", 0, "log every pipeline's counters this often (0: only the summary at exit)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -94,6 +96,24 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 		pipelines.WithRetry(*retries, 0, 0))
 	logger.Info("starting", "node", node.ID, "labels", edge.FormatLabels(node.Labels),
 		"brokers", strings.Join(node.Brokers, ","), "pipelines", len(pipes))
+	if *statsInterval > 0 {
+		stopStats := make(chan struct{})
+		defer close(stopStats)
+		go func() {
+			t := time.NewTicker(*statsInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopStats:
+					return
+				case <-t.C:
+					for _, st := range rt.Stats() {
+						logger.Info("stats", "pipeline", st.Pipeline, "stats", st.String())
+					}
+				}
+			}
+		}()
+	}
 	results, err := rt.Run(ctx, pipes)
 	ran := 0
 	for _, r := range results {
