@@ -16,10 +16,11 @@ import (
 // Decoder turns frames back into Blocks. It is reusable and not safe for
 // concurrent use.
 type Decoder struct {
-	raw  []byte   // body after the back end
-	zs   []uint64 // integer stream scratch
-	syms []byte   // symbol stream scratch
-	pl   []byte   // XOR byte planes
+	raw  []byte    // body after the back end
+	zs   []uint64  // integer stream scratch
+	syms []byte    // symbol stream scratch
+	pl   []byte    // XOR byte planes
+	dict []float64 // dictionary transform: the distinct values before corrections
 
 	huff huff0.Scratch
 
@@ -79,6 +80,8 @@ func (d *Decoder) decodeBody(fi frameInfo, src []byte, b *Block) (Header, error)
 			body, err = d.readXOR(body, b.Values)
 		case transformF32Diff:
 			body, err = readF32Diff(body, b.Values)
+		case transformDict:
+			body, err = d.readDict(body, b.Values)
 		}
 		if err != nil {
 			return Header{}, fmt.Errorf("values: %w", err)
@@ -223,10 +226,71 @@ func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byt
 			vals[i+1] = float64(k) * scale
 		}
 	}
+	return d.readCorrections(src, vals)
+}
+
+// readDict decodes the dictionary transform: decimals, the sorted distinct
+// scaled integers, the ranks, then the corrections.
+func (d *Decoder) readDict(src []byte, vals []float64) ([]byte, error) {
+	n := len(vals)
+	if len(src) < 1 || src[0] > maxDecimals {
+		return nil, corruptf("dictionary values: bad decimal count")
+	}
+	scale := pow10[src[0]]
+	src = src[1:]
+	u, l := binary.Uvarint(src)
+	if l <= 0 || u == 0 || u > uint64(n) {
+		return nil, corruptf("dictionary values: bad dictionary size")
+	}
+	src = src[l:]
+	first, l := binary.Uvarint(src)
+	if l <= 0 {
+		return nil, corruptf("dictionary values: bad smallest integer")
+	}
+	src = src[l:]
+	dict := grow(d.dict, int(u))
+	d.dict = dict
+	zs := grow(d.zs, n)
+	d.zs = zs
+	src, err := d.readInts(src, zs[:u-1])
+	if err != nil {
+		return nil, err
+	}
+	k := unzigzag(first)
+	dict[0] = float64(k) / scale
+	for i, gap := range zs[:u-1] {
+		k += int64(gap) + 1
+		dict[i+1] = float64(k) / scale
+	}
+	r0, l := binary.Uvarint(src)
+	if l <= 0 || r0 >= u {
+		return nil, corruptf("dictionary values: bad first rank")
+	}
+	src = src[l:]
+	if src, err = d.readInts(src, zs[:n-1]); err != nil {
+		return nil, err
+	}
+	r := int64(r0)
+	vals[0] = dict[r]
+	for i, z := range zs[:n-1] {
+		r += unzigzag(z)
+		if uint64(r) >= u {
+			return nil, corruptf("dictionary values: rank of value %d out of range", i+1)
+		}
+		vals[i+1] = dict[r]
+	}
+	return d.readCorrections(src, vals)
+}
+
+// readCorrections adds the corrections stream to the bit patterns of vals.
+func (d *Decoder) readCorrections(src []byte, vals []float64) ([]byte, error) {
 	if len(src) > 0 && src[0] == intsZero {
 		return src[1:], nil
 	}
-	if src, err = d.readInts(src, zs); err != nil {
+	zs := grow(d.zs, len(vals))
+	d.zs = zs
+	src, err := d.readInts(src, zs)
+	if err != nil {
 		return nil, err
 	}
 	for i, z := range zs {

@@ -28,6 +28,7 @@ type Encoder struct {
 	syms []byte   // byte symbols of an integer stream
 	esc  []byte   // escape varints of an integer stream
 	pl   []byte   // XOR byte planes
+	rank []int32  // dictionary rank of each scaled integer (offset by the smallest)
 
 	ent []byte // an alternative entropy-coded byte stream
 
@@ -190,12 +191,90 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 		}
 	}
 	if ncorr*8 <= len(vals) || len(dst)-mark < 5*len(vals) {
-		return dst, transformDecimal
+		return e.tryDictionary(dst, mark, d)
 	}
 	alt := e.appendXOR(e.alt[:0], vals)
 	e.alt = alt
 	if len(alt) < len(dst)-mark {
 		return append(dst[:mark], alt...), transformXOR
+	}
+	return dst, transformDecimal
+}
+
+// maxDictRange bounds the span of scaled integers (max - min + 1) for which the
+// dictionary transform is tried, keeping its presence table small.
+const maxDictRange = 1 << 16
+
+// tryDictionary replaces the decimal section at dst[mark:] by a dictionary
+// section when that is smaller. It looks at the scaled integers and
+// corrections appendScaled left in e.ks and e.cs, and tries only when the
+// block's distinct integers leave gaps (at most 60% of the integers between
+// the smallest and the largest occur), as values converted from a sensor's
+// raw counts by a nonlinear formula do: ranks in the dictionary then have
+// smaller, more regular deltas than the integers themselves.
+func (e *Encoder) tryDictionary(dst []byte, mark, d int) ([]byte, uint8) {
+	ks := e.ks
+	n := len(ks)
+	if n < 64 {
+		return dst, transformDecimal
+	}
+	lo, hi := ks[0], ks[0]
+	for _, k := range ks {
+		lo, hi = min(lo, k), max(hi, k)
+	}
+	span := uint64(hi - lo)
+	if span >= maxDictRange || span >= uint64(8*n) {
+		return dst, transformDecimal
+	}
+	rank := grow(e.rank, int(span)+1)
+	e.rank = rank
+	clear(rank)
+	for _, k := range ks {
+		rank[k-lo] = 1
+	}
+	distinct := int32(0)
+	for i, present := range rank {
+		if present != 0 {
+			rank[i] = distinct
+			distinct++
+		} else {
+			rank[i] = -1
+		}
+	}
+	if uint64(distinct)*10 > (span+1)*6 {
+		return dst, transformDecimal
+	}
+	// Section: D, distinct count, smallest integer, gaps - 1 between sorted
+	// distinct integers, first rank, rank deltas, corrections.
+	alt := append(e.alt[:0], byte(d))
+	alt = binary.AppendUvarint(alt, uint64(distinct))
+	alt = binary.AppendUvarint(alt, zigzag(lo))
+	gaps := grow(e.zs, int(distinct)-1)
+	prev, j := 0, 0
+	for i, r := range rank {
+		if r < 0 {
+			continue
+		}
+		if r > 0 {
+			gaps[j] = uint64(i - prev - 1)
+			j++
+		}
+		prev = i
+	}
+	e.zs = gaps
+	alt = e.appendInts(alt, gaps)
+	r0 := rank[ks[0]-lo]
+	alt = binary.AppendUvarint(alt, uint64(r0))
+	zs := grow(e.zs, n-1)
+	for i := 1; i < n; i++ {
+		zs[i-1] = zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
+	}
+	e.zs = zs
+	alt = e.appendInts(alt, zs)
+	alt = e.appendInts(alt, e.cs)
+	e.alt = alt
+	if len(alt) < len(dst)-mark {
+		return append(dst[:mark], alt...), transformDict
 	}
 	return dst, transformDecimal
 }

@@ -91,9 +91,10 @@ const (
 	transformGrid    uint8 = 1 // bounded-error grid integers, delta coded (lossy)
 	transformXOR     uint8 = 2 // XOR with previous value, byte planes
 	transformF32Diff uint8 = 3 // float32 differences (CodecF32DiffZlib, lossy)
+	transformDict    uint8 = 4 // decimal-scaled integers as ranks in the block's sorted distinct integers
 )
 
-var transformNames = [...]string{"decimal", "grid", "xor", "f32-diff"}
+var transformNames = [...]string{"decimal", "grid", "xor", "f32-diff", "dictionary"}
 
 const (
 	flagLossy         = 0x01

@@ -95,9 +95,16 @@ func FuzzRoundTrip(f *testing.F) {
 }
 
 // fuzzSeedBlocks are blocks whose frames use every transform and stream kind:
-// Huffman symbols, Rice, sparse corrections, bit-packing, XOR byte planes.
+// Huffman symbols, Rice, sparse corrections, bit-packing, XOR byte planes, the
+// dictionary of a nonlinear sensor conversion.
 func fuzzSeedBlocks() []Block {
 	n := 300
+	humidity := make([]float64, n) // SHT1x relative humidity from a random walk of raw counts
+	raw := 1500.0
+	for i := range humidity {
+		raw += float64(int(uint32(i)*2654435761>>29) - 3)
+		humidity[i] = math.Round((-4+0.0405*raw-2.8e-6*raw*raw)*100) / 100
+	}
 	ts := seqTimestamps(n, 1e18, 5e9)
 	ts[100] += 7e9 // a gap: sparse deltas of deltas
 	small, wide, noisy, random := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
@@ -111,7 +118,7 @@ func fuzzSeedBlocks() []Block {
 		random[i] = math.Float64frombits(uint64(i) * 0x9e3779b97f4a7c15)
 	}
 	var out []Block
-	for _, vals := range [][]float64{small, wide, noisy, random} {
+	for _, vals := range [][]float64{small, wide, noisy, random, humidity} {
 		out = append(out, Block{Node: "n", Stream: "s", Seq: 1, Timestamps: ts, Values: vals})
 	}
 	return out

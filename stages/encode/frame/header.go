@@ -88,7 +88,7 @@ func parseHeader(src []byte) (frameInfo, error) {
 	fi.Lossy = flags&flagLossy != 0
 	fi.transform = (flags & flagTransformMask) >> 1
 	switch {
-	case fi.transform > transformF32Diff:
+	case fi.transform > transformDict:
 		return fi, corruptf("value transform %d at byte 6 unknown", fi.transform)
 	case (fi.transform == transformF32Diff) != (fi.Codec == CodecF32DiffZlib):
 		return fi, corruptf("value transform %s does not match codec %s", transformNames[fi.transform], fi.Codec)

@@ -66,6 +66,15 @@ func TestIndependentDecoder(t *testing.T) {
 			add(Options{}, ds.blocks(1000)[0])
 		}
 	}
+	used := map[uint8]bool{}
+	for _, r := range records {
+		used[r.Frame[6]>>1&7] = true
+	}
+	for tr := range transformNames {
+		if !used[uint8(tr)] {
+			t.Errorf("no frame uses transform %d (%s)", tr, transformNames[tr])
+		}
+	}
 	data, err := json.Marshal(records)
 	if err != nil {
 		t.Fatal(err)

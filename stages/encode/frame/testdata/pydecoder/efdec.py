@@ -181,6 +181,21 @@ def decode(frame):
                 k = to_signed(k + unzigzag(z)); ks.append(k)
             cs = int_stream(b, count)
             vals = [bits64(op(k)) + unzigzag(c) & M64 for k, c in zip(ks, cs)]
+        elif transform == 4:
+            D = b.byte()
+            if D > 18: raise Corrupt("D")
+            p = float(10 ** D)
+            u = b.uvarint()
+            if u < 1 or u > count: raise Corrupt("dictionary size")
+            s = [b.varint()]
+            for g in int_stream(b, u - 1):
+                s.append(to_signed(s[-1] + g + 1))
+            r = b.uvarint(); ranks = [r]
+            for z in int_stream(b, count - 1):
+                r += unzigzag(z); ranks.append(r)
+            if any(r < 0 or r >= u for r in ranks): raise Corrupt("rank")
+            cs = int_stream(b, count)
+            vals = [bits64(float(s[r]) / p) + unzigzag(c) & M64 for r, c in zip(ranks, cs)]
         elif transform == 2:
             planes = [byte_stream(b, count) for j in range(8)]
             prev = 0
@@ -193,6 +208,8 @@ def decode(frame):
                 d = f32(b.take(4))
                 acc = d if i == 0 else round32(acc + d)
                 vals.append(bits64(acc))
+        else:
+            raise Corrupt("transform %d" % transform)
     if b.o != len(body): raise Corrupt("leftover")
     return ts, vals
 
