@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 
 	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zlib"
@@ -19,18 +20,19 @@ import (
 type Encoder struct {
 	opts Options
 
-	body []byte   // transformed block, before the back end
-	alt  []byte   // an alternative value section being tried
-	comp []byte   // back-end output
-	zs   []uint64 // zigzag integers
-	ks   []int64  // scaled integers
-	cs   []uint64 // zigzag corrections
-	syms []byte   // byte symbols of an integer stream
-	esc  []byte   // escape varints of an integer stream
-	pl   []byte   // XOR byte planes
-	rank []int32  // dictionary rank of each scaled integer (offset by the smallest)
-
-	ent []byte // an alternative entropy-coded byte stream
+	body       []byte   // transformed block, before the back end
+	alt        []byte   // an alternative value section being tried
+	comp       []byte   // back-end output
+	zs         []uint64 // zigzag integers
+	ks         []int64  // scaled integers
+	cs         []uint64 // zigzag corrections
+	ncorr      int      // nonzero corrections in cs
+	syms       []byte   // byte symbols of an integer stream
+	esc        []byte   // escape varints of an integer stream
+	pl         []byte   // XOR byte planes
+	rank       []int32  // dictionary rank of each scaled integer (offset by the smallest)
+	rankDeltas []uint64 // zigzag rank deltas of the dictionary transform
+	dictLo     int64    // smallest scaled integer of the dictionary transform
 
 	huff huff0.Scratch
 
@@ -167,12 +169,17 @@ func (e *Encoder) appendTimestamps(dst []byte, ts []int64) []byte {
 		return dst
 	}
 	zs := grow(e.zs, len(ts)-2)
+	var or uint64
 	for i := 2; i < len(ts); i++ {
 		d := ts[i] - ts[i-1]
 		zs[i-2] = zigzag(d - prev)
+		or |= zs[i-2]
 		prev = d
 	}
 	e.zs = zs
+	if or == 0 { // a fixed period
+		return append(dst, intsZero)
+	}
 	return e.appendInts(dst, zs)
 }
 
@@ -181,17 +188,21 @@ func (e *Encoder) appendTimestamps(dst []byte, ts []int64) []byte {
 func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 	mark := len(dst)
 	d := chooseDecimals(vals, decimalSamples)
-	dst = append(dst, byte(d))
-	dst, ncorr := e.appendScaled(dst, vals, pow10[d], 0, false)
+	ncorr := e.scaleValues(vals, pow10[d], 0, false)
 	if ncorr > len(vals)/2 && len(vals) > decimalSamples {
 		// The sample may have missed what most values need: look at them all.
 		if d2 := chooseDecimals(vals, len(vals)); d2 != d {
-			dst = append(dst[:mark], byte(d2))
-			dst, ncorr = e.appendScaled(dst, vals, pow10[d2], 0, false)
+			d = d2
+			ncorr = e.scaleValues(vals, pow10[d], 0, false)
 		}
 	}
+	if e.dictionaryPays() {
+		return e.appendDictionary(dst, d), transformDict
+	}
+	dst = append(dst, byte(d))
+	dst = e.appendScaledInts(dst)
 	if ncorr*8 <= len(vals) || len(dst)-mark < 5*len(vals) {
-		return e.tryDictionary(dst, mark, d)
+		return dst, transformDecimal
 	}
 	alt := e.appendXOR(e.alt[:0], vals)
 	e.alt = alt
@@ -202,21 +213,23 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 }
 
 // maxDictRange bounds the span of scaled integers (max - min + 1) for which the
-// dictionary transform is tried, keeping its presence table small.
+// dictionary transform is considered, keeping its rank table small.
 const maxDictRange = 1 << 16
 
-// tryDictionary replaces the decimal section at dst[mark:] by a dictionary
-// section when that is smaller. It looks at the scaled integers and
-// corrections appendScaled left in e.ks and e.cs, and tries only when the
-// block's distinct integers leave gaps (at most 60% of the integers between
-// the smallest and the largest occur), as values converted from a sensor's
-// raw counts by a nonlinear formula do: ranks in the dictionary then have
-// smaller, more regular deltas than the integers themselves.
-func (e *Encoder) tryDictionary(dst []byte, mark, d int) ([]byte, uint8) {
+// dictionaryPays reports whether the dictionary transform is expected to be
+// smaller than plain deltas for the scaled integers in e.ks. It is considered
+// only when the block's distinct integers leave gaps (at most 60% of the
+// integers between the smallest and the largest occur), as values converted
+// from a sensor's raw counts by a nonlinear formula do: ranks in the sorted
+// distinct integers then have smaller, more regular deltas than the integers.
+// The decision compares order-0 entropy estimates, so that only the winner is
+// entropy coded. It leaves the rank table in e.rank, the rank deltas in
+// e.rankDeltas and the smallest integer in e.dictLo.
+func (e *Encoder) dictionaryPays() bool {
 	ks := e.ks
 	n := len(ks)
 	if n < 64 {
-		return dst, transformDecimal
+		return false
 	}
 	lo, hi := ks[0], ks[0]
 	for _, k := range ks {
@@ -224,8 +237,9 @@ func (e *Encoder) tryDictionary(dst []byte, mark, d int) ([]byte, uint8) {
 	}
 	span := uint64(hi - lo)
 	if span >= maxDictRange || span >= uint64(8*n) {
-		return dst, transformDecimal
+		return false
 	}
+	// Count the distinct integers first: most blocks stop here.
 	rank := grow(e.rank, int(span)+1)
 	e.rank = rank
 	clear(rank)
@@ -233,22 +247,85 @@ func (e *Encoder) tryDictionary(dst []byte, mark, d int) ([]byte, uint8) {
 		rank[k-lo] = 1
 	}
 	distinct := int32(0)
-	for i, present := range rank {
-		if present != 0 {
-			rank[i] = distinct
-			distinct++
+	for _, p := range rank {
+		distinct += p
+	}
+	if uint64(distinct)*10 > (span+1)*6 {
+		return false
+	}
+	r := int32(0)
+	dictBits := 16.0
+	last := 0
+	for i, p := range rank {
+		if p != 0 {
+			rank[i] = r
+			if r > 0 {
+				dictBits += float64(bits.Len(uint(i-last-1)) + 1)
+			}
+			r++
+			last = i
 		} else {
 			rank[i] = -1
 		}
 	}
-	if uint64(distinct)*10 > (span+1)*6 {
-		return dst, transformDecimal
+	deltas := grow(e.zs, n-1)
+	rankDeltas := grow(e.rankDeltas, n-1)
+	for i := 1; i < n; i++ {
+		deltas[i-1] = zigzag(ks[i] - ks[i-1])
+		rankDeltas[i-1] = zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
 	}
-	// Section: D, distinct count, smallest integer, gaps - 1 between sorted
-	// distinct integers, first rank, rank deltas, corrections.
-	alt := append(e.alt[:0], byte(d))
-	alt = binary.AppendUvarint(alt, uint64(distinct))
-	alt = binary.AppendUvarint(alt, zigzag(lo))
+	e.zs, e.rankDeltas, e.dictLo = deltas, rankDeltas, lo
+	return entropyBits(rankDeltas)+dictBits < entropyBits(deltas)
+}
+
+// entropyBits estimates the size in bits of zs coded as byte symbols under an
+// order-0 code: the entropy, escapes for values of 255 or more, and about 4
+// bits of code table per symbol up to the largest.
+func entropyBits(zs []uint64) float64 {
+	var hist [4][256]int32 // four tables: repeated symbols do not wait on each other
+	extra := 0
+	i := 0
+	for ; i+4 <= len(zs); i += 4 {
+		for j, z := range zs[i : i+4] {
+			if z >= escapeSymbol {
+				extra += 8 * ((bits.Len64(z-escapeSymbol) + 6) / 7)
+				z = escapeSymbol
+			}
+			hist[j][z]++
+		}
+	}
+	for _, z := range zs[i:] {
+		if z >= escapeSymbol {
+			extra += 8 * ((bits.Len64(z-escapeSymbol) + 6) / 7)
+			z = escapeSymbol
+		}
+		hist[0][z]++
+	}
+	n := float64(len(zs))
+	total := float64(extra)
+	largest := 0
+	for s := range hist[0] {
+		if c := hist[0][s] + hist[1][s] + hist[2][s] + hist[3][s]; c > 0 {
+			total += float64(c)*math.Log2(n/float64(c)) + 4
+			largest = s
+		}
+	}
+	return total + float64(4*largest)
+}
+
+// appendDictionary writes the dictionary section for the scaled integers and
+// corrections in e.ks and e.cs (after dictionaryPays): D, the number of
+// distinct integers, the smallest, the gaps - 1 between sorted distinct
+// integers, the first rank, the rank deltas, the corrections.
+func (e *Encoder) appendDictionary(dst []byte, d int) []byte {
+	rank, lo := e.rank, e.dictLo
+	var distinct int32
+	for _, r := range rank {
+		distinct = max(distinct, r+1)
+	}
+	dst = append(dst, byte(d))
+	dst = binary.AppendUvarint(dst, uint64(distinct))
+	dst = binary.AppendUvarint(dst, zigzag(lo))
 	gaps := grow(e.zs, int(distinct)-1)
 	prev, j := 0, 0
 	for i, r := range rank {
@@ -262,21 +339,10 @@ func (e *Encoder) tryDictionary(dst []byte, mark, d int) ([]byte, uint8) {
 		prev = i
 	}
 	e.zs = gaps
-	alt = e.appendInts(alt, gaps)
-	r0 := rank[ks[0]-lo]
-	alt = binary.AppendUvarint(alt, uint64(r0))
-	zs := grow(e.zs, n-1)
-	for i := 1; i < n; i++ {
-		zs[i-1] = zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
-	}
-	e.zs = zs
-	alt = e.appendInts(alt, zs)
-	alt = e.appendInts(alt, e.cs)
-	e.alt = alt
-	if len(alt) < len(dst)-mark {
-		return append(dst[:mark], alt...), transformDict
-	}
-	return dst, transformDecimal
+	dst = e.appendInts(dst, gaps)
+	dst = binary.AppendUvarint(dst, uint64(rank[e.ks[0]-lo]))
+	dst = e.appendInts(dst, e.rankDeltas)
+	return e.appendCorrections(dst)
 }
 
 // appendBounded writes the value section of a bounded-error frame: the smaller
@@ -307,12 +373,19 @@ func (e *Encoder) appendBounded(dst []byte, vals []float64) ([]byte, uint8) {
 	return dst, transform
 }
 
-// appendScaled writes the scaled-integer part of the decimal (grid=false: v =
-// k / scale) and grid (grid=true: v ≈ k * scale) transforms: the first integer,
-// the deltas, then per value the correction that makes it exact (the difference
-// of the bit patterns, mostly 0). In grid mode values within the error bound get
-// no correction. It returns the number of nonzero corrections.
+// appendScaled scales vals (see scaleValues) and writes the first integer,
+// the deltas and the corrections. It returns the number of nonzero corrections.
 func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64, grid bool) ([]byte, int) {
+	ncorr := e.scaleValues(vals, scale, maxErr, grid)
+	return e.appendScaledInts(dst), ncorr
+}
+
+// scaleValues computes the integers of the decimal (grid=false: v = k /
+// scale) and grid (grid=true: v ≈ k * scale) transforms into e.ks, and per
+// value the correction that makes it exact (the difference of the bit
+// patterns, mostly 0) into e.cs, zigzag coded. In grid mode values within the
+// error bound get no correction. It returns the number of nonzero corrections.
+func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) int {
 	n := len(vals)
 	ks := grow(e.ks, n)
 	cs := grow(e.cs, n)
@@ -351,8 +424,23 @@ func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64
 		ks[i] = k
 		prev = k
 	}
-	e.ks, e.cs = ks, cs
+	e.ks, e.cs, e.ncorr = ks, cs, ncorr
+	return ncorr
+}
 
+// appendCorrections writes the corrections stream from e.cs.
+func (e *Encoder) appendCorrections(dst []byte) []byte {
+	if e.ncorr == 0 {
+		return append(dst, intsZero)
+	}
+	return e.appendInts(dst, e.cs)
+}
+
+// appendScaledInts writes the first integer, the deltas and the corrections
+// from e.ks and e.cs.
+func (e *Encoder) appendScaledInts(dst []byte) []byte {
+	ks := e.ks
+	n := len(ks)
 	dst = binary.AppendUvarint(dst, zigzag(ks[0]))
 	if n > 1 {
 		zs := grow(e.zs, n-1)
@@ -362,8 +450,7 @@ func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64
 		e.zs = zs
 		dst = e.appendInts(dst, zs)
 	}
-	dst = e.appendInts(dst, cs)
-	return dst, ncorr
+	return e.appendCorrections(dst)
 }
 
 // appendXOR writes each value's bits XOR the previous value's bits as eight byte

@@ -109,8 +109,8 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 // appendInts writes an integer stream: the smaller of bit-packing and byte
 // symbols under a Huffman code.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
-	// One pass for the bit-packed size, the values' mean and the count of
-	// values that need a symbol escape.
+	// One pass for the bit-packed size, the values' mean, the count of values
+	// that need a symbol escape and the count of nonzero values.
 	var or, sum uint64
 	large, packed, nonzero := 0, 0, 0
 	for start := 0; start < len(zs); start += miniBlockLen {
@@ -119,12 +119,8 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 		for _, z := range mb {
 			mbOr |= z
 			sum += min(z, 1<<32)
-			if z >= escapeSymbol {
-				large++
-			}
-			if z != 0 {
-				nonzero++
-			}
+			large += int(b2u(z >= escapeSymbol))
+			nonzero += int(b2u(z != 0))
 		}
 		or |= mbOr
 		packed += 1 + (len(mb)*bits.Len64(mbOr)+7)/8
@@ -224,6 +220,15 @@ func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
 		return src, nil
 	}
 	return nil, corruptf("integer stream: unknown kind %d", kind)
+}
+
+// b2u is 1 for true and 0 for false, without a branch.
+func b2u(b bool) uint64 {
+	var u uint64
+	if b {
+		u = 1
+	}
+	return u
 }
 
 // appendSparse writes the nonzero values of zs with their positions: uvarint
