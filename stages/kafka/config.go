@@ -68,6 +68,8 @@ type SourceConfig struct {
 	Start     string        `yaml:"start" doc:"Where a group without a committed offset starts: the oldest retained record or only new ones." enum:"oldest|newest"`
 	ClientID  string        `yaml:"client_id" doc:"Client id shown in broker logs and metrics. Empty: edgeflow-<node id>." advanced:"true"`
 	NackDelay time.Duration `yaml:"nack_delay" doc:"Pause before a record the pipeline rejected is emitted again." advanced:"true"`
+	// CommitInterval trades redelivery after a crash for throughput.
+	CommitInterval time.Duration `yaml:"commit_interval" doc:"0: commit each record's offset as soon as the pipeline acks it, before the next record. Positive: commit acked offsets this often (and on close), much faster; after a crash up to this much acked work is read again." advanced:"true"`
 }
 
 func defaultSourceConfig() *SourceConfig {
@@ -105,6 +107,9 @@ func (c *SourceConfig) Validate() error {
 	}
 	if c.NackDelay < 0 {
 		return stages.FieldErrorf("nack_delay", "nack_delay %s: want zero or a positive duration", c.NackDelay)
+	}
+	if c.CommitInterval < 0 {
+		return stages.FieldErrorf("commit_interval", "commit_interval %s: want zero or a positive duration", c.CommitInterval)
 	}
 	return nil
 }

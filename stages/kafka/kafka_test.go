@@ -59,6 +59,7 @@ func TestConfigValidate(t *testing.T) {
 		}, "topics[0]"},
 		{"source bad start", stages.KindSource, func(c stages.Config) { sourceCfg(c).Start = "middle" }, "start"},
 		{"source bad broker", stages.KindSource, func(c stages.Config) { sourceCfg(c).Brokers = []string{":9092"} }, "brokers[0]"},
+		{"source negative commit interval", stages.KindSource, func(c stages.Config) { sourceCfg(c).CommitInterval = -time.Second }, "commit_interval"},
 		{"source negative nack delay", stages.KindSource, func(c stages.Config) { sourceCfg(c).NackDelay = -time.Second }, "nack_delay"},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,7 @@ func buildSource(_ context.Context, cfg *SourceConfig, env stages.Env) (stages.S
 		Start:           kafkabus.Start(cfg.Start),
 		ClientID:        clientID(cfg.ClientID, env),
 		NackResendSleep: cfg.NackDelay,
+		CommitInterval:  cfg.CommitInterval,
 		Logger:          watermill.NewSlogLogger(env.Log().With("stage", "kafka", "group", group)),
 	})
 	if err != nil {
