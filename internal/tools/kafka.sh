@@ -195,10 +195,14 @@ up() {
 		fi
 		log "process $pid is running but not ready; waiting"
 	else
-		fetch
 		if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT" 2>/dev/null; then
-			die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT or stop it"
+			if api_versions_ok; then
+				log "a Kafka broker not started from $CACHE already answers on 127.0.0.1:$KAFKA_PORT; using it"
+				return
+			fi
+			die "port $KAFKA_PORT is taken by a process that is not a Kafka broker; set KAFKA_PORT or stop it"
 		fi
+		fetch
 		rm -rf "$DATA_DIR" "$RUN_DIR/server.log"
 		write_config
 		local id

@@ -70,7 +70,10 @@ up() {
 	fi
 	install
 	if port_open; then
-		die "port $MQTT_PORT is taken by another process (a system mosquitto service?); stop it or set MQTT_PORT"
+		# Typically the distribution's own mosquitto service, started by the
+		# package on machines with systemd: it listens on localhost too.
+		log "something already listens on 127.0.0.1:$MQTT_PORT (a system mosquitto service?); using it"
+		return
 	fi
 	mkdir -p "$RUN_DIR"
 	cat >"$CONF" <<EOF
