@@ -146,14 +146,12 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 // ErrPublisherClosed is returned by Publish after Close.
 var ErrPublisherClosed = errors.New("kafkabus: publisher closed")
 
-// Publish writes msgs to topic and returns when all are acknowledged. The
-// context of the first message bounds the call (with WriteTimeout).
+// Publish writes msgs to topic and returns when all are acknowledged or
+// WriteTimeout passed. Message contexts are not used: a message handed out by
+// a Subscriber has its context cancelled once Acked, yet may well be published
+// on. Use PublishContext to bound the call.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
-	ctx := context.Background()
-	if len(msgs) > 0 {
-		ctx = msgs[0].Context()
-	}
-	return p.PublishContext(ctx, topic, msgs...)
+	return p.PublishContext(context.Background(), topic, msgs...)
 }
 
 // PublishContext is Publish bounded by ctx.
