@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/edgeflow/edgeflow/cloud"
+	"github.com/edgeflow/edgeflow/edge"
 	"github.com/edgeflow/edgeflow/pipelines"
 	"github.com/edgeflow/edgeflow/pipelines/examples"
 	"github.com/edgeflow/edgeflow/stages"
@@ -151,6 +152,7 @@ func (d *demo) run(ctx context.Context) error {
 			return err
 		}
 		d.nodes = append(d.nodes, n)
+		fmt.Fprintf(d.out, "  %s  labels %s\n", n.node.ID, edge.FormatLabels(n.node.Labels))
 	}
 	d.cons, err = cloud.NewConsumer(cloud.ConsumerConfig{
 		Brokers: []string{addr}, Topic: d.topic, Group: "edgeflow-demo", Start: cloud.StartEarliest,
