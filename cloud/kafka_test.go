@@ -1,8 +1,11 @@
 package cloud_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -63,9 +66,11 @@ func testConsumerOverKafka(t *testing.T, brokers []string, topic string) {
 	}
 
 	group := "cloud-test-" + time.Now().Format("150405.000000")
+	var logs syncBuffer
 	newConsumer := func() *cloud.Consumer {
 		c, err := cloud.NewConsumer(cloud.ConsumerConfig{Brokers: brokers, Topic: topic, Group: group,
-			Start: cloud.StartEarliest, RetryDelay: 10 * time.Millisecond, LagInterval: 100 * time.Millisecond})
+			Start: cloud.StartEarliest, RetryDelay: 10 * time.Millisecond, LagInterval: 100 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +114,9 @@ func testConsumerOverKafka(t *testing.T, brokers []string, topic string) {
 	if s.Frames != 20 || s.Duplicates != 1 || s.DecodeErrors != 1 || s.HandlerErrors != 1 {
 		t.Errorf("stats %+v", s)
 	}
+	if l := logs.String(); !regexp.MustCompile(`msg="skipping undecodable message" topic=` + regexp.QuoteMeta(topic) + ` partition=\d+ offset=\d+ kind=frame err=".*corrupt`).MatchString(l) {
+		t.Errorf("the corrupt frame was not logged with its position:\n%s", l)
+	}
 	lag, err := c.Lag(ctx)
 	if err != nil || lag != 0 {
 		t.Errorf("Lag = %d, %v; want 0", lag, err)
@@ -129,4 +137,22 @@ func testConsumerOverKafka(t *testing.T, brokers []string, topic string) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("second Run: %v", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
