@@ -33,6 +33,8 @@ type Encoder struct {
 	rank       []int32  // dictionary rank of each scaled integer (offset by the smallest)
 	rankDeltas []uint64 // zigzag rank deltas of the dictionary transform
 	dictLo     int64    // smallest scaled integer of the dictionary transform
+	gaps       []uint64 // gaps - 1 between the sorted distinct scaled integers
+	gapsCoded  []byte   // gaps as an integer stream
 
 	huff huff0.Scratch
 
@@ -196,8 +198,18 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 			ncorr = e.scaleValues(vals, pow10[d], 0, false)
 		}
 	}
-	if e.dictionaryPays() {
+	switch e.dictionaryPays() {
+	case dictYes:
 		return e.appendDictionary(dst, d), transformDict
+	case dictMaybe: // too close to call: code both
+		alt := e.appendDictionary(e.alt[:0], d)
+		e.alt = alt
+		dst = append(dst, byte(d))
+		dst = e.appendScaledInts(dst)
+		if len(alt) < len(dst)-mark {
+			return append(dst[:mark], alt...), transformDict
+		}
+		return dst, transformDecimal
 	}
 	dst = append(dst, byte(d))
 	dst = e.appendScaledInts(dst)
@@ -216,7 +228,14 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 // dictionary transform is considered, keeping its rank table small.
 const maxDictRange = 1 << 16
 
-// dictionaryPays reports whether the dictionary transform is expected to be
+// Answers of dictionaryPays.
+const (
+	dictNo    = iota // the decimal transform is better or the dictionary does not apply
+	dictYes          // the dictionary is clearly smaller
+	dictMaybe        // the estimates are within 10%: code both and compare
+)
+
+// dictionaryPays tells whether the dictionary transform is expected to be
 // smaller than plain deltas for the scaled integers in e.ks. It is considered
 // only when the block's distinct integers leave gaps (at most 60% of the
 // integers between the smallest and the largest occur), as values converted
@@ -224,12 +243,13 @@ const maxDictRange = 1 << 16
 // distinct integers then have smaller, more regular deltas than the integers.
 // The decision compares order-0 entropy estimates, so that only the winner is
 // entropy coded. It leaves the rank table in e.rank, the rank deltas in
-// e.rankDeltas and the smallest integer in e.dictLo.
-func (e *Encoder) dictionaryPays() bool {
+// e.rankDeltas, the smallest integer in e.dictLo and the coded gaps in
+// e.gapsCoded.
+func (e *Encoder) dictionaryPays() int {
 	ks := e.ks
 	n := len(ks)
 	if n < 64 {
-		return false
+		return dictNo
 	}
 	lo, hi := ks[0], ks[0]
 	for _, k := range ks {
@@ -237,7 +257,7 @@ func (e *Encoder) dictionaryPays() bool {
 	}
 	span := uint64(hi - lo)
 	if span >= maxDictRange || span >= uint64(8*n) {
-		return false
+		return dictNo
 	}
 	// Count the distinct integers first: most blocks stop here.
 	rank := grow(e.rank, int(span)+1)
@@ -251,16 +271,16 @@ func (e *Encoder) dictionaryPays() bool {
 		distinct += p
 	}
 	if uint64(distinct)*10 > (span+1)*6 {
-		return false
+		return dictNo
 	}
 	r := int32(0)
-	dictBits := 16.0
+	gaps := grow(e.gaps, int(distinct)-1)
 	last := 0
 	for i, p := range rank {
 		if p != 0 {
 			rank[i] = r
 			if r > 0 {
-				dictBits += float64(bits.Len(uint(i-last-1)) + 1)
+				gaps[r-1] = uint64(i - last - 1)
 			}
 			r++
 			last = i
@@ -268,6 +288,9 @@ func (e *Encoder) dictionaryPays() bool {
 			rank[i] = -1
 		}
 	}
+	e.gaps = gaps
+	e.gapsCoded = e.appendInts(e.gapsCoded[:0], gaps)
+	dictBits := float64(8 * (len(e.gapsCoded) + 4))
 	deltas := grow(e.zs, n-1)
 	rankDeltas := grow(e.rankDeltas, n-1)
 	for i := 1; i < n; i++ {
@@ -275,12 +298,19 @@ func (e *Encoder) dictionaryPays() bool {
 		rankDeltas[i-1] = zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
 	}
 	e.zs, e.rankDeltas, e.dictLo = deltas, rankDeltas, lo
-	return entropyBits(rankDeltas)+dictBits < entropyBits(deltas)
+	withDict, without := entropyBits(rankDeltas)+dictBits, entropyBits(deltas)
+	switch {
+	case withDict < 0.9*without:
+		return dictYes
+	case withDict < 1.1*without:
+		return dictMaybe
+	}
+	return dictNo
 }
 
 // entropyBits estimates the size in bits of zs coded as byte symbols under an
-// order-0 code: the entropy, escapes for values of 255 or more, and about 4
-// bits of code table per symbol up to the largest.
+// order-0 code: the entropy, escapes for values of 255 or more, and the code
+// table.
 func entropyBits(zs []uint64) float64 {
 	var hist [4][256]int32 // four tables: repeated symbols do not wait on each other
 	extra := 0
@@ -303,14 +333,16 @@ func entropyBits(zs []uint64) float64 {
 	}
 	n := float64(len(zs))
 	total := float64(extra)
-	largest := 0
+	largest, present := 0, 0
 	for s := range hist[0] {
 		if c := hist[0][s] + hist[1][s] + hist[2][s] + hist[3][s]; c > 0 {
-			total += float64(c)*math.Log2(n/float64(c)) + 4
+			total += float64(c) * math.Log2(n/float64(c))
 			largest = s
+			present++
 		}
 	}
-	return total + float64(4*largest)
+	// Code table: about 4 bits per symbol present, half a bit per absent one.
+	return total + float64(4*present) + float64(largest+1-present)/2
 }
 
 // appendDictionary writes the dictionary section for the scaled integers and
@@ -318,29 +350,11 @@ func entropyBits(zs []uint64) float64 {
 // distinct integers, the smallest, the gaps - 1 between sorted distinct
 // integers, the first rank, the rank deltas, the corrections.
 func (e *Encoder) appendDictionary(dst []byte, d int) []byte {
-	rank, lo := e.rank, e.dictLo
-	var distinct int32
-	for _, r := range rank {
-		distinct = max(distinct, r+1)
-	}
 	dst = append(dst, byte(d))
-	dst = binary.AppendUvarint(dst, uint64(distinct))
-	dst = binary.AppendUvarint(dst, zigzag(lo))
-	gaps := grow(e.zs, int(distinct)-1)
-	prev, j := 0, 0
-	for i, r := range rank {
-		if r < 0 {
-			continue
-		}
-		if r > 0 {
-			gaps[j] = uint64(i - prev - 1)
-			j++
-		}
-		prev = i
-	}
-	e.zs = gaps
-	dst = e.appendInts(dst, gaps)
-	dst = binary.AppendUvarint(dst, uint64(rank[e.ks[0]-lo]))
+	dst = binary.AppendUvarint(dst, uint64(len(e.gaps)+1))
+	dst = binary.AppendUvarint(dst, zigzag(e.dictLo))
+	dst = append(dst, e.gapsCoded...)
+	dst = binary.AppendUvarint(dst, uint64(e.rank[e.ks[0]-e.dictLo]))
 	dst = e.appendInts(dst, e.rankDeltas)
 	return e.appendCorrections(dst)
 }
