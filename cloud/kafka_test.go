@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -155,4 +156,49 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// BenchmarkConsumerKfake measures consuming frames of 500 readings through the
+// in-process broker: decode, dedupe and one offset commit per message.
+func BenchmarkConsumerKfake(b *testing.B) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: brokers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	ctx := context.Background()
+	var msgs []*message.Message
+	for i := 0; i < b.N; i++ {
+		msgs = append(msgs, frameMessage(b, testBlock("node-1", "s"+strconv.Itoa(i%6), uint64(i/6+1), 500)))
+	}
+	for len(msgs) > 0 {
+		n := min(len(msgs), 500)
+		if err := pub.PublishContext(ctx, "bench", msgs[:n]...); err != nil {
+			b.Fatal(err)
+		}
+		msgs = msgs[n:]
+	}
+	c, err := cloud.NewConsumer(cloud.ConsumerConfig{Brokers: brokers, Topic: "bench", Group: "bench", Start: cloud.StartEarliest})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ResetTimer()
+	got := 0
+	err = c.Run(ctx, func(ctx context.Context, batch cloud.Batch) error {
+		if got++; got == b.N {
+			return cloud.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)*500/b.Elapsed().Seconds(), "readings/s")
 }
