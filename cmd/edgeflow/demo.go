@@ -83,7 +83,7 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	var o demoOptions
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long the nodes generate data before draining")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9092", "`host:port` the in-process broker listens on (port 0: any free port)")
-	fs.StringVar(&o.pipeline, "pipeline", "", "pipeline `FILE` each node runs (default: the built-in pipelines/examples/demo.yaml)")
+	fs.StringVar(&o.pipeline, "pipeline", "", "pipeline `FILE` each node runs; it must encode frames and publish them with a kafka sink (default: the built-in pipelines/examples/demo.yaml)")
 	fs.IntVar(&o.nodes, "nodes", 3, "number of simulated edge nodes")
 	fs.Float64Var(&o.speedup, "speedup", 0, "override the generator's speedup (simulated seconds per second); 0 keeps the pipeline's")
 	fs.IntVar(&o.partitions, "partitions", 3, "partitions of the topic")
