@@ -71,6 +71,9 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(seed(3, []float64{30.21, 30.2, 30.19, 30.19}, []int64{0, 5e9, 10e9, 15e9}))
 	f.Add(seed(0x10|1, []float64{1.5, -2.25, 1e9, math.NaN()}, []int64{-1, 0, 1, math.MaxInt64}))
 	f.Add(seed(0x20|2, []float64{0.001, 0.002, 100}, []int64{3, 2, 1}))
+	for i, b := range fuzzSeedBlocks() {
+		f.Add(seed(byte(i), b.Values, b.Timestamps))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 1 {
 			return
