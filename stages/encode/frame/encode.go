@@ -27,6 +27,7 @@ type Encoder struct {
 	ks         []int64  // scaled integers
 	cs         []uint64 // zigzag corrections
 	ncorr      int      // nonzero corrections in cs
+	kLo, kHi   int64    // smallest and largest of ks
 	syms       []byte   // byte symbols of an integer stream
 	esc        []byte   // escape varints of an integer stream
 	pl         []byte   // XOR byte planes
@@ -232,7 +233,7 @@ const maxDictRange = 1 << 16
 const (
 	dictNo    = iota // the decimal transform is better or the dictionary does not apply
 	dictYes          // the dictionary is clearly smaller
-	dictMaybe        // the estimates are within 10%: code both and compare
+	dictMaybe        // the estimates are within 3%: code both and compare
 )
 
 // dictionaryPays tells whether the dictionary transform is expected to be
@@ -251,10 +252,7 @@ func (e *Encoder) dictionaryPays() int {
 	if n < 64 {
 		return dictNo
 	}
-	lo, hi := ks[0], ks[0]
-	for _, k := range ks {
-		lo, hi = min(lo, k), max(hi, k)
-	}
+	lo, hi := e.kLo, e.kHi
 	span := uint64(hi - lo)
 	if span >= maxDictRange || span >= uint64(8*n) {
 		return dictNo
@@ -300,9 +298,9 @@ func (e *Encoder) dictionaryPays() int {
 	e.zs, e.rankDeltas, e.dictLo = deltas, rankDeltas, lo
 	withDict, without := entropyBits(rankDeltas)+dictBits, entropyBits(deltas)
 	switch {
-	case withDict < 0.9*without:
+	case withDict < 0.97*without:
 		return dictYes
-	case withDict < 1.1*without:
+	case withDict < 1.03*without:
 		return dictMaybe
 	}
 	return dictNo
@@ -406,6 +404,7 @@ func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) 
 	var prev int64
 	relative := e.opts.RelativeError
 	ncorr := 0
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	for i, v := range vals {
 		var s float64
 		if grid {
@@ -436,9 +435,10 @@ func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) 
 		}
 		cs[i] = zigzag(int64(c))
 		ks[i] = k
+		lo, hi = min(lo, k), max(hi, k)
 		prev = k
 	}
-	e.ks, e.cs, e.ncorr = ks, cs, ncorr
+	e.ks, e.cs, e.ncorr, e.kLo, e.kHi = ks, cs, ncorr, lo, hi
 	return ncorr
 }
 
@@ -525,7 +525,7 @@ func decimalExact(v float64, d int) bool {
 
 // decimalSamples is about how many values of a block chooseDecimals examines;
 // the values it skips are still encoded exactly (with a correction if needed).
-const decimalSamples = 256
+const decimalSamples = 128
 
 // chooseDecimals picks the number of decimals for the block: each sampled value's
 // smallest exact decimal count is found (starting from the previous value's and

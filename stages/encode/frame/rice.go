@@ -14,26 +14,40 @@ const (
 	riceMaxK   = 56
 )
 
+// riceSamples is about how many values chooseRice looks at.
+const riceSamples = 256
+
 // chooseRice returns the best of the three Rice parameters around the one the
-// mean suggests, and the stream size in bytes.
-func chooseRice(zs []uint64, sum uint64) (k uint, size int) {
-	mean := sum / uint64(len(zs))
+// values' mean suggests, and an estimate of the stream size in bytes, both
+// from a sample of the values (the size only steers the choice of stream kind).
+func chooseRice(zs []uint64) (k uint, size int) {
+	stride := max(1, len(zs)/riceSamples)
+	var sum uint64
+	samples := 0
+	for i := 0; i < len(zs); i += stride {
+		sum += min(zs[i], 1<<32)
+		samples++
+	}
+	mean := sum / uint64(samples)
 	k1 := uint(max(bits.Len64(mean)-1, 1))
 	k1 = min(k1, riceMaxK-1)
 	k0, k2 := k1-1, k1+1
 	var n0, n1, n2 int
-	for _, z := range zs {
+	for i := 0; i < len(zs); i += stride {
+		z := zs[i]
 		n0 += riceBits(z, k0)
 		n1 += riceBits(z, k1)
 		n2 += riceBits(z, k2)
 	}
-	switch {
-	case n0 <= n1 && n0 <= n2:
-		return k0, (n0 + 7) / 8
-	case n1 <= n2:
-		return k1, (n1 + 7) / 8
+	k, best := k0, n0
+	if n1 < best {
+		k, best = k1, n1
 	}
-	return k2, (n2 + 7) / 8
+	if n2 < best {
+		k, best = k2, n2
+	}
+	total := best * len(zs) / samples
+	return k, (total + 7) / 8
 }
 
 // riceBits is the size in bits of z Rice coded with parameter k.

@@ -109,16 +109,15 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 // appendInts writes an integer stream: the smaller of bit-packing and byte
 // symbols under a Huffman code.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
-	// One pass for the bit-packed size, the values' mean, the count of values
-	// that need a symbol escape and the count of nonzero values.
-	var or, sum uint64
+	// One pass for the bit-packed size, the count of values that need a
+	// symbol escape and the count of nonzero values.
+	var or uint64
 	large, packed, nonzero := 0, 0, 0
 	for start := 0; start < len(zs); start += miniBlockLen {
 		mb := zs[start:min(start+miniBlockLen, len(zs))]
 		var mbOr uint64
 		for _, z := range mb {
 			mbOr |= z
-			sum += min(z, 1<<32)
 			large += int(b2u(z >= escapeSymbol))
 			nonzero += int(b2u(z != 0))
 		}
@@ -132,7 +131,7 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 		// Mostly zeros: every other kind spends at least one bit per zero.
 		return appendSparse(dst, zs, nonzero)
 	}
-	riceK, riceSize := chooseRice(zs, sum)
+	riceK, riceSize := chooseRice(zs)
 	riceSize++ // the k byte
 	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 && large <= len(zs)/8 {
 		mark := len(dst)
