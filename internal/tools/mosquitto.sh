@@ -118,7 +118,9 @@ down() {
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.2
 		done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
 	else
 		log "not running"
 	fi

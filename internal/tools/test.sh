@@ -20,6 +20,7 @@ export EDGEFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export EDGEFLOW_MQTT_URL=tcp://127.0.0.1:$MQTT_PORT
 
 started=()
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
 	local s
 	for s in "${started[@]}"; do
