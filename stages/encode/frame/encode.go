@@ -35,7 +35,6 @@ type Encoder struct {
 	rankDeltas []uint64 // zigzag rank deltas of the dictionary transform
 	dictLo     int64    // smallest scaled integer of the dictionary transform
 	gaps       []uint64 // gaps - 1 between the sorted distinct scaled integers
-	gapsCoded  []byte   // gaps as an integer stream
 
 	huff huff0.Scratch
 
@@ -229,6 +228,9 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 // dictionary transform is considered, keeping its rank table small.
 const maxDictRange = 1 << 16
 
+// dictSamples is about how many consecutive pairs dictionaryPays looks at.
+const dictSamples = 256
+
 // Answers of dictionaryPays.
 const (
 	dictNo    = iota // the decimal transform is better or the dictionary does not apply
@@ -243,9 +245,9 @@ const (
 // from a sensor's raw counts by a nonlinear formula do: ranks in the sorted
 // distinct integers then have smaller, more regular deltas than the integers.
 // The decision compares order-0 entropy estimates, so that only the winner is
-// entropy coded. It leaves the rank table in e.rank, the rank deltas in
-// e.rankDeltas, the smallest integer in e.dictLo and the coded gaps in
-// e.gapsCoded.
+// entropy coded; the estimates look at a sample of consecutive pairs. It
+// leaves the rank table in e.rank, the gaps between distinct integers in
+// e.gaps and the smallest integer in e.dictLo for appendDictionary.
 func (e *Encoder) dictionaryPays() int {
 	ks := e.ks
 	n := len(ks)
@@ -286,17 +288,21 @@ func (e *Encoder) dictionaryPays() int {
 			rank[i] = -1
 		}
 	}
-	e.gaps = gaps
-	e.gapsCoded = e.appendInts(e.gapsCoded[:0], gaps)
-	dictBits := float64(8 * (len(e.gapsCoded) + 4))
-	deltas := grow(e.zs, n-1)
-	rankDeltas := grow(e.rankDeltas, n-1)
-	for i := 1; i < n; i++ {
-		deltas[i-1] = zigzag(ks[i] - ks[i-1])
-		rankDeltas[i-1] = zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
+	e.gaps, e.dictLo = gaps, lo
+	_, gapBytes := chooseRice(gaps) // the gaps cost at most about this much
+	dictBits := float64(8 * (gapBytes + 6))
+	// Estimate both from a sample of consecutive pairs.
+	stride := max(1, (n-1)/dictSamples)
+	deltas := e.zs[:0]
+	rankDeltas := e.rankDeltas[:0]
+	for i := 1; i < n; i += stride {
+		deltas = append(deltas, zigzag(ks[i]-ks[i-1]))
+		rankDeltas = append(rankDeltas, zigzag(int64(rank[ks[i]-lo])-int64(rank[ks[i-1]-lo])))
 	}
-	e.zs, e.rankDeltas, e.dictLo = deltas, rankDeltas, lo
-	withDict, without := entropyBits(rankDeltas)+dictBits, entropyBits(deltas)
+	e.zs, e.rankDeltas = deltas, rankDeltas
+	scale := float64(n-1) / float64(len(deltas))
+	withDict := scale*entropyBits(rankDeltas) + dictBits
+	without := scale * entropyBits(deltas)
 	switch {
 	case withDict < 0.97*without:
 		return dictYes
@@ -348,12 +354,21 @@ func entropyBits(zs []uint64) float64 {
 // distinct integers, the smallest, the gaps - 1 between sorted distinct
 // integers, the first rank, the rank deltas, the corrections.
 func (e *Encoder) appendDictionary(dst []byte, d int) []byte {
+	ks, rank, lo := e.ks, e.rank, e.dictLo
 	dst = append(dst, byte(d))
 	dst = binary.AppendUvarint(dst, uint64(len(e.gaps)+1))
-	dst = binary.AppendUvarint(dst, zigzag(e.dictLo))
-	dst = append(dst, e.gapsCoded...)
-	dst = binary.AppendUvarint(dst, uint64(e.rank[e.ks[0]-e.dictLo]))
-	dst = e.appendInts(dst, e.rankDeltas)
+	dst = binary.AppendUvarint(dst, zigzag(lo))
+	dst = e.appendInts(dst, e.gaps)
+	prev := int64(rank[ks[0]-lo])
+	dst = binary.AppendUvarint(dst, uint64(prev))
+	rankDeltas := grow(e.rankDeltas, len(ks)-1)
+	for i, k := range ks[1:] {
+		r := int64(rank[k-lo])
+		rankDeltas[i] = zigzag(r - prev)
+		prev = r
+	}
+	e.rankDeltas = rankDeltas
+	dst = e.appendInts(dst, rankDeltas)
 	return e.appendCorrections(dst)
 }
 
