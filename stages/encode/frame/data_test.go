@@ -13,8 +13,8 @@ import (
 	"github.com/edgeflow/edgeflow/stages/reading"
 )
 
-// sharedDir is /work/shared's data directory, found as ../shared from the
-// repository root.
+// sharedDir is the read-only data directory ../shared/data next to the
+// repository root. Without it tests skip, or fail when CI=true.
 func sharedDir(t testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..", "..")

@@ -62,7 +62,7 @@ func TestIndependentDecoder(t *testing.T) {
 	add(Options{Codec: CodecF32DiffZlib}, fuzzSeedBlocks()[0])
 	add(Options{}, exampleBlock)
 	if _, err := os.Stat(filepath.Join(sharedDirIfPresent(), "telosb")); err == nil {
-		for _, ds := range loadTelosB(t)[:2] {
+		for _, ds := range loadTelosB(t)[:2] { // humidity and temperature
 			add(Options{}, ds.blocks(1000)[0])
 		}
 	}
@@ -95,7 +95,8 @@ func TestIndependentDecoder(t *testing.T) {
 	t.Logf("independent decoder: %s", strings.TrimSpace(string(out)))
 }
 
-// sharedDirIfPresent is sharedDir's path without skipping or failing.
+// sharedDirIfPresent is sharedDir's path (from this package's directory),
+// without skipping or failing when it is missing.
 func sharedDirIfPresent() string {
 	return filepath.Join("..", "..", "..", "..", "shared", "data")
 }
