@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
@@ -169,8 +170,22 @@ func sampleFrames(t testing.TB) map[Codec][]byte {
 func TestCorruptFrames(t *testing.T) {
 	dec := NewDecoder()
 	var b Block
+	frames := map[string][]byte{}
 	for codec, frame := range sampleFrames(t) {
-		t.Run(codec.String(), func(t *testing.T) {
+		frames[codec.String()] = frame
+	}
+	for i, blk := range fuzzSeedBlocks() { // every transform and stream kind
+		for _, codec := range []Codec{CodecNone, CodecZstd} {
+			enc, _ := NewEncoder(Options{Codec: codec})
+			frame, err := enc.Encode(nil, &blk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames[fmt.Sprintf("seed%d/%s", i, codec)] = frame
+		}
+	}
+	for name, frame := range frames {
+		t.Run(name, func(t *testing.T) {
 			if _, err := dec.Decode(frame, &b); err != nil {
 				t.Fatalf("intact frame: %v", err)
 			}
