@@ -53,7 +53,7 @@ type PublisherConfig struct {
 	// WriteTimeout bounds one Publish call including retries (default 30s).
 	WriteTimeout time.Duration
 	// BatchTimeout is how long the writer waits to fill a batch before sending
-	// (default 5ms; kafka-go's own default of 1s would delay every Publish).
+	// (default 1ms; kafka-go's own default of 1s would delay every Publish).
 	BatchTimeout time.Duration
 	// DialTimeout bounds connecting to a broker (default 10s).
 	DialTimeout time.Duration
@@ -78,7 +78,7 @@ func (c *PublisherConfig) setDefaults() {
 		c.WriteTimeout = 30 * time.Second
 	}
 	if c.BatchTimeout <= 0 {
-		c.BatchTimeout = 5 * time.Millisecond
+		c.BatchTimeout = time.Millisecond
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second

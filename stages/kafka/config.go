@@ -31,7 +31,7 @@ func defaultSinkConfig() *SinkConfig {
 		Partitions:        1,
 		ReplicationFactor: 1,
 		WriteTimeout:      30 * time.Second,
-		BatchTimeout:      5 * time.Millisecond,
+		BatchTimeout:      time.Millisecond,
 	}
 }
 
