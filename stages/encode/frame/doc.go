@@ -3,9 +3,10 @@
 // docs/frame-format.md. The encode stage hands an Encoder one Block per stream
 // (node, stream, sequence number, timestamps, values); Encode writes the
 // timestamps as deltas of deltas and the values as decimal-scaled integers
-// (with per-value bit corrections, so NaN payloads, ±Inf, -0 and noisy digits
-// survive bit for bit) or as XOR byte planes, entropy codes the integers
-// (bit-packing, Rice or Huffman, whichever is smallest), optionally runs a
+// (deltas, or ranks among the block's distinct integers, with per-value bit
+// corrections so that NaN payloads, ±Inf, -0 and noisy digits survive bit for
+// bit) or as XOR byte planes, entropy codes the integers (bit-packing, Rice,
+// sparse or Huffman, whichever is smallest), optionally runs a
 // zlib/lz4/zstd back end, and appends one self-delimiting frame with a CRC-32C.
 // Cloud consumers split a byte stream with FrameLen, peek with ReadHeader and
 // get the Block back with a Decoder; every malformed input yields an error

@@ -185,8 +185,9 @@ func (e *Encoder) appendTimestamps(dst []byte, ts []int64) []byte {
 	return e.appendInts(dst, zs)
 }
 
-// appendLossless writes the value section of a bit-exact frame: decimal
-// scaling, or XOR byte planes when they are smaller.
+// appendLossless writes the value section of a bit-exact frame: decimal-scaled
+// integers, as deltas or as ranks in the block's distinct integers, or XOR byte
+// planes when they are smaller.
 func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 	mark := len(dst)
 	d := chooseDecimals(vals, decimalSamples)
