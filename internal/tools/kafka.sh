@@ -168,7 +168,7 @@ java_run() {
 # checks that the broker answers with correlation id 1 and error code 0.
 api_versions_ok() {
 	local reply
-	reply=$(timeout 3 bash -c '
+	reply=$(timeout 5 bash -c '
 		exec 3<>/dev/tcp/127.0.0.1/'"$KAFKA_PORT"' || exit 1
 		# size=10, api_key=18 (ApiVersions), version=0, correlation_id=1, client_id=""
 		printf "\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x00" >&3
@@ -176,8 +176,23 @@ api_versions_ok() {
 	[[ ${reply:8:12} == 000000010000 ]]
 }
 
+# metadata_ok sends a Metadata v4 request (all topics; v4 is served by 3.x and
+# 4.x alike) and checks that the answer lists at least one broker, i.e. the
+# node has registered with its controller and serves clients.
+metadata_ok() {
+	local reply
+	reply=$(timeout 5 bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/'"$KAFKA_PORT"' || exit 1
+		# size=15, api_key=3 (Metadata), version=4, correlation_id=2, client_id="",
+		# topics=null (all), allow_auto_topic_creation=false
+		printf "\x00\x00\x00\x0f\x00\x03\x00\x04\x00\x00\x00\x02\x00\x00\xff\xff\xff\xff\x00" >&3
+		head -c 16 <&3 | od -An -tx1 | tr -d " \n"' 2>/dev/null) || return 1
+	# reply: size(4) correlation_id(4)=2 throttle_time_ms(4) broker_count(4)
+	[[ ${reply:8:8} == 00000002 && ${reply:24:8} =~ ^[0-9a-f]{8}$ && $((16#${reply:24:8})) -ge 1 ]]
+}
+
 ready() {
-	api_versions_ok && grep -q 'Kafka Server started' "$RUN_DIR/server.log" 2>/dev/null
+	api_versions_ok && metadata_ok
 }
 
 show_tail() {
