@@ -2,6 +2,7 @@ package kafkabus_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -16,9 +17,10 @@ import (
 	"github.com/edgeflow/edgeflow/internal/kafkabus/kafkatest"
 )
 
-// TestPubSub runs watermill's conformance suite against the real broker.
-// Each test gets its own consumer group so parallel tests do not rebalance
-// each other; -short (or the default under -race) uses the suite's short sizes.
+// TestPubSub runs watermill's conformance suite against the real broker, with
+// synchronous commits and with interval commits. Each test gets its own
+// consumer group per topic so parallel tests do not rebalance each other. The
+// suite's short sizes are used unless EDGEFLOW_PUBSUB_FULL is set.
 func TestPubSub(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	features := tests.Features{
@@ -31,30 +33,36 @@ func TestPubSub(t *testing.T) {
 		NewSubscriberReceivesOldMessages:    false, // subscribers of one group share records
 		ForceShort:                          os.Getenv("EDGEFLOW_PUBSUB_FULL") == "",
 	}
-	newPubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
-		pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: brokers, ClientID: "edgeflow-test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pub, &groupPerTopic{t: t, group: group, cfg: kafkabus.SubscriberConfig{
-			Brokers:         brokers,
-			ClientID:        "edgeflow-test",
-			NackResendSleep: 10 * time.Millisecond,
-			Logger:          testLogger(),
-		}}
+	for _, commitInterval := range []time.Duration{0, 100 * time.Millisecond} {
+		t.Run(fmt.Sprintf("commit_interval=%s", commitInterval), func(t *testing.T) {
+			t.Parallel()
+			newPubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
+				pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: brokers, ClientID: "edgeflow-test"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return pub, &groupPerTopic{t: t, group: group, cfg: kafkabus.SubscriberConfig{
+					Brokers:         brokers,
+					ClientID:        "edgeflow-test",
+					NackResendSleep: 10 * time.Millisecond,
+					CommitInterval:  commitInterval,
+					Logger:          testLogger(),
+				}}
+			}
+			tests.TestPubSub(t, features,
+				func(t *testing.T) (message.Publisher, message.Subscriber) {
+					return newPubSub(t, groupFor(t))
+				},
+				newPubSub,
+			)
+		})
 	}
-	tests.TestPubSub(t, features,
-		func(t *testing.T) (message.Publisher, message.Subscriber) {
-			return newPubSub(t, groupFor(t))
-		},
-		newPubSub,
-	)
 }
 
 // groupFor names the consumer group of one suite test (all pub/subs a test
 // creates share it, as the suite expects).
 func groupFor(t *testing.T) string {
-	return "test-" + strings.NewReplacer("/", ".", " ", "_").Replace(t.Name())
+	return "test-" + strings.NewReplacer("/", ".", " ", "_", "=", "-").Replace(t.Name())
 }
 
 // groupPerTopic gives each topic its own consumer group (group + "." + topic),
