@@ -294,15 +294,7 @@ func (s *Subscriber) deliver(ctx context.Context, reader *kafka.Reader, rec kafk
 		select {
 		case <-msg.Acked():
 			msgCancel()
-			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CommitTimeout)
-			err := reader.CommitMessages(commitCtx, rec)
-			cancel()
-			if err != nil {
-				// The record may be delivered again (to this or another group
-				// member): at-least-once.
-				s.cfg.Logger.Error("committing kafka offset", err, logFields.Add(watermill.LogFields{
-					"partition": rec.Partition, "offset": rec.Offset}))
-			}
+			s.commit(ctx, reader, rec, logFields)
 			return true
 		case <-msg.Nacked():
 			msgCancel()
@@ -311,8 +303,26 @@ func (s *Subscriber) deliver(ctx context.Context, reader *kafka.Reader, rec kafk
 			}
 		case <-ctx.Done():
 			msgCancel()
+			// An Ack racing the cancellation still counts: commit it so the
+			// record is not delivered again after a clean shutdown.
+			select {
+			case <-msg.Acked():
+				s.commit(ctx, reader, rec, logFields)
+			default:
+			}
 			return false
 		}
+	}
+}
+
+// commit commits rec's offset, even when ctx is already cancelled. A failed
+// commit means the record may be delivered again (at-least-once).
+func (s *Subscriber) commit(ctx context.Context, reader *kafka.Reader, rec kafka.Message, logFields watermill.LogFields) {
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CommitTimeout)
+	defer cancel()
+	if err := reader.CommitMessages(commitCtx, rec); err != nil {
+		s.cfg.Logger.Error("committing kafka offset", err, logFields.Add(watermill.LogFields{
+			"partition": rec.Partition, "offset": rec.Offset}))
 	}
 }
 
