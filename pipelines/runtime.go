@@ -549,7 +549,11 @@ func (r *Runner) flush(ctx context.Context, final bool) error {
 		if p.flusher == nil {
 			continue
 		}
-		out, err := p.flusher.Flush(ctx)
+		mode := stages.FlushDue
+		if final {
+			mode = stages.FlushAll
+		}
+		out, err := p.flusher.Flush(ctx, mode)
 		if err != nil {
 			if StepOf(err) == "" {
 				err = &stepError{Path: p.step.Path, Err: err}
@@ -788,13 +792,13 @@ type guardedFlusher struct {
 	flusher stages.Flusher
 }
 
-func (g *guardedFlusher) Flush(ctx context.Context) (out []*message.Message, err error) {
+func (g *guardedFlusher) Flush(ctx context.Context, mode stages.FlushMode) (out []*message.Message, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, &stepError{Path: g.step.Path, Err: fmt.Errorf("panic in flush: %v", p)}
 		}
 	}()
-	out, err = g.flusher.Flush(ctx)
+	out, err = g.flusher.Flush(ctx, mode)
 	if err != nil {
 		return nil, err
 	}

@@ -192,7 +192,7 @@ func (p *rtProcessor) Close() error {
 // rtBuffer is an rtProcessor that also flushes.
 type rtBuffer struct{ *rtProcessor }
 
-func (p rtBuffer) Flush(ctx context.Context) ([]*message.Message, error) {
+func (p rtBuffer) Flush(ctx context.Context, mode stages.FlushMode) ([]*message.Message, error) {
 	if len(p.buf) == 0 {
 		return nil, nil
 	}

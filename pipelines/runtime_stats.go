@@ -157,9 +157,9 @@ type countingFlusher struct {
 	flusher stages.Flusher
 }
 
-func (p *countingFlusher) Flush(ctx context.Context) ([]*message.Message, error) {
+func (p *countingFlusher) Flush(ctx context.Context, mode stages.FlushMode) ([]*message.Message, error) {
 	start := time.Now()
-	out, err := p.flusher.Flush(ctx)
+	out, err := p.flusher.Flush(ctx, mode)
 	p.c.busy.Add(int64(time.Since(start)))
 	if err != nil {
 		p.c.errors.Add(1)

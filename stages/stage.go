@@ -54,11 +54,24 @@ type Processor interface {
 	Process(ctx context.Context, msg *message.Message) ([]*message.Message, error)
 }
 
+// FlushMode says how much a Flusher emits.
+type FlushMode int
+
+const (
+	// FlushDue is the periodic flush: emit only what the stage's own policy says
+	// is due (for the encoder: blocks older than max_age), so that quiet streams
+	// still get out without cutting busy streams' blocks short.
+	FlushDue FlushMode = iota
+	// FlushAll is the final flush when a pipeline drains: emit everything buffered.
+	FlushAll
+)
+
 // Flusher is implemented by processors that buffer (the encoder batches readings
-// into frames). The runtime calls Flush periodically and once when draining, and
-// passes what it returns on to the next stages.
+// into frames). The runtime calls Flush(ctx, FlushDue) periodically and
+// Flush(ctx, FlushAll) once when draining, and passes what it returns on to the
+// next stages.
 type Flusher interface {
-	Flush(ctx context.Context) ([]*message.Message, error)
+	Flush(ctx context.Context, mode FlushMode) ([]*message.Message, error)
 }
 
 // Sink writes messages out. Write returns nil only once every message is delivered

@@ -330,9 +330,7 @@ func (d *demo) buildNode(ctx context.Context, i int, broker string) (*demoNode, 
 		first = p.Stages[0].Path
 	}
 	env := stages.Env{Node: n.node, Pipeline: p.Name, Logger: d.log.With("node", n.node.ID)}
-	// The encoder cuts frames itself (block_size, max_age) and is flushed when the
-	// node drains; a periodic flush would cut every stream's frame each second.
-	n.runner, err = p.Build(ctx, env, pipelines.WithFlushInterval(time.Hour), pipelines.WithStageMiddleware(func(step pipelines.Step, next stages.Processor) stages.Processor {
+	n.runner, err = p.Build(ctx, env, pipelines.WithStageMiddleware(func(step pipelines.Step, next stages.Processor) stages.Processor {
 		cp := &demoCountingProcessor{counts: &n.count, first: step.Path == first, next: next}
 		if f, ok := next.(stages.Flusher); ok {
 			return &demoCountingFlusher{demoCountingProcessor: cp, flusher: f}
@@ -465,8 +463,8 @@ type demoCountingFlusher struct {
 	flusher stages.Flusher
 }
 
-func (p *demoCountingFlusher) Flush(ctx context.Context) ([]*message.Message, error) {
-	out, err := p.flusher.Flush(ctx)
+func (p *demoCountingFlusher) Flush(ctx context.Context, mode stages.FlushMode) ([]*message.Message, error) {
+	out, err := p.flusher.Flush(ctx, mode)
 	if err == nil {
 		p.counts.countFrames(out)
 	}

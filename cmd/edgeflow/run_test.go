@@ -77,7 +77,7 @@ func (b *rtBatch) Process(ctx context.Context, m *message.Message) ([]*message.M
 	return nil, nil
 }
 
-func (b *rtBatch) Flush(ctx context.Context) ([]*message.Message, error) {
+func (b *rtBatch) Flush(ctx context.Context, mode stages.FlushMode) ([]*message.Message, error) {
 	if len(b.buf) == 0 {
 		return nil, nil
 	}

@@ -135,11 +135,20 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 	return out, nil
 }
 
-// Flush emits a frame for every non-empty buffer, in (node, stream) order. It
-// never fails: see Process for blocks the frame encoder refuses.
-func (e *Encoder) Flush(ctx context.Context) ([]*message.Message, error) {
+// Flush emits frames, in (node, stream) order: with stages.FlushDue only for
+// blocks older than max_age (a periodic flush must not cut busy streams' blocks
+// short: small frames compress worse), with stages.FlushAll for every non-empty
+// buffer. It never fails: see Process for blocks the frame encoder refuses.
+func (e *Encoder) Flush(ctx context.Context, mode stages.FlushMode) ([]*message.Message, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if mode == stages.FlushDue {
+		now := e.now()
+		if e.oldest.IsZero() || now.Sub(e.oldest) < e.cfg.MaxAge {
+			return nil, nil
+		}
+		return e.flushLocked(func(b *streamBuffer) bool { return now.Sub(b.started) >= e.cfg.MaxAge }), nil
+	}
 	// Streams that stayed silent since the last flush give their columns back;
 	// only their sequence numbers are kept.
 	for _, b := range e.buffers {

@@ -167,7 +167,7 @@ func TestRoundTrip(t *testing.T) {
 			msg := reading.NewMessage(append(append([]reading.Reading{}, a...), b...))
 			msg.Metadata.Set(stages.MetaNode, "n2")
 			frames := process(t, e, msg)
-			more, err := e.Flush(context.Background())
+			more, err := e.Flush(context.Background(), stages.FlushAll)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func TestFlush(t *testing.T) {
 	if got := e.Buffered(); got != 4 {
 		t.Fatalf("Buffered = %d, want 4", got)
 	}
-	frames, err := e.Flush(context.Background())
+	frames, err := e.Flush(context.Background(), stages.FlushAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,12 +234,12 @@ func TestFlush(t *testing.T) {
 	if got := e.Buffered(); got != 0 {
 		t.Errorf("Buffered after Flush = %d", got)
 	}
-	again, err := e.Flush(context.Background())
+	again, err := e.Flush(context.Background(), stages.FlushAll)
 	if err != nil || len(again) != 0 {
 		t.Errorf("second Flush = %d frames, %v; want none", len(again), err)
 	}
 	// A stream silent for a whole flush period gives its columns back.
-	if _, err := e.Flush(context.Background()); err != nil {
+	if _, err := e.Flush(context.Background(), stages.FlushAll); err != nil {
 		t.Fatal(err)
 	}
 	if b := e.buffers[streamKey{"n", "a"}]; b.timestamps != nil || b.lastSeq != 1 {
@@ -247,7 +247,7 @@ func TestFlush(t *testing.T) {
 	}
 	// Sequence numbers go on after a flush.
 	process(t, e, reading.NewMessage(readings("n", "a", 5)))
-	frames, _ = e.Flush(context.Background())
+	frames, _ = e.Flush(context.Background(), stages.FlushAll)
 	if len(frames) != 1 || frames[0].Metadata.Get(stages.MetaSeq) != "2" {
 		t.Errorf("after flush: %d frames, seq %q; want 1 frame with seq 2", len(frames), frames[0].Metadata.Get(stages.MetaSeq))
 	}
@@ -307,7 +307,7 @@ func TestBadInputKeepsBuffers(t *testing.T) {
 			}
 		})
 	}
-	frames, err := e.Flush(context.Background())
+	frames, err := e.Flush(context.Background(), stages.FlushAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	e, _ := newTestEncoder(t, nil)
 	process(t, e, reading.NewMessage(readings("n", "a", 1, 2, 3)))
-	frames, _ := e.Flush(context.Background())
+	frames, _ := e.Flush(context.Background(), stages.FlushAll)
 	good := frames[0].Payload
 
 	truncated := message.NewMessage("t", good[:len(good)-1])
@@ -417,4 +417,28 @@ func BenchmarkProcess(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/reading")
+}
+
+// The periodic flush (FlushDue) emits only blocks older than max_age, so a busy
+// stream's block is not cut short; the final flush (FlushAll) emits everything.
+func TestFlushDue(t *testing.T) {
+	e, clock := newTestEncoder(t, func(c *Config) { c.MaxAge = 5 * time.Second })
+	process(t, e, reading.NewMessage(readings("n", "old", 1, 2)))
+	clock.t = clock.t.Add(3 * time.Second)
+	process(t, e, reading.NewMessage(readings("n", "new", 3)))
+	if frames, err := e.Flush(context.Background(), stages.FlushDue); err != nil || len(frames) != 0 {
+		t.Fatalf("FlushDue before max_age = %d frames, %v; want none", len(frames), err)
+	}
+	clock.t = clock.t.Add(2 * time.Second)
+	frames, err := e.Flush(context.Background(), stages.FlushDue)
+	if err != nil || len(frames) != 1 || frames[0].Metadata.Get(stages.MetaStream) != "old" {
+		t.Fatalf("FlushDue at max_age = %d frames, %v; want the old stream only", len(frames), err)
+	}
+	if got := e.Buffered(); got != 1 {
+		t.Errorf("Buffered after FlushDue = %d, want 1 (the new stream)", got)
+	}
+	frames, err = e.Flush(context.Background(), stages.FlushAll)
+	if err != nil || len(frames) != 1 || frames[0].Metadata.Get(stages.MetaStream) != "new" {
+		t.Fatalf("FlushAll = %d frames, %v; want the new stream", len(frames), err)
+	}
 }

@@ -40,7 +40,7 @@ func FuzzEncodeProcess(f *testing.F) {
 			}
 			return
 		}
-		more, err := e.Flush(context.Background())
+		more, err := e.Flush(context.Background(), stages.FlushAll)
 		if err != nil {
 			t.Fatalf("Flush: %v", err)
 		}
@@ -97,7 +97,7 @@ func FuzzDecodeProcess(f *testing.F) {
 	if _, err := e.Process(context.Background(), in); err != nil {
 		f.Fatal(err)
 	}
-	frames, err := e.Flush(context.Background())
+	frames, err := e.Flush(context.Background(), stages.FlushAll)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -461,7 +461,7 @@ func checkRuntime(t *testing.T, reg *stages.Registration, f Features) {
 		}
 		if isFlusher {
 			callSafely(t, "Flush with nothing buffered", func() {
-				msgs, err := fl.Flush(ctx)
+				msgs, err := fl.Flush(ctx, stages.FlushAll)
 				if err != nil || len(msgs) > 0 {
 					t.Errorf("Flush with nothing buffered returned %d messages, error %v; want none and nil", len(msgs), err)
 				}
@@ -469,7 +469,7 @@ func checkRuntime(t *testing.T, reg *stages.Registration, f Features) {
 		}
 		checkMalformed(t, reg, p, f)
 		if isFlusher {
-			callSafely(t, "Flush after malformed input", func() { _, _ = fl.Flush(ctx) })
+			callSafely(t, "Flush after malformed input", func() { _, _ = fl.Flush(ctx, stages.FlushAll) })
 		}
 	case stages.KindSink:
 		s, ok := v.(stages.Sink)
