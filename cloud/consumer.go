@@ -335,20 +335,18 @@ func (c *Consumer) decode(msg *message.Message, pos Position) ([]Batch, error) {
 // decodeFrames decodes a frame payload: one frame, or several concatenated.
 func (c *Consumer) decodeFrames(payload []byte) ([]Batch, error) {
 	var out []Batch
-	for off := 0; off < len(payload); {
-		n, err := frame.FrameLen(payload[off:])
+	for src := payload; len(src) > 0; {
+		off := len(payload) - len(src)
+		f, rest, err := frame.Next(src)
 		if err != nil {
 			return nil, fmt.Errorf("frame at byte %d: %w", off, err)
 		}
-		if n <= 0 || n > len(payload)-off {
-			return nil, fmt.Errorf("frame at byte %d: %d bytes long but %d left: %w", off, n, len(payload)-off, frame.ErrCorrupt)
-		}
-		b, err := decodeFrame(c.dec, payload[off:off+n], &c.block)
+		b, err := decodeFrame(c.dec, f, &c.block)
 		if err != nil {
 			return nil, fmt.Errorf("frame at byte %d: %w", off, err)
 		}
 		out = append(out, b)
-		off += n
+		src = rest
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("empty frame payload: %w", frame.ErrCorrupt)

@@ -477,16 +477,16 @@ func (c *demoCounts) countFrames(msgs []*message.Message) {
 			continue
 		}
 		for src := m.Payload; len(src) > 0; {
-			n, err := frame.FrameLen(src)
-			if err != nil || n <= 0 || n > len(src) {
+			f, rest, err := frame.Next(src)
+			if err != nil {
 				break
 			}
-			if h, err := frame.ReadHeader(src[:n]); err == nil {
+			if h, err := frame.ReadHeader(f); err == nil {
 				c.published.Add(uint64(h.Count))
 				c.frames.Add(1)
-				c.wire.Add(uint64(n))
+				c.wire.Add(uint64(len(f)))
 			}
-			src = src[n:]
+			src = rest
 		}
 	}
 }

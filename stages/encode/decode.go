@@ -64,16 +64,16 @@ func (d *Decoder) Process(ctx context.Context, msg *message.Message) ([]*message
 	defer d.pool.Put(s)
 	var out []*message.Message
 	src := msg.Payload
-	for offset := 0; offset < len(src); {
-		n, err := FrameLen(src[offset:])
+	for offset := 0; len(src) > 0; offset = len(msg.Payload) - len(src) {
+		f, rest, err := frame.Next(src)
 		if err != nil {
 			return nil, fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err)
 		}
-		h, err := s.dec.Decode(src[offset:offset+n], &s.block)
+		h, err := s.dec.Decode(f, &s.block)
 		if err != nil {
 			return nil, fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err)
 		}
-		offset += n
+		src = rest
 		s.rs = BlockReadings(&s.block, s.rs[:0])
 		per := d.cfg.MaxReadings
 		if per <= 0 {
@@ -106,16 +106,3 @@ func BlockReadings(b *frame.Block, dst []reading.Reading) []reading.Reading {
 }
 
 var _ stages.Processor = (*Decoder)(nil)
-
-// FrameLen is frame.FrameLen checked against src: the first frame of src must
-// be complete.
-func FrameLen(src []byte) (int, error) {
-	n, err := frame.FrameLen(src)
-	if err != nil {
-		return 0, err
-	}
-	if n <= 0 || n > len(src) {
-		return 0, fmt.Errorf("%w: frame of %d bytes truncated to %d", frame.ErrCorrupt, n, len(src))
-	}
-	return n, nil
-}

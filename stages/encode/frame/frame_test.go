@@ -254,6 +254,20 @@ func TestConcatenatedFrames(t *testing.T) {
 	}
 }
 
+func TestNextSplitsFrames(t *testing.T) {
+	frames := sampleFrames(t)
+	stream := append(append([]byte(nil), frames[CodecZstd]...), frames[CodecLZ4]...)
+	first, rest, err := Next(stream)
+	if err != nil || !bytes.Equal(first, frames[CodecZstd]) || !bytes.Equal(rest, frames[CodecLZ4]) {
+		t.Fatalf("Next = %d, %d bytes, %v; want the two frames", len(first), len(rest), err)
+	}
+	for cut := 0; cut < len(rest); cut++ {
+		if _, _, err := Next(rest[:cut]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Next on %d of %d bytes: %v, want ErrCorrupt", cut, len(rest), err)
+		}
+	}
+}
+
 func TestDecodeRejectsUnknownVersion(t *testing.T) {
 	frame := sampleFrames(t)[CodecNone]
 	frame[4] = 2

@@ -194,5 +194,20 @@ func FrameLen(src []byte) (int, error) {
 	return fi.frameLen, nil
 }
 
+// Next splits the first frame off src, which may hold several frames back to
+// back (a Kafka message, a file): it returns that frame and the bytes after it.
+// A malformed or incomplete first frame is an error wrapping ErrCorrupt. Only
+// the header is checked; Decoder.Decode checks the rest.
+func Next(src []byte) (first, rest []byte, err error) {
+	n, err := FrameLen(src)
+	if err != nil {
+		return nil, src, err
+	}
+	if n <= 0 || n > len(src) {
+		return nil, src, fmt.Errorf("%w: frame of %d bytes but only %d left", ErrCorrupt, n, len(src))
+	}
+	return src[:n:n], src[n:], nil
+}
+
 func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
 func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
