@@ -26,6 +26,10 @@ test: build
 bench-encode:
 	cd internal/tools/benchencode && $(GO) run . -data $(CURDIR)/../shared/data -doc $(CURDIR)/docs/benchmarks.md
 
+## fuzz: every fuzz target for FUZZTIME each (default 30s).
+fuzz:
+	bash internal/tools/fuzz.sh
+
 test-unit:
 	$(GO) test -race ./...
 
