@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/edgeflow/edgeflow/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -170,26 +170,11 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-// sharedData returns the path of a file in the shared data directory beside the
-// repository, skipping (or failing under CI=true) when it is missing.
-func sharedData(t *testing.T, rel string) string {
-	t.Helper()
-	_, here, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(here), "..", "..", "..", "shared", rel)
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data missing: %v", err)
-		}
-		t.Skipf("shared data missing (%v); it lives in ../shared beside the repository", err)
-	}
-	return path
-}
-
 // TestEncodeRealDataBitExact round-trips the NAB files and checks every value bit-exact.
 func TestEncodeRealDataBitExact(t *testing.T) {
 	for _, name := range []string{"ambient_temperature_system_failure", "cpu_utilization_asg_misconfiguration", "machine_temperature_system_failure"} {
 		t.Run(name, func(t *testing.T) {
-			path := sharedData(t, "data/nab/"+name+".csv")
+			path := testenv.SharedFile(t, "data/nab/"+name+".csv")
 			_, got := encodeDecode(t, []string{path}, nil)
 			in := strings.Split(strings.TrimSpace(string(readFile(t, path))), "\n")[1:]
 			out := strings.Split(strings.TrimSpace(string(got)), "\n")[1:]

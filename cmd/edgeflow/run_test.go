@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/edgeflow/edgeflow/internal/testenv"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -358,7 +359,7 @@ func TestRunBinaryDrainsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	csvPath := sharedData(t, "data/nab/ambient_temperature_system_failure.csv")
+	csvPath := testenv.SharedFile(t, "data/nab/ambient_temperature_system_failure.csv")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "edgeflow")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

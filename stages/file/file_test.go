@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/edgeflow/edgeflow/internal/testenv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -217,7 +218,7 @@ func TestSourcePacing(t *testing.T) {
 }
 
 func TestSourceSharedData(t *testing.T) {
-	dir := sharedDir(t)
+	dir := testenv.SharedFile(t, "")
 	src := newFileSource(t, "path: "+filepath.Join(dir, "data/telosb/multihop.csv")+`
 batch: 500
 csv:
@@ -259,21 +260,6 @@ func TestSourceValidate(t *testing.T) {
 			t.Errorf("%q: error names %q, want %q", tt.yaml, got, tt.field)
 		}
 	}
-}
-
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data missing: %v", err)
-		}
-		t.Skipf("shared data missing (%v); skipping", err)
-	}
-	return dir
 }
 
 func newSink(t *testing.T, cfgYAML string) *Sink {

@@ -2,6 +2,7 @@ package reading
 
 import (
 	"errors"
+	"github.com/edgeflow/edgeflow/internal/testenv"
 	"io"
 	"os"
 	"path/filepath"
@@ -146,24 +147,8 @@ func TestJSONLReader(t *testing.T) {
 	}
 }
 
-// sharedDir returns ../shared beside the repository root, or skips (fails in CI).
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data missing: %v", err)
-		}
-		t.Skipf("shared data missing (%v); skipping", err)
-	}
-	return dir
-}
-
 func TestCSVReaderSharedData(t *testing.T) {
-	dir := sharedDir(t)
+	dir := testenv.SharedFile(t, "")
 	tests := []struct {
 		file  string
 		opts  CSVOptions

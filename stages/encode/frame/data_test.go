@@ -2,9 +2,9 @@ package frame
 
 import (
 	"encoding/csv"
+	"github.com/edgeflow/edgeflow/internal/testenv"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"testing"
@@ -12,21 +12,6 @@ import (
 
 	"github.com/edgeflow/edgeflow/stages/reading"
 )
-
-// sharedDir is the read-only data directory ../shared/data next to the
-// repository root. Without it tests skip, or fail when CI=true.
-func sharedDir(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	dir := filepath.Join(root, "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data missing at %s: %v", dir, err)
-		}
-		t.Skipf("shared data missing at %s (set up ../shared to run this test): %v", dir, err)
-	}
-	return dir
-}
 
 // dataset is one stream of real readings.
 type dataset struct {
@@ -40,7 +25,7 @@ var telosbStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 // loadTelosB returns the temperature and humidity stream of every mote
 // (readings every 5 s).
 func loadTelosB(t testing.TB) []dataset {
-	path := filepath.Join(sharedDir(t), "telosb", "multihop.csv")
+	path := filepath.Join(testenv.SharedFile(t, "data"), "telosb", "multihop.csv")
 	rows := readCSV(t, path)
 	byKey := map[string]*dataset{}
 	var keys []string
@@ -81,7 +66,7 @@ func loadTelosB(t testing.TB) []dataset {
 
 // loadNAB returns every NAB series (timestamp,value).
 func loadNAB(t testing.TB) []dataset {
-	files, _ := filepath.Glob(filepath.Join(sharedDir(t), "nab", "*.csv"))
+	files, _ := filepath.Glob(filepath.Join(testenv.SharedFile(t, "data"), "nab", "*.csv"))
 	sort.Strings(files)
 	var out []dataset
 	for _, path := range files {

@@ -2,6 +2,7 @@ package frame
 
 import (
 	"encoding/json"
+	"github.com/edgeflow/edgeflow/internal/testenv"
 	"math"
 	"os"
 	"os/exec"
@@ -61,7 +62,7 @@ func TestIndependentDecoder(t *testing.T) {
 	add(Options{}, Block{Timestamps: []int64{5}, Values: []float64{math.NaN()}})
 	add(Options{Codec: CodecF32DiffZlib}, fuzzSeedBlocks()[0])
 	add(Options{}, exampleBlock)
-	if _, err := os.Stat(filepath.Join(sharedDirIfPresent(), "telosb")); err == nil {
+	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "..", "shared", "data", "telosb")); err == nil {
 		for _, ds := range loadTelosB(t)[:2] { // humidity and temperature
 			add(Options{}, ds.blocks(1000)[0])
 		}
@@ -93,10 +94,4 @@ func TestIndependentDecoder(t *testing.T) {
 		t.Fatalf("independent decoder disagrees:\n%s", out)
 	}
 	t.Logf("independent decoder: %s", strings.TrimSpace(string(out)))
-}
-
-// sharedDirIfPresent is sharedDir's path (from this package's directory),
-// without skipping or failing when it is missing.
-func sharedDirIfPresent() string {
-	return filepath.Join("..", "..", "..", "..", "shared", "data")
 }
