@@ -34,13 +34,25 @@ func EmitRetrying(ctx context.Context, emit EmitFunc, msg *message.Message, onNa
 		if onNack != nil {
 			onNack(err, wait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := Sleep(ctx, wait); err != nil {
+			return err
 		}
 		wait = min(2*wait, RetryMaxBackoff)
+	}
+}
+
+// Sleep waits for d or until ctx ends, whichever comes first, and returns
+// ctx.Err() in the second case. A d <= 0 returns at once.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

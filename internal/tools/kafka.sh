@@ -31,11 +31,9 @@ LOG_FILE=$RUN_DIR/kafka.log
 CONF=$RUN_DIR/server.properties
 MAJOR=${KAFKA_VERSION%%.*}
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() {
-	log "$*"
-	exit 1
-}
+SERVICE=kafka
+# shellcheck source=internal/tools/service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/service.sh"
 
 # fetch puts Kafka and its runtime dependencies into $LIBS unless they are there.
 fetch() {
@@ -81,13 +79,6 @@ EOF
 	log "fetched $(cd "$LIBS" && ls kafka_2.13-*.jar)"
 }
 
-running_pid() {
-	[[ -f $PID_FILE ]] || return 1
-	local pid
-	pid=$(<"$PID_FILE")
-	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-	echo "$pid"
-}
 
 # cluster_id returns a random Kafka cluster id: 16 random bytes, URL-safe base64, no padding.
 cluster_id() {
@@ -251,22 +242,7 @@ up() {
 }
 
 down() {
-	local pid
-	if pid=$(running_pid); then
-		log "stopping Kafka (pid $pid)"
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "still running after 30s; sending SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	else
-		log "not running"
-	fi
-	rm -f "$PID_FILE"
+	stop_service 30
 	rm -rf "$DATA_DIR"
 }
 

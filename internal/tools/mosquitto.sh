@@ -18,11 +18,9 @@ PID_FILE=$RUN_DIR/mosquitto.pid
 LOG_FILE=$RUN_DIR/mosquitto.log
 CONF=$RUN_DIR/mosquitto.conf
 
-log() { printf 'mosquitto.sh: %s\n' "$*" >&2; }
-die() {
-	log "$*"
-	exit 1
-}
+SERVICE=mosquitto
+# shellcheck source=internal/tools/service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/service.sh"
 
 find_mosquitto() {
 	if command -v mosquitto >/dev/null; then
@@ -51,13 +49,6 @@ install() {
 	find_mosquitto >/dev/null || die "mosquitto still not found after installing it"
 }
 
-running_pid() {
-	[[ -f $PID_FILE ]] || return 1
-	local pid
-	pid=$(<"$PID_FILE")
-	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-	echo "$pid"
-}
 
 port_open() {
 	timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT" 2>/dev/null
@@ -110,21 +101,7 @@ EOF
 }
 
 down() {
-	local pid
-	if pid=$(running_pid); then
-		log "stopping mosquitto (pid $pid)"
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	else
-		log "not running"
-	fi
-	rm -f "$PID_FILE"
+	stop_service 10
 }
 
 status() {

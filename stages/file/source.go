@@ -247,7 +247,7 @@ func (s *Source) pass(ctx context.Context, emit stages.EmitFunc, st *replay) (fi
 					return first, last, step, n, err
 				}
 				if wait = s.waitFor(st, rd.Time); wait > 0 {
-					if err := sleep(ctx, wait); err != nil {
+					if err := stages.Sleep(ctx, wait); err != nil {
 						return first, last, step, n, err
 					}
 				}
@@ -281,17 +281,6 @@ func (s *Source) waitFor(st *replay, t time.Time) time.Duration {
 		return 0
 	}
 	return due.Sub(s.now())
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 var _ stages.Source = (*Source)(nil)

@@ -102,7 +102,7 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 		}
 		if s.cfg.Realtime {
 			wait := wallStart.Add(time.Duration(float64(due.Sub(s.start)) / s.cfg.Speedup)).Sub(s.now())
-			if err := sleep(ctx, wait); err != nil {
+			if err := stages.Sleep(ctx, wait); err != nil {
 				return err
 			}
 		}
@@ -150,20 +150,6 @@ func (s *Source) active(sn *sensor) bool {
 		return false
 	}
 	return true
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 var _ stages.Source = (*Source)(nil)
