@@ -1,5 +1,3 @@
-// Command edgeflow runs edgeflow pipelines on an edge node and inspects their data.
-// Each subcommand lives in its own file and registers itself in commands.
 package main
 
 import (

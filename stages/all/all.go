@@ -1,4 +1,3 @@
-// Package all compiles in edgeflow's standard stages: import it for its side effects.
 package all
 
 import (
