@@ -197,6 +197,13 @@ func (l *loader) typeError(n *yaml.Node, path, field, want, hint string) {
 	l.errorf(n.Line, path, "field %q: want %s, got %s%s", field, want, describeNode(n), hint)
 }
 
+// ConfigKeys maps the YAML keys a config struct type accepts to their Go types,
+// following ",inline" structs: the keys the loader's strict decoding allows.
+func ConfigKeys(t reflect.Type) map[string]reflect.Type {
+	fields, _ := yamlFields(t)
+	return fields
+}
+
 // yamlFields maps the YAML keys of struct type t to their types, following
 // ",inline" structs; rest is the type of an ",inline" map catching other keys.
 func yamlFields(t reflect.Type) (fields map[string]reflect.Type, rest reflect.Type) {

@@ -130,7 +130,7 @@ func compareFields(t *testing.T, typ reflect.Type, fields []stages.Field, prefix
 	for typ.Kind() == reflect.Pointer {
 		typ = typ.Elem()
 	}
-	keys := structKeys(typ)
+	keys := pipelines.ConfigKeys(typ)
 	var names []string
 	seen := map[string]bool{}
 	for _, f := range fields {
@@ -183,36 +183,6 @@ func compareFields(t *testing.T, typ reflect.Type, fields []stages.Field, prefix
 			t.Errorf("spec field %q is not a yaml key of the config struct", prefix+n)
 		}
 	}
-}
-
-// structKeys maps the yaml keys of struct type t (inline structs flattened) to types.
-func structKeys(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	if t.Kind() != reflect.Struct {
-		return out
-	}
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-		if !sf.IsExported() || name == "-" {
-			continue
-		}
-		if strings.Contains(opts, "inline") {
-			ft := sf.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			for k, v := range structKeys(ft) {
-				out[k] = v
-			}
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(sf.Name)
-		}
-		out[name] = sf.Type
-	}
-	return out
 }
 
 // pipelineFor wraps a normalized stage entry in a minimal pipeline with the
