@@ -122,7 +122,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		return nil, err
 	}
 	dialer := &kafka.Dialer{ClientID: cfg.ClientID, Timeout: cfg.DialTimeout, DualStack: true}
-	transport := &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: cfg.DialTimeout}
+	transport := &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: cfg.DialTimeout, MetadataTTL: metadataTTL}
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     &kafka.Hash{},
@@ -139,6 +139,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	p := &Publisher{cfg: cfg, writer: w, transport: transport}
 	if !cfg.DisableTopicCreation {
 		p.topics = newTopicCreator(cfg.Brokers, dialer, cfg.Partitions, cfg.ReplicationFactor, cfg.WriteTimeout)
+		p.topics.client = &kafka.Client{Addr: w.Addr, Transport: transport}
 	}
 	return p, nil
 }
@@ -178,11 +179,25 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	for i, m := range msgs {
 		records[i] = toKafka(topic, p.cfg.Key(topic, m), m)
 	}
-	if err := p.writer.WriteMessages(ctx, records...); err != nil {
-		return fmt.Errorf("kafkabus: publish %d message(s) to %q: %w", len(msgs), topic, err)
+	for {
+		err := p.writer.WriteMessages(ctx, records...)
+		if err == nil {
+			return nil
+		}
+		// A topic made by another client moments ago is missing from the
+		// writer's cached metadata until its next refresh: wait for it.
+		if !errors.Is(err, kafka.UnknownTopicOrPartition) || !sleep(ctx, unknownTopicBackoff) {
+			return fmt.Errorf("kafkabus: publish %d message(s) to %q: %w", len(msgs), topic, err)
+		}
 	}
-	return nil
 }
+
+// unknownTopicBackoff is the wait between writes to a topic the writer's
+// metadata does not show yet; the transport refreshes it every metadataTTL.
+const (
+	unknownTopicBackoff = 200 * time.Millisecond
+	metadataTTL         = 2 * time.Second
+)
 
 // Close flushes pending writes and releases connections. It is idempotent.
 func (p *Publisher) Close() error {

@@ -43,6 +43,11 @@ type topicCreator struct {
 	replicationFactor int
 	timeout           time.Duration
 
+	// client, when set, is the publisher's client: creating topics through
+	// its transport makes that transport refresh its cached metadata, so the
+	// writer sees a new topic at once instead of after the cache expires.
+	client *kafka.Client
+
 	mu    sync.Mutex
 	known map[string]bool
 }
@@ -80,22 +85,17 @@ func (c *topicCreator) create(ctx context.Context, topic string) error {
 	defer conn.Close()
 	// No metadata probe first: with auto.create.topics.enable a metadata request
 	// would create the topic with the broker's defaults instead of ours.
-	controller, err := conn.Controller()
-	if err != nil {
-		return fmt.Errorf("find controller: %w", err)
-	}
-	addr := net.JoinHostPort(controller.Host, strconv.Itoa(controller.Port))
-	cc, err := c.dialer.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("dial controller %s: %w", addr, err)
-	}
-	defer cc.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = cc.SetDeadline(deadline)
-	}
-	err = cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: c.partitions, ReplicationFactor: c.replicationFactor})
-	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("CreateTopics via controller %s: %w", addr, err)
+	cfg := kafka.TopicConfig{Topic: topic, NumPartitions: c.partitions, ReplicationFactor: c.replicationFactor}
+	if c.client != nil {
+		resp, err := c.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{cfg}})
+		if err == nil {
+			err = resp.Errors[topic]
+		}
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("CreateTopics: %w", err)
+		}
+	} else if err := c.createViaController(ctx, conn, cfg); err != nil {
+		return err
 	}
 	// Wait for the metadata to show a leader for every partition.
 	for {
@@ -112,6 +112,27 @@ func (c *topicCreator) create(ctx context.Context, topic string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func (c *topicCreator) createViaController(ctx context.Context, conn *kafka.Conn, cfg kafka.TopicConfig) error {
+	controller, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("find controller: %w", err)
+	}
+	addr := net.JoinHostPort(controller.Host, strconv.Itoa(controller.Port))
+	cc, err := c.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("dial controller %s: %w", addr, err)
+	}
+	defer cc.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = cc.SetDeadline(deadline)
+	}
+	err = cc.CreateTopics(cfg)
+	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("CreateTopics via controller %s: %w", addr, err)
+	}
+	return nil
 }
 
 func allLed(parts []kafka.Partition) bool {
