@@ -310,21 +310,7 @@ sinks:
 		t.Fatal(err)
 	}
 	// let a few flushes happen, then stop it the way an init system would
-	time.Sleep(400 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("edgeflow run: %v; stderr:\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("edgeflow run did not exit after SIGTERM; stderr:\n%s", stderr.String())
-	}
+	terminateAfter(t, cmd, 400*time.Millisecond, &stderr)
 	// Every message the source handed over must be on stdout, once, in order.
 	m := regexp.MustCompile(`pipeline stream: acked (\d+), nacked 0, dropped 0; sources\[0\] \(rt-src\) out (\d+) errors 0;`).FindStringSubmatch(stderr.String())
 	if m == nil {
@@ -385,21 +371,7 @@ sinks:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("edgeflow run: %v; stderr:\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("edgeflow run did not exit after SIGTERM; stderr:\n%s", stderr.String())
-	}
+	terminateAfter(t, cmd, time.Second, &stderr)
 	m := regexp.MustCompile(`pipeline replay: acked (\d+), nacked 0, dropped 0; sources\[0\] \(file\) out (\d+) errors 0; stages\[0\] \(encode\) in (\d+) out 1 errors 0; sinks\[0\] \(stdout\) in 1 errors 0`).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no summary line on stderr:\n%s", stderr.String())
@@ -431,4 +403,25 @@ sinks:
 		}
 	}
 	t.Logf("%d readings drained on SIGTERM", n)
+}
+
+// terminateAfter sends SIGTERM to the started command after wait, as an init
+// system would, and requires it to exit 0 within 30 s.
+func terminateAfter(t *testing.T, cmd *exec.Cmd, wait time.Duration, stderr *bytes.Buffer) {
+	t.Helper()
+	time.Sleep(wait)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("edgeflow run: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("edgeflow run did not exit after SIGTERM; stderr:\n%s", stderr.String())
+	}
 }
