@@ -325,7 +325,8 @@ func (st encodeStats) print(w io.Writer) {
 		return
 	}
 	n := float64(st.readings)
-	fmt.Fprintf(w, "stats: %d readings, %d streams, %d frames, %d frame bytes\n", st.readings, st.streams, st.frames, st.bytes)
+	fmt.Fprintf(w, "stats: %s, %s, %s, %d frame bytes\n",
+		plural(st.readings, "reading"), plural(st.streams, "stream"), plural(st.frames, "frame"), st.bytes)
 	fmt.Fprintf(w, "stats: %.2f bits/value (whole frames: values, timestamps and headers)\n", float64(st.bytes)*8/n)
 	fmt.Fprintf(w, "stats: ratio %.2f:1 vs raw float64 values (8 bytes each), %.2f:1 vs float64 values + int64 timestamps (16 bytes)\n",
 		n*8/float64(st.bytes), n*16/float64(st.bytes))
@@ -344,4 +345,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// plural spells n with noun, adding an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
