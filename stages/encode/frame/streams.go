@@ -3,6 +3,7 @@ package frame
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/klauspost/compress/huff0"
@@ -135,18 +136,41 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 	riceSize++ // the k byte
 	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 && large <= len(zs)/8 {
 		mark := len(dst)
-		syms := e.syms[:0]
+		syms := grow(e.syms, len(zs))
 		esc := e.esc[:0]
-		for _, z := range zs {
-			if z >= escapeSymbol {
-				syms = append(syms, escapeSymbol)
-				esc = binary.AppendUvarint(esc, z-escapeSymbol)
-			} else {
-				syms = append(syms, byte(z))
+		var hist [4][256]uint32 // four tables: repeated symbols do not wait on each other
+		i := 0
+		for ; i+4 <= len(zs); i += 4 {
+			for j, z := range zs[i : i+4 : i+4] {
+				s := byte(z)
+				if z >= escapeSymbol {
+					s = escapeSymbol
+					esc = binary.AppendUvarint(esc, z-escapeSymbol)
+				}
+				syms[i+j] = s
+				hist[j][s]++
 			}
 		}
+		for ; i < len(zs); i++ {
+			z := zs[i]
+			s := byte(z)
+			if z >= escapeSymbol {
+				s = escapeSymbol
+				esc = binary.AppendUvarint(esc, z-escapeSymbol)
+			}
+			syms[i] = s
+			hist[0][s]++
+		}
 		e.syms, e.esc = syms, esc
-		if len(esc) < min(packed, riceSize) {
+		// No prefix code beats the order-0 entropy nor spends less than a
+		// bit per symbol, and the code table takes a few bits per symbol
+		// present and some per absent one below the largest (measured on
+		// real data it takes more than this), so a symbols stream is at
+		// least about this long: skip building one that cannot win.
+		entropy, present, largest := entropyBitsOf(&hist, len(zs))
+		codeBits := max(entropy-1, float64(len(zs)))
+		lowerBound := 2 + uvarintLen(uint64(len(esc))) + len(esc) + int(codeBits/8) + 3 + present/2 + (largest+1-present)/32
+		if len(esc) < min(packed, riceSize) && lowerBound < min(packed, riceSize)+1 {
 			dst = append(dst, intsSymbols)
 			dst = binary.AppendUvarint(dst, uint64(len(esc)))
 			dst = append(dst, esc...)
@@ -219,6 +243,29 @@ func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
 		return src, nil
 	}
 	return nil, corruptf("integer stream: unknown kind %d", kind)
+}
+
+// uvarintLen is the length of u as a uvarint.
+func uvarintLen(u uint64) int { return (bits.Len64(u|1) + 6) / 7 }
+
+// entropyBitsOf is the order-0 entropy in bits of n symbols whose counts are
+// the sums of the four histograms: a lower bound on any prefix code's size.
+// It also returns the number of distinct symbols and the largest symbol.
+func entropyBitsOf(hist *[4][256]uint32, n int) (entropy float64, present, largest int) {
+	sum := 0.0 // sum of c*log2(c)
+	for s := range hist[0] {
+		c := hist[0][s] + hist[1][s] + hist[2][s] + hist[3][s]
+		if c > 1 {
+			fc := float64(c)
+			sum += fc * math.Log2(fc)
+		}
+		if c != 0 {
+			present++
+			largest = s
+		}
+	}
+	fn := float64(n)
+	return max(0, fn*math.Log2(fn)-sum), present, largest
 }
 
 // b2u is 1 for true and 0 for false, without a branch.
