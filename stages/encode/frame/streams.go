@@ -110,31 +110,26 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 // appendInts writes an integer stream: the smaller of bit-packing and byte
 // symbols under a Huffman code.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
-	// One pass for the bit-packed size, the count of values that need a
-	// symbol escape and the count of nonzero values.
+	// One pass for the bit-packed size; the counts of nonzero values and
+	// of values that need a symbol escape only matter up to a limit.
 	var or uint64
-	large, packed, nonzero := 0, 0, 0
+	packed := 0
 	for start := 0; start < len(zs); start += miniBlockLen {
-		mb := zs[start:min(start+miniBlockLen, len(zs))]
-		var mbOr uint64
-		for _, z := range mb {
-			mbOr |= z
-			large += int(b2u(z >= escapeSymbol))
-			nonzero += int(b2u(z != 0))
-		}
+		mbOr := orOf(zs[start:min(start+miniBlockLen, len(zs))])
 		or |= mbOr
-		packed += 1 + (len(mb)*bits.Len64(mbOr)+7)/8
+		packed += 1 + (min(miniBlockLen, len(zs)-start)*bits.Len64(mbOr)+7)/8
 	}
 	if or == 0 {
 		return append(dst, intsZero)
 	}
-	if nonzero <= len(zs)/16 {
+	if nonzero := countAbove(zs, 0, len(zs)/16); nonzero <= len(zs)/16 {
 		// Mostly zeros: every other kind spends at least one bit per zero.
 		return appendSparse(dst, zs, nonzero)
 	}
 	riceK, riceSize := chooseRice(zs)
 	riceSize++ // the k byte
-	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 && large <= len(zs)/8 {
+	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 &&
+		(or < escapeSymbol || countAbove(zs, escapeSymbol-1, len(zs)/8) <= len(zs)/8) {
 		mark := len(dst)
 		syms := grow(e.syms, len(zs))
 		esc := e.esc[:0]
@@ -243,6 +238,39 @@ func (d *Decoder) readInts(src []byte, zs []uint64) ([]byte, error) {
 		return src, nil
 	}
 	return nil, corruptf("integer stream: unknown kind %d", kind)
+}
+
+// orOf is the bitwise OR of zs.
+func orOf(zs []uint64) uint64 {
+	var o0, o1, o2, o3 uint64
+	i := 0
+	for ; i+4 <= len(zs); i += 4 {
+		q := zs[i : i+4 : i+4]
+		o0 |= q[0]
+		o1 |= q[1]
+		o2 |= q[2]
+		o3 |= q[3]
+	}
+	for _, z := range zs[i:] {
+		o0 |= z
+	}
+	return o0 | o1 | o2 | o3
+}
+
+// countAbove counts the values of zs above t, exactly when there are at most
+// limit of them; otherwise it returns some count above limit, having stopped
+// early.
+func countAbove(zs []uint64, t uint64, limit int) int {
+	n := 0
+	for start := 0; start < len(zs); start += 64 {
+		for _, z := range zs[start:min(start+64, len(zs))] {
+			n += int(b2u(z > t))
+		}
+		if n > limit {
+			return n
+		}
+	}
+	return n
 }
 
 // uvarintLen is the length of u as a uvarint.
