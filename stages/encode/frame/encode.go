@@ -170,18 +170,20 @@ func (e *Encoder) appendTimestamps(dst []byte, ts []int64) []byte {
 	if len(ts) < 3 {
 		return dst
 	}
+	i := 2
+	for i < len(ts) && ts[i]-ts[i-1] == prev {
+		i++
+	}
+	if i == len(ts) { // a fixed period
+		return append(dst, intsZero)
+	}
 	zs := grow(e.zs, len(ts)-2)
-	var or uint64
 	for i := 2; i < len(ts); i++ {
 		d := ts[i] - ts[i-1]
 		zs[i-2] = zigzag(d - prev)
-		or |= zs[i-2]
 		prev = d
 	}
 	e.zs = zs
-	if or == 0 { // a fixed period
-		return append(dst, intsZero)
-	}
 	return e.appendInts(dst, zs)
 }
 
@@ -446,13 +448,16 @@ func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) 
 			r = float64(k) / scale
 		}
 		c := math.Float64bits(v) - math.Float64bits(r)
-		if c != 0 {
-			ncorr++
-		}
-		cs[i] = zigzag(int64(c))
+		ncorr += int(b2u(c != 0))
+		cs[i] = c // zigzag coded below, when there are corrections at all
 		ks[i] = k
 		lo, hi = min(lo, k), max(hi, k)
 		prev = k
+	}
+	if ncorr > 0 {
+		for i, c := range cs {
+			cs[i] = zigzag(int64(c))
+		}
 	}
 	e.ks, e.cs, e.ncorr, e.kLo, e.kHi = ks, cs, ncorr, lo, hi
 	return ncorr
