@@ -35,6 +35,7 @@ type Encoder struct {
 	rankDeltas []uint64 // zigzag rank deltas of the dictionary transform
 	dictLo     int64    // smallest scaled integer of the dictionary transform
 	gaps       []uint64 // gaps - 1 between the sorted distinct scaled integers
+	gapSlots   []uint64 // the array behind gaps, with a slot before and after
 
 	huff huff0.Scratch
 
@@ -276,21 +277,20 @@ func (e *Encoder) dictionaryPays() int {
 	if uint64(distinct)*10 > (span+1)*6 {
 		return dictNo
 	}
+	// Ranks and gaps without a branch on presence: slot r of gapSlots is
+	// rewritten at every absent integer and last written at the distinct
+	// integer of rank r, with its gap (slot 0 and the last slot are junk).
+	gapSlots := grow(e.gapSlots, int(distinct)+1)
+	e.gapSlots = gapSlots
 	r := int32(0)
-	gaps := grow(e.gaps, int(distinct)-1)
 	last := 0
-	for i, p := range rank {
-		if p != 0 {
-			rank[i] = r
-			if r > 0 {
-				gaps[r-1] = uint64(i - last - 1)
-			}
-			r++
-			last = i
-		} else {
-			rank[i] = -1
-		}
+	for i, p := range rank { // p is 0 or 1
+		rank[i] = (r+1)*p - 1 // r when present, else -1
+		gapSlots[r] = uint64(i - last - 1)
+		last += (i - last) * int(p)
+		r += p
 	}
+	gaps := gapSlots[1:distinct]
 	e.gaps, e.dictLo = gaps, lo
 	_, gapBytes := chooseRice(gaps) // the gaps cost at most about this much
 	dictBits := float64(8 * (gapBytes + 6))
@@ -319,30 +319,22 @@ func (e *Encoder) dictionaryPays() int {
 // order-0 code: the entropy, escapes for values of 255 or more, and the code
 // table.
 func entropyBits(zs []uint64) float64 {
-	var hist [4][256]int32 // four tables: repeated symbols do not wait on each other
+	var hist [256]int32 // the samples are few: one table, cleared cheaply
 	extra := 0
-	i := 0
-	for ; i+4 <= len(zs); i += 4 {
-		for j, z := range zs[i : i+4] {
-			if z >= escapeSymbol {
-				extra += 8 * ((bits.Len64(z-escapeSymbol) + 6) / 7)
-				z = escapeSymbol
-			}
-			hist[j][z]++
-		}
-	}
-	for _, z := range zs[i:] {
+	top := 0 // the largest symbol seen
+	for _, z := range zs {
 		if z >= escapeSymbol {
 			extra += 8 * ((bits.Len64(z-escapeSymbol) + 6) / 7)
 			z = escapeSymbol
 		}
-		hist[0][z]++
+		hist[z]++
+		top = max(top, int(z))
 	}
 	n := float64(len(zs))
 	total := float64(extra)
 	largest, present := 0, 0
-	for s := range hist[0] {
-		if c := hist[0][s] + hist[1][s] + hist[2][s] + hist[3][s]; c > 0 {
+	for s, c := range hist[:top+1] {
+		if c > 0 {
 			total += float64(c) * math.Log2(n/float64(c))
 			largest = s
 			present++
