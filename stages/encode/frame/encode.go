@@ -25,6 +25,7 @@ type Encoder struct {
 	comp       []byte   // back-end output
 	zs         []uint64 // zigzag integers
 	ks         []int64  // scaled integers
+	kDeltas    []uint64 // zigzag(ks[i] - ks[i-1]), for i >= 1 (slot 0 is junk)
 	cs         []uint64 // zigzag corrections
 	ncorr      int      // nonzero corrections in cs
 	kLo, kHi   int64    // smallest and largest of ks
@@ -299,7 +300,7 @@ func (e *Encoder) dictionaryPays() int {
 	deltas := e.zs[:0]
 	rankDeltas := e.rankDeltas[:0]
 	for i := 1; i < n; i += stride {
-		deltas = append(deltas, zigzag(ks[i]-ks[i-1]))
+		deltas = append(deltas, e.kDeltas[i])
 		rankDeltas = append(rankDeltas, zigzag(int64(rank[ks[i]-lo])-int64(rank[ks[i-1]-lo])))
 	}
 	e.zs, e.rankDeltas = deltas, rankDeltas
@@ -403,7 +404,8 @@ func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64
 }
 
 // scaleValues computes the integers of the decimal (grid=false: v = k /
-// scale) and grid (grid=true: v ≈ k * scale) transforms into e.ks, and per
+// scale) and grid (grid=true: v ≈ k * scale) transforms into e.ks (their
+// zigzag deltas into e.kDeltas), and per
 // value the correction that makes it exact (the difference of the bit
 // patterns, mostly 0) into e.cs, zigzag coded. In grid mode values within the
 // error bound get no correction. It returns the number of nonzero corrections.
@@ -411,6 +413,7 @@ func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) 
 	n := len(vals)
 	ks := grow(e.ks, n)
 	cs := grow(e.cs, n)
+	kDeltas := grow(e.kDeltas, n)
 	var prev int64
 	relative := e.opts.RelativeError
 	ncorr := 0
@@ -443,6 +446,7 @@ func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) 
 		ncorr += int(b2u(c != 0))
 		cs[i] = c // zigzag coded below, when there are corrections at all
 		ks[i] = k
+		kDeltas[i] = zigzag(k - prev)
 		lo, hi = min(lo, k), max(hi, k)
 		prev = k
 	}
@@ -451,7 +455,7 @@ func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) 
 			cs[i] = zigzag(int64(c))
 		}
 	}
-	e.ks, e.cs, e.ncorr, e.kLo, e.kHi = ks, cs, ncorr, lo, hi
+	e.ks, e.kDeltas, e.cs, e.ncorr, e.kLo, e.kHi = ks, kDeltas, cs, ncorr, lo, hi
 	return ncorr
 }
 
@@ -464,18 +468,13 @@ func (e *Encoder) appendCorrections(dst []byte) []byte {
 }
 
 // appendScaledInts writes the first integer, the deltas and the corrections
-// from e.ks and e.cs.
+// from e.ks, e.kDeltas and e.cs.
 func (e *Encoder) appendScaledInts(dst []byte) []byte {
 	ks := e.ks
 	n := len(ks)
 	dst = binary.AppendUvarint(dst, zigzag(ks[0]))
 	if n > 1 {
-		zs := grow(e.zs, n-1)
-		for i := 1; i < n; i++ {
-			zs[i-1] = zigzag(ks[i] - ks[i-1])
-		}
-		e.zs = zs
-		dst = e.appendInts(dst, zs)
+		dst = e.appendInts(dst, e.kDeltas[1:n])
 	}
 	return e.appendCorrections(dst)
 }
