@@ -165,7 +165,12 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 		entropy, present, largest := entropyBitsOf(&hist, len(zs))
 		codeBits := max(entropy-1, float64(len(zs)))
 		lowerBound := 2 + uvarintLen(uint64(len(esc))) + len(esc) + int(codeBits/8) + 3 + present/2 + (largest+1-present)/32
-		if len(esc) < min(packed, riceSize) && lowerBound < min(packed, riceSize)+1 {
+		// Close calls are not worth a Huffman table either: on real data
+		// the table and code cost more than the bound by over this margin
+		// in nearly every case, and a lost one costs at most the margin.
+		best := min(packed, riceSize)
+		margin := min(10, best/8)
+		if len(esc) < best && lowerBound+margin < best+1 {
 			dst = append(dst, intsSymbols)
 			dst = binary.AppendUvarint(dst, uint64(len(esc)))
 			dst = append(dst, esc...)
