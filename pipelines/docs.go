@@ -85,7 +85,7 @@ func writeStage(b *bytes.Buffer, r *stages.Registration) {
 		if err != nil {
 			entry = ex.YAML
 		}
-		fmt.Fprintf(b, "\nExample: %s\n\n```yaml\n%s:\n%s```\n", strings.TrimSpace(ex.Title), sectionOf(r.Kind), indentItem(entry))
+		fmt.Fprintf(b, "\nExample: %s\n\n```yaml\n%s:\n%s```\n", strings.TrimSpace(ex.Title), sectionOf(r.Kind), ListItem(entry))
 	}
 }
 
@@ -214,7 +214,9 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func indentItem(entry string) string {
+// ListItem turns a stage entry (a YAML mapping, as in stages.Example) into an
+// item of a sources:, stages: or sinks: list, indented to sit under that key.
+func ListItem(entry string) string {
 	var b strings.Builder
 	for i, line := range strings.Split(strings.TrimRight(entry, "\n"), "\n") {
 		if i == 0 {

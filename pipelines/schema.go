@@ -147,6 +147,18 @@ func fieldSchema(f stages.Field) (map[string]any, error) {
 	return s, nil
 }
 
+// collectionSchema is the schema of a list or map (which may be null) whose
+// elements, under key, follow items.
+func collectionSchema(jsonType, key string, items *stages.Field) map[string]any {
+	s := map[string]any{"type": []any{jsonType, "null"}}
+	if items != nil {
+		item, _ := fieldSchema(*items)
+		delete(item, "description")
+		s[key] = item
+	}
+	return s
+}
+
 func typeSchema(f stages.Field) map[string]any {
 	switch f.Type {
 	case "string", "integer", "number", "boolean":
@@ -155,21 +167,9 @@ func typeSchema(f stages.Field) map[string]any {
 		return map[string]any{"type": "string", "pattern": DurationPattern,
 			"$comment": "a Go duration: 250ms, 5s, 1m30s, 2h"}
 	case "array":
-		s := map[string]any{"type": []any{"array", "null"}}
-		if f.Items != nil {
-			item, _ := fieldSchema(*f.Items)
-			delete(item, "description")
-			s["items"] = item
-		}
-		return s
+		return collectionSchema("array", "items", f.Items)
 	case "map":
-		s := map[string]any{"type": []any{"object", "null"}}
-		if f.Items != nil {
-			item, _ := fieldSchema(*f.Items)
-			delete(item, "description")
-			s["additionalProperties"] = item
-		}
-		return s
+		return collectionSchema("object", "additionalProperties", f.Items)
 	case "object":
 		props := map[string]any{}
 		var required []any

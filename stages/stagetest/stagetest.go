@@ -192,7 +192,7 @@ func pipelineFor(reg *stages.Registration, entry string) string {
 	if len(reg.Consumes) > 0 && !slices.Contains(reg.Consumes, stages.KindReadings) && slices.Contains(reg.Consumes, stages.KindFrame) {
 		source = FramesSourceID
 	}
-	item := indentEntry(entry)
+	item := pipelines.ListItem(entry)
 	switch reg.Kind {
 	case stages.KindSource:
 		return "name: stagetest\nsources:\n" + item + "sinks:\n  - type: " + SinkID + "\n"
@@ -201,20 +201,6 @@ func pipelineFor(reg *stages.Registration, entry string) string {
 	default:
 		return "name: stagetest\nsources:\n  - type: " + source + "\nsinks:\n" + item
 	}
-}
-
-func indentEntry(entry string) string {
-	var b strings.Builder
-	for i, line := range strings.Split(strings.TrimRight(entry, "\n"), "\n") {
-		if i == 0 {
-			b.WriteString("  - ")
-		} else {
-			b.WriteString("    ")
-		}
-		b.WriteString(line)
-		b.WriteString("\n")
-	}
-	return b.String()
 }
 
 // load loads snippet as the stage's entry in a minimal pipeline and returns the
