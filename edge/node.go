@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/stages"
 )
 
@@ -43,6 +44,8 @@ type NodeSettings struct {
 	Brokers []string `yaml:"brokers"`
 	// DataDir is where stages keep state (offsets, spools).
 	DataDir string `yaml:"data_dir"`
+	// Telemetry configures traces, metrics and health endpoints.
+	Telemetry telemetry.Config `yaml:"telemetry,omitempty"`
 }
 
 // Node converts the settings to the node description stages get.
@@ -360,6 +363,9 @@ func (s NodeSettings) Validate() error {
 		if err := ValidateBroker(b); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := s.Telemetry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("telemetry: %w", err))
 	}
 	return errors.Join(errs...)
 }
