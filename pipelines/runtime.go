@@ -146,6 +146,9 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		if !ok {
 			return fail(step, fmt.Errorf("stage %q built a %T, not a sink", step.Reg.ID, v))
 		}
+		for i := len(r.cfg.sinkMiddleware) - 1; i >= 0; i-- {
+			s = r.cfg.sinkMiddleware[i](step, s)
+		}
 		r.sinks = append(r.sinks, builtSink{step: step, sink: s, stats: r.stats.of(step)})
 	}
 	procs := make([]builtProcessor, len(p.Stages))

@@ -17,6 +17,11 @@ import (
 // runs outermost; tracing and metrics plug in here too.
 type StageMiddleware func(step Step, next stages.Processor) stages.Processor
 
+// SinkMiddleware wraps one sink of a pipeline: every Write of the runtime goes
+// through it. The first middleware given is the outermost. Closing is not
+// wrapped: the runtime closes the sink it built.
+type SinkMiddleware func(step Step, next stages.Sink) stages.Sink
+
 // RunnerOption configures how a Runner runs a pipeline.
 type RunnerOption func(*runnerConfig)
 
@@ -38,6 +43,7 @@ type runnerConfig struct {
 	retryMaxDelay     time.Duration
 	drainTimeout      time.Duration
 	stageMiddleware   []StageMiddleware
+	sinkMiddleware    []SinkMiddleware
 	handlerMiddleware []message.HandlerMiddleware
 }
 
@@ -103,6 +109,12 @@ func WithDrainTimeout(d time.Duration) RunnerOption {
 // (inside) the ones already added.
 func WithStageMiddleware(m ...StageMiddleware) RunnerOption {
 	return func(c *runnerConfig) { c.stageMiddleware = append(c.stageMiddleware, m...) }
+}
+
+// WithSinkMiddleware adds middleware applied to every sink, after (inside) the
+// ones already added.
+func WithSinkMiddleware(m ...SinkMiddleware) RunnerOption {
+	return func(c *runnerConfig) { c.sinkMiddleware = append(c.sinkMiddleware, m...) }
 }
 
 // WithHandlerMiddleware adds watermill router middleware around the handling of
