@@ -42,6 +42,7 @@ type Runner struct {
 
 	ran       atomic.Bool
 	closed    atomic.Bool
+	state     atomic.Int32 // a RunnerState
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -292,9 +293,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			for _, s := range subs {
 				_ = s.Close()
 			}
+			r.state.Store(int32(StateFailed))
 			return fmt.Errorf("pipeline %q: start: %w", r.env.Pipeline, endErr)
 		}
 	}
+	r.state.Store(int32(StateRunning))
 	r.log.Info("pipeline running", "sources", len(r.sources), "processors", len(r.procs), "sinks", len(r.sinks))
 
 	stopTicker := make(chan struct{})
@@ -306,10 +309,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		select {
 		case endErr = <-routerDone: // every source's Read returned
 		case <-ctx.Done():
+			r.state.Store(int32(StateDraining))
 			r.log.Info("draining pipeline")
 			endErr = r.awaitDrain(routerDone, router, subs, abort)
 		}
 	}
+	r.state.Store(int32(StateDraining))
 	if endErr != nil {
 		errs = append(errs, endErr)
 	}
@@ -339,8 +344,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.log.Info("pipeline stopped", "stats", r.Stats().String())
 	if len(errs) > 0 {
+		r.state.Store(int32(StateFailed))
 		return fmt.Errorf("pipeline %q: %w", r.env.Pipeline, errors.Join(errs...))
 	}
+	r.state.Store(int32(StateStopped))
 	return nil
 }
 
