@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Metadata keys of the default record key (the same strings as stages.MetaNode
@@ -59,6 +60,9 @@ type PublisherConfig struct {
 	DialTimeout time.Duration
 	// Logger receives errors and debug output (default: none).
 	Logger watermill.LoggerAdapter
+	// MeterProvider makes the publish latency and error instruments (default:
+	// the global one, otel.GetMeterProvider).
+	MeterProvider metric.MeterProvider
 }
 
 func (c *PublisherConfig) setDefaults() {
@@ -109,6 +113,7 @@ type Publisher struct {
 	writer    *kafka.Writer
 	transport *kafka.Transport
 	topics    *topicCreator
+	metrics   *publishMetrics
 
 	closeOnce sync.Once
 	mu        sync.RWMutex // held for reading by Publish, for writing by Close
@@ -136,7 +141,11 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		// configured layout; broker-side auto-creation is a fallback.
 		AllowAutoTopicCreation: cfg.DisableTopicCreation,
 	}
-	p := &Publisher{cfg: cfg, writer: w, transport: transport}
+	pm, err := newPublishMetrics(cfg.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{cfg: cfg, writer: w, transport: transport, metrics: pm}
 	if !cfg.DisableTopicCreation {
 		p.topics = newTopicCreator(cfg.Brokers, dialer, cfg.Partitions, cfg.ReplicationFactor, cfg.WriteTimeout)
 		p.topics.client = &kafka.Client{Addr: w.Addr, Transport: transport}
@@ -156,7 +165,11 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 }
 
 // PublishContext is Publish bounded by ctx.
-func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*message.Message) error {
+func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*message.Message) (err error) {
+	if len(msgs) > 0 {
+		start := time.Now()
+		defer func() { p.metrics.observe(ctx, topic, start, err) }()
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
