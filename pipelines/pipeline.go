@@ -23,4 +23,7 @@ type Step struct {
 	Line   int    // line of the entry in File
 	Reg    *stages.Registration
 	Config stages.Config
+	// Pipeline is the name the step's pipeline runs under (stages.Env.Pipeline),
+	// set on the steps middleware gets; empty in a loaded Pipeline.
+	Pipeline string
 }

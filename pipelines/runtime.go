@@ -139,6 +139,7 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 	}
 
 	for _, step := range p.Sinks {
+		step.Pipeline = r.env.Pipeline
 		v, err := buildStep(step, stages.KindSink)
 		if err != nil {
 			return fail(step, err)
@@ -154,6 +155,7 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 	}
 	procs := make([]builtProcessor, len(p.Stages))
 	for i, step := range p.Stages {
+		step.Pipeline = r.env.Pipeline
 		v, err := buildStep(step, stages.KindProcessor)
 		if err != nil {
 			return fail(step, err)

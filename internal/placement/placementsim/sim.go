@@ -1,0 +1,253 @@
+package placementsim
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/edgeflow/edgeflow/internal/placement"
+)
+
+// Result is what one run measured over the arrivals after the warm-up.
+type Result struct {
+	Algorithm string
+	Nodes     int
+	Load      float64
+	Arrived   int // tasks arriving after the warm-up whose fate is known
+	Accepted  int // of those, placed at once or after waiting at most MaxWait
+	Immediate int // of those, placed at once
+	// CPUUtilisation and MemoryUtilisation are the time-averaged shares of
+	// the cluster's CPU and memory that running tasks requested.
+	CPUUtilisation    float64
+	MemoryUtilisation float64
+	// Fragmentation is the time-averaged share of free CPU and memory (mean
+	// of the two) sitting on nodes that cannot take the median task.
+	Fragmentation float64
+	Decisions     int // Plan calls timed (one task each)
+	LatencyP50    time.Duration
+	LatencyP99    time.Duration
+	LatencyMax    time.Duration
+}
+
+// AcceptanceRate is Accepted / Arrived.
+func (r Result) AcceptanceRate() float64 {
+	if r.Arrived == 0 {
+		return 0
+	}
+	return float64(r.Accepted) / float64(r.Arrived)
+}
+
+// retriesPerDeparture bounds how many waiting tasks are tried when a task
+// leaves: one departure rarely frees room for more.
+const retriesPerDeparture = 8
+
+type departure struct {
+	at     time.Duration
+	nodeID string
+	task   placement.Task
+}
+
+type departures []departure
+
+func (d departures) Len() int           { return len(d) }
+func (d departures) Less(i, j int) bool { return d[i].at < d[j].at }
+func (d departures) Swap(i, j int)      { d[i], d[j] = d[j], d[i] }
+func (d *departures) Push(x any)        { *d = append(*d, x.(departure)) }
+func (d *departures) Pop() any {
+	old := *d
+	x := old[len(old)-1]
+	*d = old[:len(old)-1]
+	return x
+}
+
+type waiting struct {
+	task     placement.Task
+	deadline time.Duration
+	counted  bool // arrived after the warm-up
+}
+
+// Run simulates the workload with planner p.
+func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) {
+	if err := w.validate(); err != nil {
+		return Result{}, err
+	}
+	if w.MaxWait == 0 {
+		w.MaxWait = 30 * time.Second
+	}
+	if w.Warmup == 0 {
+		w.Warmup = 0.25
+	}
+	nodes := w.NodeStatuses()
+	stream := w.Stream(nodes)
+	st := placement.NewState()
+	var capacity placement.Resources
+	for i, n := range nodes {
+		if err := st.UpsertNode(n); err != nil {
+			return Result{}, fmt.Errorf("nodes[%d]: %w", i, err)
+		}
+		capacity = capacity.Add(n.Capacity)
+	}
+	ref := medianRequest(stream)
+	start := stream[int(float64(len(stream))*w.Warmup)].At
+	end := stream[len(stream)-1].At
+	sampleEvery := max((end-start)/200, time.Millisecond)
+
+	res := Result{Algorithm: p.Algorithm.Name, Nodes: w.Nodes, Load: w.Load}
+	var (
+		now                time.Duration
+		allocCPU, allocMem int64
+		areaCPU, areaMem   float64
+		fragSum            float64
+		fragSamples        int
+		nextSample         = start
+		latencies          []time.Duration
+		queue              []waiting
+		leaving            departures
+		epoch              = time.Unix(0, 0)
+	)
+	advance := func(to time.Duration) {
+		if to > start {
+			from := max(now, start)
+			areaCPU += float64(allocCPU) * float64(to-from)
+			areaMem += float64(allocMem) * float64(to-from)
+		}
+		now = to
+	}
+	// try plans one task; it reports whether the task was placed.
+	try := func(t placement.Task) (bool, error) {
+		sn := st.Snapshot(epoch, 0)
+		began := time.Now()
+		plan, err := p.Plan(ctx, sn, []placement.Task{t})
+		took := time.Since(began)
+		if err != nil {
+			return false, err
+		}
+		if now >= start {
+			latencies = append(latencies, took)
+		}
+		if len(plan.Placements) == 0 {
+			return false, nil
+		}
+		if err := st.Apply(plan); err != nil {
+			return false, fmt.Errorf("apply %s: %w", t.ID, err)
+		}
+		pl := plan.Placements[0]
+		allocCPU += pl.Task.Request.MilliCPU
+		allocMem += pl.Task.Request.MemoryBytes
+		heap.Push(&leaving, departure{at: now + pl.Task.Duration, nodeID: pl.NodeID, task: pl.Task})
+		return true, nil
+	}
+	for i := 0; i < len(stream); {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		for now >= nextSample && nextSample <= end {
+			fragSum += fragmentation(st.Snapshot(epoch, 0), ref)
+			fragSamples++
+			nextSample += sampleEvery
+		}
+		if len(leaving) > 0 && leaving[0].at <= stream[i].At {
+			d := heap.Pop(&leaving).(departure)
+			advance(d.at)
+			if err := st.Finish(d.nodeID, d.task.ID); err != nil {
+				return Result{}, err
+			}
+			allocCPU -= d.task.Request.MilliCPU
+			allocMem -= d.task.Request.MemoryBytes
+			tried := 0
+			queue = slices.DeleteFunc(queue, func(q waiting) bool {
+				if q.deadline < now { // waited too long: rejected
+					if q.counted {
+						res.Arrived++
+					}
+					return true
+				}
+				if tried >= retriesPerDeparture {
+					return false
+				}
+				tried++
+				ok, err := try(q.task)
+				if err != nil || !ok {
+					return false
+				}
+				if q.counted {
+					res.Arrived++
+					res.Accepted++
+				}
+				return true
+			})
+			continue
+		}
+		a := stream[i]
+		i++
+		advance(a.At)
+		counted := a.At >= start
+		ok, err := try(a.Task)
+		if err != nil {
+			return Result{}, err
+		}
+		switch {
+		case ok && counted:
+			res.Arrived++
+			res.Accepted++
+			res.Immediate++
+		case !ok:
+			queue = append(queue, waiting{task: a.Task, deadline: a.At + w.MaxWait, counted: counted})
+		}
+	}
+	window := float64(end - start)
+	if window > 0 {
+		res.CPUUtilisation = areaCPU / window / float64(capacity.MilliCPU)
+		res.MemoryUtilisation = areaMem / window / float64(capacity.MemoryBytes)
+	}
+	if fragSamples > 0 {
+		res.Fragmentation = fragSum / float64(fragSamples)
+	}
+	res.Decisions = len(latencies)
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		res.LatencyP50 = latencies[len(latencies)/2]
+		res.LatencyP99 = latencies[min(len(latencies)-1, len(latencies)*99/100)]
+		res.LatencyMax = latencies[len(latencies)-1]
+	}
+	return res, nil
+}
+
+// medianRequest is the median CPU and the median memory of the stream.
+func medianRequest(stream []Arrival) placement.Resources {
+	cpu := make([]int64, len(stream))
+	mem := make([]int64, len(stream))
+	for i, a := range stream {
+		cpu[i], mem[i] = a.Task.Request.MilliCPU, a.Task.Request.MemoryBytes
+	}
+	slices.Sort(cpu)
+	slices.Sort(mem)
+	return placement.Resources{MilliCPU: cpu[len(cpu)/2], MemoryBytes: mem[len(mem)/2]}
+}
+
+// fragmentation is the mean over CPU and memory of the share of free
+// capacity on nodes whose free CPU or memory is below ref.
+func fragmentation(sn *placement.Snapshot, ref placement.Resources) float64 {
+	var freeCPU, freeMem, strandedCPU, strandedMem float64
+	sn.ForEachNode(func(_ *placement.NodeInfo, free placement.Resources, up bool) {
+		if !up {
+			return
+		}
+		freeCPU += float64(free.MilliCPU)
+		freeMem += float64(free.MemoryBytes)
+		if free.MilliCPU < ref.MilliCPU || free.MemoryBytes < ref.MemoryBytes {
+			strandedCPU += float64(free.MilliCPU)
+			strandedMem += float64(free.MemoryBytes)
+		}
+	})
+	var f float64
+	if freeCPU > 0 {
+		f += strandedCPU / freeCPU / 2
+	}
+	if freeMem > 0 {
+		f += strandedMem / freeMem / 2
+	}
+	return f
+}
