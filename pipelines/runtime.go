@@ -35,6 +35,7 @@ type Runner struct {
 	sinks   []builtSink
 	closers []builtCloser // in close order
 	stats   *runnerCounters
+	tracer  *pipelineTracer // nil without WithTracing
 
 	chainMu    sync.Mutex // serialises the processor chain and sink writes
 	deliveries *deliveryTable
@@ -110,6 +111,7 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		deliveries: newDeliveryTable(maxTrackedDeliveries)}
 	r.log = env.Log().With("pipeline", env.Pipeline)
 	r.env.Logger = r.log
+	r.tracer = newPipelineTracer(cfg.tracerProvider, r.env)
 
 	// built in build order; closed in reverse.
 	var built []builtCloser
@@ -147,6 +149,9 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		s, ok := v.(stages.Sink)
 		if !ok {
 			return fail(step, fmt.Errorf("stage %q built a %T, not a sink", step.Reg.ID, v))
+		}
+		if r.tracer != nil { // innermost: it sees the stage (MessagingSink)
+			s = r.tracer.sinkMiddleware(step, s)
 		}
 		for i := len(r.cfg.sinkMiddleware) - 1; i >= 0; i-- {
 			s = r.cfg.sinkMiddleware[i](step, s)
@@ -206,15 +211,19 @@ func (r *Runner) errorAt(step Step, err error) error {
 	return err
 }
 
-// wrapProcessor applies the stage middleware: statistics outermost, then the
-// configured ones, then the runtime's own guard (panics become errors, outputs
+// wrapProcessor applies the stage middleware: statistics outermost, then
+// tracing, then the configured ones, then the runtime's own guard (panics become errors, outputs
 // keep the input's context and carry MetaPipeline).
 func (r *Runner) wrapProcessor(step Step, raw stages.Processor) builtProcessor {
 	var p stages.Processor = &guardedProcessor{step: step, next: raw, pipeline: r.env.Pipeline}
 	if f, ok := raw.(stages.Flusher); ok {
 		p = &guardedFlusher{guardedProcessor: p.(*guardedProcessor), flusher: f}
 	}
-	mws := append([]StageMiddleware{r.stats.statsMiddleware}, r.cfg.stageMiddleware...)
+	mws := []StageMiddleware{r.stats.statsMiddleware}
+	if r.tracer != nil {
+		mws = append(mws, r.tracer.tracingMiddleware)
+	}
+	mws = append(mws, r.cfg.stageMiddleware...)
 	for i := len(mws) - 1; i >= 0; i-- {
 		p = mws[i](step, p)
 	}
@@ -277,6 +286,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	subs := make([]*sourceSubscriber, len(r.sources))
 	for i, s := range r.sources {
 		subs[i] = newSourceSubscriber(s.step, s.src, r.env.Pipeline, r.stats.of(s.step), ctx, abortCtx)
+		subs[i].tracer = r.tracer.source(s.step)
 		router.AddConsumerHandler(r.env.Pipeline+"/"+s.step.Path, s.step.Path, subs[i], r.handle)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edgeflow/edgeflow/stages"
 )
@@ -45,6 +46,7 @@ type runnerConfig struct {
 	stageMiddleware   []StageMiddleware
 	sinkMiddleware    []SinkMiddleware
 	handlerMiddleware []message.HandlerMiddleware
+	tracerProvider    trace.TracerProvider // nil: no tracing (see WithTracing)
 }
 
 func defaultRunnerConfig() runnerConfig {

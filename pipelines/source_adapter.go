@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edgeflow/edgeflow/stages"
 )
@@ -36,6 +37,7 @@ type sourceSubscriber struct {
 	src      stages.Source
 	pipeline string
 	counters *stageCounters
+	tracer   *sourceTracer   // nil without tracing
 	readCtx  context.Context // ends when sources must stop (the run context)
 	abortCtx context.Context // ends when in-flight work must be cancelled
 
@@ -134,7 +136,7 @@ func (s *sourceSubscriber) wait(d time.Duration) bool {
 }
 
 // emit is the stages.EmitFunc given to the source's Read.
-func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error {
+func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) (err error) {
 	if msg == nil {
 		return fmt.Errorf("%s: emit of a nil message", s.step.Path)
 	}
@@ -153,7 +155,13 @@ func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error
 	if msg.Metadata.Get(stages.MetaPipeline) == "" {
 		msg.Metadata.Set(stages.MetaPipeline, s.pipeline)
 	}
-	msg.SetContext(detachedContext{Context: s.abortCtx, values: msg.Context()})
+	values := msg.Context()
+	if s.tracer != nil {
+		var span trace.Span
+		values, span = s.tracer.start(values, msg)
+		defer func() { endSpan(span, err) }()
+	}
+	msg.SetContext(detachedContext{Context: s.abortCtx, values: values})
 
 	s.mu.RLock()
 	if s.closed {

@@ -68,5 +68,12 @@ func (s *Sink) Write(ctx context.Context, msgs []*message.Message) error {
 	return nil
 }
 
+// MessagingSystem is "kafka"; with Destination it names the sink's spans when
+// the pipeline is traced ("publish <topic>").
+func (s *Sink) MessagingSystem() string { return "kafka" }
+
+// Destination is the topic the sink publishes to.
+func (s *Sink) Destination() string { return s.topic }
+
 // Close flushes and releases the connections; it is idempotent.
 func (s *Sink) Close() error { return s.pub.Close() }
