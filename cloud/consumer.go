@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/stages"
 	"github.com/edgeflow/edgeflow/stages/encode/frame"
 )
@@ -55,6 +58,10 @@ type ConsumerConfig struct {
 	// Subscriber replaces the Kafka subscriber (Brokers, Group and Start are then
 	// ignored): any watermill subscriber whose messages carry the edgeflow metadata.
 	Subscriber message.Subscriber
+	// TracerProvider starts the spans "consume <topic>" (per message, continuing
+	// the trace context of its headers) and "decode"; the handler gets the
+	// context of the consume span. Nil: the global provider (otel.GetTracerProvider).
+	TracerProvider trace.TracerProvider
 }
 
 // Consumer reads one topic with a consumer group and delivers batches of readings.
@@ -65,6 +72,7 @@ type Consumer struct {
 	ownSb bool
 	stats *statsCollector
 	lag   *lagReader // nil with an injected subscriber
+	trc   *consumerTracer
 
 	ackMu sync.Mutex
 	acked map[int]int64 // partition → offset after the last acknowledged message
@@ -105,7 +113,8 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		cfg.LagInterval = time.Second
 	}
 	c := &Consumer{cfg: cfg, log: cfg.Logger, stats: newStatsCollector(), acked: map[int]int64{},
-		dedup: NewDeduplicator(cfg.DedupeWindow), dec: frame.NewDecoder()}
+		dedup: NewDeduplicator(cfg.DedupeWindow), dec: frame.NewDecoder(),
+		trc: newConsumerTracer(cfg.TracerProvider, cfg.Topic)}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -257,8 +266,13 @@ func (c *Consumer) ack(msg *message.Message, pos Position) {
 func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) (stop bool, err error) {
 	c.stats.received()
 	pos := positionOf(msg, c.cfg.Topic)
+	ctx, span := c.trc.startConsume(ctx, msg, pos)
+	defer span.End()
+	dspan := c.trc.startDecode(ctx)
 	batches, err := c.decode(msg, pos)
+	endDecode(dspan, batches, err)
 	if err != nil {
+		failSpan(span, err)
 		c.stats.decodeError(msg.Metadata.Get(stages.MetaNode))
 		c.log.Warn("skipping undecodable message", "topic", pos.Topic, "partition", pos.Partition,
 			"offset", pos.Offset, "kind", msg.Metadata.Get(stages.MetaKind), "err", err)
@@ -273,6 +287,10 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) 
 			v = c.dedup.Check(b.Key(), b.Seq, b.Header.FirstTimestamp)
 			c.mu.Unlock()
 			if !v.Deliver() {
+				if span.IsRecording() {
+					span.AddEvent("duplicate frame dropped", trace.WithAttributes(telemetry.AttrNodeID.String(b.Node),
+						telemetry.AttrStream.String(b.Stream), attribute.Int64("edgeflow.seq", int64(b.Seq))))
+				}
 				c.stats.duplicate(b.Node, v)
 				c.log.Debug("dropping frame already delivered", "node", b.Node, "stream", b.Stream,
 					"seq", b.Seq, "verdict", v.String(), "position", pos.String())
@@ -281,6 +299,7 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, h Handler) 
 		}
 		herr := h(ctx, *b)
 		if herr != nil && !errors.Is(herr, ErrStop) {
+			failSpan(span, herr)
 			c.stats.handlerError()
 			c.log.Warn("handler failed; message will be redelivered", "position", pos.String(), "err", herr)
 			if c.ownSb {
