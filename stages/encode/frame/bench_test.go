@@ -2,6 +2,7 @@ package frame
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,5 +111,78 @@ func BenchmarkDecode(b *testing.B) {
 				reportSpeed(b, values, cpu0)
 			})
 		}
+	}
+}
+
+// perSetBlocks groups the real data the way make bench-encode reports it: one
+// entry per NAB file and per TelosB column (all motes together).
+func perSetBlocks(b *testing.B) (names []string, sets [][]Block, counts []int) {
+	add := func(name string, ds dataset) {
+		i := 0
+		for i < len(names) && names[i] != name {
+			i++
+		}
+		if i == len(names) {
+			names, sets, counts = append(names, name), append(sets, nil), append(counts, 0)
+		}
+		sets[i] = append(sets[i], ds.blocks(1000)...)
+		counts[i] += len(ds.vals)
+	}
+	for _, ds := range loadNAB(b) {
+		add(strings.TrimSuffix(strings.TrimPrefix(ds.name, "nab/"), ".csv"), ds)
+	}
+	for _, ds := range loadTelosB(b) {
+		add("telosb-"+ds.name[strings.LastIndexByte(ds.name, '/')+1:], ds)
+	}
+	return names, sets, counts
+}
+
+// BenchmarkSets encodes and decodes each data set on its own with no back
+// end: the rows the speed targets apply to.
+func BenchmarkSets(b *testing.B) {
+	names, sets, counts := perSetBlocks(b)
+	for si, name := range names {
+		blocks, values := sets[si], counts[si]
+		enc, err := NewEncoder(Options{Codec: CodecNone})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var frames [][]byte
+		for i := range blocks {
+			f, err := enc.Encode(nil, &blocks[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			frames = append(frames, f)
+		}
+		b.Run("encode/"+name, func(b *testing.B) {
+			var buf []byte
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0 := threadCPUTime()
+			for b.Loop() {
+				for i := range blocks {
+					if buf, err = enc.Encode(buf[:0], &blocks[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			reportSpeed(b, values, cpu0)
+		})
+		b.Run("decode/"+name, func(b *testing.B) {
+			dec := NewDecoder()
+			var out Block
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0 := threadCPUTime()
+			for b.Loop() {
+				for _, f := range frames {
+					if _, err := dec.Decode(f, &out); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			reportSpeed(b, values, cpu0)
+		})
 	}
 }

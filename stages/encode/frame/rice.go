@@ -81,13 +81,34 @@ func appendRice(dst []byte, zs []uint64, k uint) []byte {
 }
 
 // readRice fills zs from a Rice coded stream with parameter k at the start of
-// src and returns the rest of src. The bit reader lives in local variables:
-// acc holds n loaded bits (bits above n may already hold the following stream
-// bits, which a later load puts back identically); pos is the next byte to load.
+// src and returns the rest of src. Unary streams (k = 0) go through
+// readUnary first, which decodes whole words at a time.
 func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
+	var bp uint
+	first := 0
+	if k == 0 {
+		first, bp = readUnary(src, zs)
+		if first == len(zs) {
+			return src[(bp+7)/8:], nil
+		}
+	}
+	return readRiceFrom(src, zs[first:], k, bp, first)
+}
+
+// readRiceFrom fills zs from the Rice coded stream in src from bit position
+// bp on, the first value being value first of the stream (for errors), and
+// returns the rest of src. The bit reader lives in local variables: acc holds
+// n loaded bits (bits above n may already hold the following stream bits,
+// which a later load puts back identically); pos is the next byte to load.
+func readRiceFrom(src []byte, zs []uint64, k uint, bp uint, first int) ([]byte, error) {
 	var acc uint64
 	var n uint
-	pos := 0
+	pos := int(bp >> 3)
+	if skip := bp & 7; skip != 0 && pos < len(src) {
+		acc = uint64(src[pos]) >> skip
+		n = 8 - skip
+		pos++
+	}
 	refill := func() {
 		if pos+8 <= len(src) {
 			acc |= binary.LittleEndian.Uint64(src[pos:]) << n
@@ -103,7 +124,33 @@ func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
 		}
 	}
 	mask := uint64(1)<<k - 1
-	for i := range zs {
+	// Fast part: a branch-free refill to at least 56 bits, then one value
+	// and, when it fits in what is left, a second one.
+	i := 0
+	for i+1 < len(zs) && pos+8 <= len(src) {
+		acc |= binary.LittleEndian.Uint64(src[pos:]) << n
+		pos += int((63 - n) >> 3)
+		n |= 56
+		ones := uint(bits.TrailingZeros64(^acc))
+		need := ones + 1 + k
+		if ones >= riceEscape || need > n {
+			break
+		}
+		zs[i] = uint64(ones)<<k | (acc>>(ones+1))&mask
+		acc >>= need
+		n -= need
+		ones = uint(bits.TrailingZeros64(^acc))
+		need = ones + 1 + k
+		if ones >= riceEscape || need > n {
+			i++
+			continue
+		}
+		zs[i+1] = uint64(ones)<<k | (acc>>(ones+1))&mask
+		acc >>= need
+		n -= need
+		i += 2
+	}
+	for ; i < len(zs); i++ {
 		if n < 57 {
 			refill()
 		}
@@ -117,13 +164,13 @@ func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
 				continue
 			}
 			if ones >= n {
-				return nil, corruptf("Rice integers: truncated at value %d", i)
+				return nil, corruptf("Rice integers: truncated at value %d", first+i)
 			}
 			acc >>= ones + 1
 			n -= ones + 1
 			refill()
 			if n < k {
-				return nil, corruptf("Rice integers: truncated at value %d", i)
+				return nil, corruptf("Rice integers: truncated at value %d", first+i)
 			}
 			zs[i] = uint64(ones)<<k | acc&mask
 			acc >>= k // k <= 56: no shift by 64
@@ -136,7 +183,7 @@ func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
 			if n < want {
 				refill()
 				if n < want {
-					return nil, corruptf("Rice integers: truncated escape at value %d", i)
+					return nil, corruptf("Rice integers: truncated escape at value %d", first+i)
 				}
 			}
 			if half > 0 {
@@ -150,6 +197,34 @@ func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
 	}
 	used := pos*8 - int(n) // bits consumed
 	return src[(used+7)/8:], nil
+}
+
+// readUnary decodes the start of a Rice stream with k = 0 (each value is
+// that many one bits and a zero bit) eight bytes at a time: the values end at
+// the zero bits of each word, taken lowest first. It stops before an escape,
+// at the last whole word of src or when zs is full, and returns how many
+// values it decoded and the bit position after them.
+func readUnary(src []byte, zs []uint64) (int, uint) {
+	i := 0
+	start := uint(0) // bit position of the current value's first one bit
+	for pos := 0; pos+8 <= len(src); pos += 8 {
+		base := uint(8 * pos)
+		x := ^binary.LittleEndian.Uint64(src[pos:]) // one bit per value's end
+		for ; x != 0; x &= x - 1 {
+			end := base + uint(bits.TrailingZeros64(x))
+			q := end - start
+			if q >= riceEscape || i >= len(zs) {
+				return i, start
+			}
+			zs[i] = uint64(q)
+			i++
+			start = end + 1
+		}
+		if base+64-start >= riceEscape {
+			break
+		}
+	}
+	return i, start
 }
 
 // bitWriter appends bits least significant first.
