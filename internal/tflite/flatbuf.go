@@ -147,7 +147,9 @@ func (f *flatBuffer) tables(t fbTable, slot uint16, max int, where string) ([]fb
 	for i := range out {
 		at := start + 4*uint64(i)
 		target := at + uint64(f.u32(at))
-		if out[i], err = f.table(target, fmt.Sprintf("%s[%d]", where, i)); err != nil {
+		if out[i], err = f.table(target, where); err != nil {
+			// Name the element only on failure: vectors can be long.
+			_, err = f.table(target, fmt.Sprintf("%s[%d]", where, i))
 			return nil, err
 		}
 	}

@@ -379,11 +379,11 @@ func (l *loader) tensor(t fbTable, out *Tensor, where string) error {
 			return malformed(fmt.Sprintf("%s.shape_signature[%d]", where, i), "dimension %d", d)
 		}
 	}
-	if b := int(ft.Buffer()); b != 0 || l.f.field(t, slot(2)) != 0 {
-		if b < 0 || b >= len(l.buffers) {
-			return malformed(where+".buffer", "buffer index %d out of range [0,%d)", ft.Buffer(), len(l.buffers))
-		}
+	// Buffer 0 is by convention the empty sentinel of tensors without data.
+	if b := ft.Buffer(); uint64(b) < uint64(len(l.buffers)) {
 		out.Data = l.buffers[b]
+	} else if b != 0 {
+		return malformed(where+".buffer", "buffer index %d out of range [0,%d)", b, len(l.buffers))
 	}
 	if len(out.Data) == 0 {
 		out.Data = nil
