@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 
 	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zlib"
@@ -207,26 +208,94 @@ func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byt
 	}
 	src = src[n:]
 	k := unzigzag(u)
-	zs := grow(d.zs, len(vals))
+	divide := transform == transformDecimal
+	if divide {
+		vals[0] = float64(k) / scale
+	} else {
+		vals[0] = float64(k) * scale
+	}
+	rest := vals[1:]
+	zs := grow(d.zs, len(rest))
 	d.zs = zs
-	src, err := d.readInts(src, zs[:len(vals)-1])
+	var err error
+	if len(rest) > 0 && len(src) >= 2 && src[0] == intsRice && src[1] > 0 && src[1] <= riceMaxK {
+		// Rice deltas: most values in one loop with their conversion.
+		var done int
+		var bp uint
+		done, bp, k = riceScaled(src[2:], uint(src[1]), k, scale, divide, rest)
+		rest = rest[done:]
+		src, err = readRiceFrom(src[2:], zs[:len(rest)], uint(src[1]), bp, done)
+	} else {
+		src, err = d.readInts(src, zs[:len(rest)])
+	}
 	if err != nil {
 		return nil, err
 	}
-	if transform == transformDecimal {
-		vals[0] = float64(k) / scale
-		for i, z := range zs[:len(vals)-1] {
+	if divide {
+		for i, z := range zs[:len(rest)] {
 			k += unzigzag(z)
-			vals[i+1] = float64(k) / scale
+			rest[i] = float64(k) / scale
 		}
 	} else {
-		vals[0] = float64(k) * scale
-		for i, z := range zs[:len(vals)-1] {
+		for i, z := range zs[:len(rest)] {
 			k += unzigzag(z)
-			vals[i+1] = float64(k) * scale
+			rest[i] = float64(k) * scale
 		}
 	}
 	return d.readCorrections(src, vals)
+}
+
+// riceScaled decodes the start of a Rice stream with parameter k >= 1 holding
+// the zigzag deltas of scaled integers, from k0 on, and converts them to vals
+// in the same loop (v = k / scale when divide, else k * scale): the decoder
+// waits on the length of each code, and the conversions fill those waits. It
+// is readRiceFrom's fast part; it stops where that one needs care (an escape,
+// the last 8 bytes, the last value) and returns how many values it decoded,
+// the bit position after them and the last integer.
+func riceScaled(src []byte, k uint, k0 int64, scale float64, divide bool, vals []float64) (int, uint, int64) {
+	var acc uint64
+	var n uint
+	pos := 0
+	mask := uint64(1)<<k - 1
+	i := 0
+	for i+1 < len(vals) && pos+8 <= len(src) {
+		acc |= binary.LittleEndian.Uint64(src[pos:]) << n
+		pos += int((63 - n) >> 3)
+		n |= 56
+		ones := uint(bits.TrailingZeros64(^acc))
+		need := ones + 1 + k
+		if ones >= riceEscape || need > n {
+			break
+		}
+		k0 += unzigzag(uint64(ones)<<k | (acc>>(ones+1))&mask)
+		acc >>= need
+		n -= need
+		v := float64(k0)
+		if divide {
+			v /= scale
+		} else {
+			v *= scale
+		}
+		vals[i] = v
+		i++
+		ones = uint(bits.TrailingZeros64(^acc))
+		need = ones + 1 + k
+		if ones >= riceEscape || need > n {
+			continue
+		}
+		k0 += unzigzag(uint64(ones)<<k | (acc>>(ones+1))&mask)
+		acc >>= need
+		n -= need
+		v = float64(k0)
+		if divide {
+			v /= scale
+		} else {
+			v *= scale
+		}
+		vals[i] = v
+		i++
+	}
+	return i, uint(8*pos) - n, k0
 }
 
 // readDict decodes the dictionary transform: decimals, the sorted distinct
