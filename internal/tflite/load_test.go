@@ -18,14 +18,14 @@ import (
 // file (flatc 2.0.8, Debian), not from this package's output; flatc prints
 // floats with 6 decimals, hence the tolerance on scales.
 
-func goTFLiteModel(version, rel string) func(t *testing.T) string {
-	return func(t *testing.T) string {
+func goTFLiteModel(version, rel string) func(t testing.TB) string {
+	return func(t testing.TB) string {
 		return filepath.Join(testenv.GoModuleDir(t, "github.com/mattn/go-tflite@"+version), filepath.FromSlash(rel))
 	}
 }
 
-func coralModel(name string) func(t *testing.T) string {
-	return func(t *testing.T) string { return testenv.SharedFile(t, "models/coral/"+name) }
+func coralModel(name string) func(t testing.TB) string {
+	return func(t testing.TB) string { return testenv.SharedFile(t, "models/coral/"+name) }
 }
 
 type wantTensor struct {
@@ -39,7 +39,7 @@ type wantTensor struct {
 
 type realModel struct {
 	name               string
-	path               func(t *testing.T) string
+	path               func(t testing.TB) string
 	description        string
 	tensors, operators int
 	ops                []OpCount
