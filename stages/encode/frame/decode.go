@@ -222,7 +222,11 @@ func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byt
 		// Rice deltas: most values in one loop with their conversion.
 		var done int
 		var bp uint
-		done, bp, k = riceScaled(src[2:], uint(src[1]), k, scale, divide, rest)
+		mul, div := 1.0, scale
+		if !divide {
+			mul, div = scale, 1
+		}
+		done, bp, k = riceScaled(src[2:], uint(src[1]), k, mul, div, rest)
 		rest = rest[done:]
 		src, err = readRiceFrom(src[2:], zs[:len(rest)], uint(src[1]), bp, done)
 	} else {
@@ -247,52 +251,41 @@ func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byt
 
 // riceScaled decodes the start of a Rice stream with parameter k >= 1 holding
 // the zigzag deltas of scaled integers, from k0 on, and converts them to vals
-// in the same loop (v = k / scale when divide, else k * scale): the decoder
-// waits on the length of each code, and the conversions fill those waits. It
-// is readRiceFrom's fast part; it stops where that one needs care (an escape,
-// the last 8 bytes, the last value) and returns how many values it decoded,
-// the bit position after them and the last integer.
-func riceScaled(src []byte, k uint, k0 int64, scale float64, divide bool, vals []float64) (int, uint, int64) {
+// in the same loop (v = k * mul / div, with one of mul and div equal to 1, so
+// exactly k / div or k * mul): the decoder waits on the length of each code,
+// and the conversions fill those waits. It is readRiceFrom's fast part; it
+// stops where that one needs care (an escape, the last 8 bytes, the last
+// value) and returns how many values it decoded, the bit position after them
+// and the last integer. Shift counts are masked with 63 (a no-op here) so that
+// the compiler emits plain shifts.
+func riceScaled(src []byte, k uint, k0 int64, mul, div float64, vals []float64) (int, uint, int64) {
 	var acc uint64
 	var n uint
 	pos := 0
+	k &= 63
 	mask := uint64(1)<<k - 1
 	i := 0
 	for i+1 < len(vals) && pos+8 <= len(src) {
-		acc |= binary.LittleEndian.Uint64(src[pos:]) << n
+		acc |= binary.LittleEndian.Uint64(src[pos:]) << (n & 63)
 		pos += int((63 - n) >> 3)
 		n |= 56
 		ones := uint(bits.TrailingZeros64(^acc))
-		need := ones + 1 + k
-		if ones >= riceEscape || need > n {
+		if ones >= riceEscape || ones+1+k > n {
 			break
 		}
-		k0 += unzigzag(uint64(ones)<<k | (acc>>(ones+1))&mask)
-		acc >>= need
-		n -= need
-		v := float64(k0)
-		if divide {
-			v /= scale
-		} else {
-			v *= scale
-		}
-		vals[i] = v
+		k0 += unzigzag(uint64(ones)<<k | (acc>>((ones+1)&63))&mask)
+		acc >>= (ones + 1 + k) & 63
+		n -= ones + 1 + k
+		vals[i] = float64(k0) * mul / div
 		i++
 		ones = uint(bits.TrailingZeros64(^acc))
-		need = ones + 1 + k
-		if ones >= riceEscape || need > n {
+		if ones >= riceEscape || ones+1+k > n {
 			continue
 		}
-		k0 += unzigzag(uint64(ones)<<k | (acc>>(ones+1))&mask)
-		acc >>= need
-		n -= need
-		v = float64(k0)
-		if divide {
-			v /= scale
-		} else {
-			v *= scale
-		}
-		vals[i] = v
+		k0 += unzigzag(uint64(ones)<<k | (acc>>((ones+1)&63))&mask)
+		acc >>= (ones + 1 + k) & 63
+		n -= ones + 1 + k
+		vals[i] = float64(k0) * mul / div
 		i++
 	}
 	return i, uint(8*pos) - n, k0
