@@ -331,12 +331,12 @@ func entropyBits(zs []uint64) float64 {
 		hist[z]++
 		top = max(top, int(z))
 	}
-	n := float64(len(zs))
-	total := float64(extra)
+	// The entropy is n*log2(n) - sum of c*log2(c) over the symbols.
+	total := float64(extra) + cLog2c(uint32(len(zs)))
 	largest, present := 0, 0
 	for s, c := range hist[:top+1] {
 		if c > 0 {
-			total += float64(c) * math.Log2(n/float64(c))
+			total -= cLog2c(uint32(c))
 			largest = s
 			present++
 		}

@@ -288,17 +288,30 @@ func entropyBitsOf(hist *[4][256]uint32, n int) (entropy float64, present, large
 	sum := 0.0 // sum of c*log2(c)
 	for s := range hist[0] {
 		c := hist[0][s] + hist[1][s] + hist[2][s] + hist[3][s]
-		if c > 1 {
-			fc := float64(c)
-			sum += fc * math.Log2(fc)
-		}
+		sum += cLog2c(c)
 		if c != 0 {
 			present++
 			largest = s
 		}
 	}
-	fn := float64(n)
-	return max(0, fn*math.Log2(fn)-sum), present, largest
+	return max(0, cLog2c(uint32(n))-sum), present, largest
+}
+
+// cLog2cTable holds c*log2(c) for the counts a block of a few thousand
+// values has, so that entropy estimates need no logarithm per symbol.
+var cLog2cTable = func() (t [4096]float64) {
+	for c := 2; c < len(t); c++ {
+		t[c] = float64(c) * math.Log2(float64(c))
+	}
+	return t
+}()
+
+// cLog2c is c*log2(c) (0 for c = 0 and 1).
+func cLog2c(c uint32) float64 {
+	if c < uint32(len(cLog2cTable)) {
+		return cLog2cTable[c]
+	}
+	return float64(c) * math.Log2(float64(c))
 }
 
 // b2u is 1 for true and 0 for false, without a branch.
