@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -84,6 +85,7 @@ type Consumer struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	running   atomic.Bool // Run has subscribed and not returned yet
 }
 
 // NewConsumer checks cfg and connects the subscriber; nothing is read before Run.
@@ -192,7 +194,9 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if c.lag != nil && c.cfg.LagInterval > 0 {
 		go c.pollLag(subCtx, c.cfg.LagInterval)
 	}
+	c.running.Store(true)
 	err = c.consume(subCtx, msgs, h)
+	c.running.Store(false)
 	cancel()
 	if c.ownSb {
 		c.leave(msgs)
