@@ -10,7 +10,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edgeflow/edgeflow/stages"
 )
@@ -136,7 +135,7 @@ func (s *sourceSubscriber) wait(d time.Duration) bool {
 }
 
 // emit is the stages.EmitFunc given to the source's Read.
-func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) (err error) {
+func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error {
 	if msg == nil {
 		return fmt.Errorf("%s: emit of a nil message", s.step.Path)
 	}
@@ -155,14 +154,19 @@ func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) (err 
 	if msg.Metadata.Get(stages.MetaPipeline) == "" {
 		msg.Metadata.Set(stages.MetaPipeline, s.pipeline)
 	}
-	values := msg.Context()
-	if s.tracer != nil {
-		var span trace.Span
-		values, span = s.tracer.start(values, msg)
-		defer func() { endSpan(span, err) }()
+	if s.tracer == nil {
+		msg.SetContext(detachedContext{Context: s.abortCtx, values: msg.Context()})
+		return s.handOver(ctx, msg)
 	}
+	values, span := s.tracer.start(msg.Context(), msg)
 	msg.SetContext(detachedContext{Context: s.abortCtx, values: values})
+	err := s.handOver(ctx, msg)
+	endSpan(span, err)
+	return err
+}
 
+// handOver sends msg to the router and waits for its outcome.
+func (s *sourceSubscriber) handOver(ctx context.Context, msg *message.Message) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()

@@ -92,26 +92,28 @@ type sourceTracer struct {
 	t     *pipelineTracer
 	name  string
 	attrs []attribute.KeyValue
+	opts  []trace.SpanStartOption // made once: options passed to Start cost an allocation each
 }
 
 func (t *pipelineTracer) source(step Step) *sourceTracer {
 	if t == nil {
 		return nil
 	}
-	return &sourceTracer{t: t, name: "ingest " + stageID(step), attrs: t.stepAttrs(step)}
+	return &sourceTracer{t: t, name: "ingest " + stageID(step), attrs: t.stepAttrs(step),
+		opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}}
 }
 
 // start begins the ingest span of msg; ctx holds the values the source gave
 // the message. A traceparent in the metadata (a message that crossed Kafka or
-// MQTT) is continued; the node's baggage is added.
+// MQTT) is continued. Baggage that came with the message gets the node's
+// members; a message without baggage gets the node's baggage only when a sink
+// writes it out (one context value less per message).
 func (s *sourceTracer) start(ctx context.Context, msg *message.Message) (context.Context, trace.Span) {
 	ctx = telemetry.ExtractMetadata(ctx, msg.Metadata)
-	bag := s.t.bag
 	if b := baggage.FromContext(ctx); b.Len() > 0 {
-		bag = telemetry.NodeBaggage(b, s.t.node, s.t.bag.Member(string(telemetry.AttrPipeline)).Value())
+		ctx = baggage.ContextWithBaggage(ctx, telemetry.NodeBaggage(b, s.t.node, s.t.bag.Member(string(telemetry.AttrPipeline)).Value()))
 	}
-	ctx = baggage.ContextWithBaggage(ctx, bag)
-	ctx, span := s.t.tracer.Start(ctx, s.name, trace.WithSpanKind(trace.SpanKindProducer))
+	ctx, span := s.t.tracer.Start(ctx, s.name, s.opts...)
 	if span.IsRecording() {
 		span.SetAttributes(s.attrs...)
 		if st := msg.Metadata.Get(stages.MetaStream); st != "" {
@@ -193,16 +195,22 @@ type tracingFlusher struct {
 }
 
 func (f *tracingFlusher) Process(ctx context.Context, msg *message.Message) ([]*message.Message, error) {
-	start := time.Now()
+	// The runtime serialises the calls of a processor; mu only guards against
+	// callers that do not.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sc := trace.SpanContextFromContext(ctx)
+	var start time.Time // of the flush span, if output comes out now
+	if sc.IsSampled() || f.firstSampled.IsValid() {
+		start = time.Now()
+	}
 	sctx, span := f.start(ctx, msg)
 	out, err := f.next.Process(sctx, msg)
 	if err == nil {
-		f.mu.Lock()
-		f.remember(trace.SpanContextFromContext(ctx))
+		f.remember(sc)
 		if len(out) > 0 {
 			f.flushed(ctx, start, out, nil)
 		}
-		f.mu.Unlock()
 	}
 	if span != nil {
 		if span.IsRecording() && err == nil && len(out) != 1 {
@@ -214,12 +222,15 @@ func (f *tracingFlusher) Process(ctx context.Context, msg *message.Message) ([]*
 }
 
 func (f *tracingFlusher) Flush(ctx context.Context, mode stages.FlushMode) ([]*message.Message, error) {
-	start := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var start time.Time
+	if f.firstSampled.IsValid() {
+		start = time.Now()
+	}
 	out, err := f.flusher.Flush(ctx, mode)
 	if len(out) > 0 || err != nil {
-		f.mu.Lock()
 		f.flushed(ctx, start, out, err)
-		f.mu.Unlock()
 	}
 	return out, err
 }
@@ -270,6 +281,9 @@ func (f *tracingFlusher) flushed(ctx context.Context, start time.Time, out []*me
 		telemetry.AttrBatchSize.Int(len(out)), telemetry.AttrFlushInputs.Int(f.inputs))
 	if f.linksDropped > 0 {
 		attrs = append(attrs, telemetry.AttrFlushLinksDropped.Int(f.linksDropped))
+	}
+	if start.IsZero() {
+		start = time.Now()
 	}
 	_, span := f.t.tracer.Start(trace.ContextWithSpanContext(ctx, parent), f.name,
 		trace.WithTimestamp(start), trace.WithLinks(f.links...), trace.WithAttributes(attrs...))
