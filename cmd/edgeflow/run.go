@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/pipelines"
 	_ "github.com/edgeflow/edgeflow/stages/all" // every standard stage
 )
@@ -58,6 +59,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	printNode := fs.Bool("print-node", false, "print the resolved node settings as YAML and exit")
 	statsInterval := fs.Duration("stats-interval", 0, "log every pipeline's counters this often (0: only the summary at exit)")
+	metricsAddr := fs.String("metrics-addr", "", metricsAddrUsage)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -72,6 +74,10 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	}
 	if *printNode {
 		return printNodeSettings(stdio.out, settings)
+	}
+	listen, err := telemetry.ResolveMetricsAddr(settings.Telemetry.Metrics, lookupEnv, *metricsAddr)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	if len(files) == 0 {
 		return errUsage
@@ -89,11 +95,32 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	}
 
 	node := settings.Node()
-	rt := edge.NewRuntime(node, logger,
+	ep, err := startEndpoints(ctx, listen, settings.Telemetry,
+		telemetry.Process{Role: telemetry.RoleEdge, NodeID: node.ID, Version: version}, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := ep.stop(); err != nil {
+			logger.Warn("stopping the metrics endpoints", "error", err)
+		}
+	}()
+	metricOpts, observe, err := ep.pipelineMetrics(node.ID)
+	if err != nil {
+		return err
+	}
+	rt := edge.NewRuntime(node, logger, append([]pipelines.RunnerOption{
 		pipelines.WithFlushInterval(*flushInterval),
 		pipelines.WithDrainTimeout(*drainTimeout),
 		pipelines.WithMaxRedeliveries(*maxRedeliveries),
-		pipelines.WithRetry(*retries, 0, 0))
+		pipelines.WithRetry(*retries, 0, 0)}, metricOpts...)...)
+	if err := observe(rt.Stats); err != nil {
+		return err
+	}
+	ep.addCheck("pipelines", rt.Ready)
+	if usesKafka(pipes) {
+		ep.addKafkaCheck(node.Brokers)
+	}
 	logger.Info("starting", "node", node.ID, "labels", edge.FormatLabels(node.Labels),
 		"brokers", strings.Join(node.Brokers, ","), "pipelines", len(pipes))
 	if *statsInterval > 0 {

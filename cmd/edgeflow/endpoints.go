@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/edgeflow/edgeflow/internal/kafkabus"
+	"github.com/edgeflow/edgeflow/internal/telemetry"
+	"github.com/edgeflow/edgeflow/pipelines"
+)
+
+// metricsAddrUsage is the help text of every --metrics-addr flag.
+const metricsAddrUsage = "serve /metrics (Prometheus), /healthz and /readyz on `host:port` (env " +
+	telemetry.EnvMetricsAddr + "; port 0 picks a free one; default: off)"
+
+// kafkaCheckTTL is how long the result of the Kafka readiness check is reused.
+const kafkaCheckTTL = 5 * time.Second
+
+// endpoints are a process's /metrics, /healthz and /readyz. A nil *endpoints
+// (the address is off) does nothing.
+type endpoints struct {
+	metrics *telemetry.Metrics
+	health  *telemetry.Health
+	server  *telemetry.EndpointServer
+	log     *slog.Logger
+	regs    []metric.Registration
+	stopped context.CancelFunc
+	done    chan error
+}
+
+// startEndpoints serves the endpoints on addr ("" means off: it returns nil)
+// for process p. Its meter provider becomes the global one, so that libraries
+// that take theirs from there (Kafka publishers built by stages) report through
+// it. The server runs until stop, not until ctx ends, so that /readyz says
+// "draining" while pipelines drain after a signal.
+func startEndpoints(ctx context.Context, addr string, cfg telemetry.Config, p telemetry.Process, log *slog.Logger) (*endpoints, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	res, err := telemetry.NewResource(ctx, cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	m, err := telemetry.NewMetrics(res)
+	if err != nil {
+		return nil, err
+	}
+	h := telemetry.NewHealth(0)
+	srv, err := telemetry.ListenEndpoints(ctx, addr, m, h, log)
+	if err != nil {
+		_ = m.Shutdown(ctx)
+		return nil, err
+	}
+	otel.SetMeterProvider(m.MeterProvider())
+	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	e := &endpoints{metrics: m, health: h, server: srv, log: log, stopped: stop, done: make(chan error, 1)}
+	go func() { e.done <- srv.Serve(serveCtx) }()
+	log.Info("metrics and health endpoints", "metrics", "http://"+srv.Addr()+"/metrics",
+		"healthz", "http://"+srv.Addr()+"/healthz", "readyz", "http://"+srv.Addr()+"/readyz")
+	return e, nil
+}
+
+// meterProvider is where instruments are made (a no-op provider when off).
+func (e *endpoints) meterProvider() metric.MeterProvider {
+	if e == nil {
+		return otel.GetMeterProvider()
+	}
+	return e.metrics.MeterProvider()
+}
+
+// addCheck adds a readiness check.
+func (e *endpoints) addCheck(name string, c telemetry.Check) {
+	if e != nil {
+		e.health.AddCheck(name, c)
+	}
+}
+
+// addKafkaCheck adds the readiness check "kafka": the brokers answer a
+// metadata request (the answer is reused for kafkaCheckTTL).
+func (e *endpoints) addKafkaCheck(brokers []string) {
+	e.addCheck("kafka", telemetry.CachedCheck(kafkaCheckTTL, func(ctx context.Context) error {
+		return kafkabus.CheckBrokers(ctx, brokers)
+	}))
+}
+
+// pipelineMetrics instruments the pipelines of node: the returned options go
+// to every Runner, observe registers their counters once they exist.
+func (e *endpoints) pipelineMetrics(node string) (opts []pipelines.RunnerOption, observe func(stats func() []pipelines.Stats) error, err error) {
+	if e == nil {
+		return nil, func(func() []pipelines.Stats) error { return nil }, nil
+	}
+	pm, err := pipelines.NewMetrics(e.metrics.MeterProvider(), node)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pm.RunnerOptions(), func(stats func() []pipelines.Stats) error {
+		reg, err := pm.Observe(stats)
+		if err != nil {
+			return err
+		}
+		e.regs = append(e.regs, reg)
+		return nil
+	}, nil
+}
+
+// register keeps reg to unregister at stop.
+func (e *endpoints) register(reg metric.Registration, err error) error {
+	if err != nil || e == nil {
+		return err
+	}
+	e.regs = append(e.regs, reg)
+	return nil
+}
+
+// stop shuts the server down gracefully, then the meter provider.
+func (e *endpoints) stop() error {
+	if e == nil {
+		return nil
+	}
+	e.stopped()
+	errs := []error{<-e.done}
+	for _, r := range e.regs {
+		errs = append(errs, r.Unregister())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), telemetry.EndpointShutdownTimeout)
+	defer cancel()
+	errs = append(errs, e.metrics.Shutdown(ctx))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("metrics endpoints: %w", err)
+	}
+	return nil
+}
+
+// usesKafka reports whether any pipeline has a kafka source or sink.
+func usesKafka(pipes []*pipelines.Pipeline) bool {
+	for _, p := range pipes {
+		for _, steps := range [][]pipelines.Step{p.Sources, p.Sinks} {
+			for _, s := range steps {
+				if s.Reg != nil && s.Reg.ID == "kafka" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeflow/edgeflow/internal/testenv"
+)
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// httpGet returns the status and body of url, or 0 when nothing answers.
+func httpGet(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitReady polls /readyz until it answers 200, and returns the last body.
+func waitReady(t *testing.T, base string, errOut fmt.Stringer) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := httpGet(base + "/readyz")
+		if code == http.StatusOK {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %d %s; stderr:\n%s", code, body, errOut)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuf struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuf() *syncBuf { return &syncBuf{mu: make(chan struct{}, 1)} }
+
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuf) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// sinkCounted matches a sink counter that counted something.
+var sinkCounted = regexp.MustCompile(`(?m)^edgeflow_stage_messages_in_total\{node="gw-m",pipeline="steady",stage="rt-sink",step="sinks\[0\]"\} [1-9]`)
+
+func TestRunServesMetricsAndHealth(t *testing.T) {
+	dir := t.TempDir()
+	file := writePipeline(t, dir, "steady.yaml", `name: steady
+sources:
+  - type: rt-src
+    every: 5ms
+sinks:
+  - type: rt-sink
+`)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errOut := newSyncBuf()
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, []string{"run", "--node-id", "gw-m", "--data-dir", dir, "--metrics-addr", addr, file},
+			stdio{in: strings.NewReader(""), out: io.Discard, err: errOut})
+	}()
+	body := waitReady(t, base, errOut)
+	var ready struct {
+		Status string
+		Checks []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || ready.Status != "ready" || len(ready.Checks) != 1 || ready.Checks[0].Name != "pipelines" {
+		t.Errorf("/readyz body %s: want ready with the pipelines check only (no kafka step)", body)
+	}
+	if code, _ := httpGet(base + "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	// Wait for messages to be counted, then read the metrics.
+	var metrics string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, metrics = httpGet(base + "/metrics")
+		if sinkCounted.MatchString(metrics) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks the sink counter:\n%s", metrics)
+		}
+	}
+	for _, want := range []string{
+		`edgeflow_stage_messages_out_total{node="gw-m",pipeline="steady",stage="rt-src",step="sources[0]"}`,
+		`edgeflow_stage_duration_seconds_bucket{node="gw-m",op="write",pipeline="steady",stage="rt-sink",step="sinks[0]",le="0.001"}`,
+		`target_info{`, `edgeflow_node_id="gw-m"`,
+		"process_resident_memory_bytes", "go_memstats_heap_alloc_bytes",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", metrics)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("edgeflow run did not stop")
+	}
+	if code, _ := httpGet(base + "/healthz"); code != 0 {
+		t.Errorf("/healthz answered %d after exit, want the server gone", code)
+	}
+}
+
+func TestRunMetricsAddrErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := writePipeline(t, dir, "p.yaml", "name: p\nsources:\n  - {type: rt-src, count: 1}\nsinks:\n  - type: rt-sink\n")
+	var errOut bytes.Buffer
+	code := runMain(context.Background(), []string{"run", "--node-id", "gw-m", "--data-dir", dir, "--metrics-addr", "9464", file},
+		stdio{in: strings.NewReader(""), out: io.Discard, err: &errOut})
+	if code != 2 || !strings.Contains(errOut.String(), `--metrics-addr: "9464" is not host:port`) {
+		t.Errorf("exit %d, stderr %q; want 2 naming the flag", code, errOut.String())
+	}
+}
+
+// TestRunReadyWithKafka runs generate → encode → kafka against the real broker
+// and checks /readyz passes with the kafka check and the publish metrics.
+func TestRunReadyWithKafka(t *testing.T) {
+	brokers := testenv.RequireKafka(t)
+	dir := t.TempDir()
+	topic := fmt.Sprintf("edgeflow.metrics-test.%d", time.Now().UnixNano())
+	file := writePipeline(t, dir, "kafka.yaml", fmt.Sprintf(`name: to-kafka
+sources:
+  - type: generate
+    realtime: true
+    speedup: 600
+    sensors:
+      - {name: temperature, kind: temperature, interval: 1s}
+stages:
+  - type: encode
+    codec: zstd
+    block_size: 50
+    max_age: 1s
+sinks:
+  - type: kafka
+    topic: %s
+`, topic))
+	addr := freeAddr(t)
+	base := "http://" + addr
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errOut := newSyncBuf()
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, []string{"run", "--node-id", "gw-k", "--data-dir", dir, "--brokers", strings.Join(brokers, ","),
+			"--flush-interval", "100ms", "--metrics-addr", addr, file}, stdio{in: strings.NewReader(""), out: io.Discard, err: errOut})
+	}()
+	body := waitReady(t, base, errOut)
+	if !strings.Contains(body, `{"name":"kafka","ok":true}`) || !strings.Contains(body, `{"name":"pipelines","ok":true}`) {
+		t.Errorf("/readyz body %s: want the kafka and pipelines checks passing", body)
+	}
+	var metrics string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, metrics = httpGet(base + "/metrics")
+		if strings.Contains(metrics, `edgeflow_kafka_publish_duration_seconds_count{topic="`+topic+`"}`) &&
+			strings.Contains(metrics, `edgeflow_encode_compression_ratio{codec="zstd",node="gw-k"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks the publish histogram or the compression ratio:\n%s\nstderr:\n%s", metrics, errOut)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("edgeflow run did not stop")
+	}
+}
