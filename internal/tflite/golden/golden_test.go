@@ -70,6 +70,9 @@ func checkCase(t *testing.T, c Case, kind Kind) {
 	if c.Reference.Runtime != "Arm NN" || c.Reference.Backend != "CpuRef" {
 		t.Errorf("%s: reference %+v, want Arm NN CpuRef", c.ID(), c.Reference)
 	}
+	if c.TFLite == nil || c.TFLite.OpResolver != "BUILTIN_REF" {
+		t.Errorf("%s: no TFLite reference-kernel outputs beside it (crosscheck.py --write)", c.ID())
+	}
 	if c.Model.Source.String() == "" || c.Model.File == "" {
 		t.Errorf("%s: model %+v names no file", c.ID(), c.Model)
 	}
