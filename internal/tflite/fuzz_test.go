@@ -124,3 +124,32 @@ func TestWriteCorpus(t *testing.T) {
 func testenvModuleDir(t testing.TB, version string) string {
 	return testenv.GoModuleDir(t, "github.com/mattn/go-tflite@"+version)
 }
+
+// FuzzModelValues builds well-formed flatbuffers with fuzzed values (shapes,
+// indices, quantization, detection options) to reach the semantic checks that
+// byte-level mutation of a file seldom gets past the structure to.
+func FuzzModelValues(f *testing.F) {
+	f.Add(int32(1), int32(2), int32(0), int32(3), uint32(1), int32(0), uint8(2), []byte(nil))
+	f.Add(int32(1<<16), int32(1<<16), int32(-1), int32(-1), uint32(7), int32(3), uint8(9), encodeFlexMap(map[string]any{"num_classes": 3}))
+	f.Fuzz(func(t *testing.T, d0, d1, in0, out0 int32, buf uint32, qdim int32, nscales uint8, custom []byte) {
+		s := fcModel()
+		s.tensors[3].shape = []int32{d0, d1}
+		s.ops[0].inputs[0] = in0
+		s.outputs[0] = out0
+		s.tensors[1].buffer = buf
+		s.tensors[1].scales = make([]float32, nscales)
+		s.tensors[1].zps = make([]int64, nscales)
+		s.tensors[1].qdim = qdim
+		if custom != nil {
+			s.codes = append(s.codes, synthCode{deprecated: 32, custom: DetectionPostProcess})
+			s.ops = append(s.ops, synthOp{opcode: 1, inputs: []int32{3}, outputs: []int32{3}, custom: custom})
+		}
+		m, err := Load(s.bytes())
+		if errors.Is(err, errUnchecked) {
+			t.Fatal(err)
+		}
+		if err == nil {
+			checkInvariants(t, m)
+		}
+	})
+}

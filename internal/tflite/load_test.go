@@ -229,8 +229,14 @@ func checkInvariants(t *testing.T, m *Model) {
 			if s := tt.Type.Size(); s > 0 && tt.Data != nil && len(tt.Data) != s*tt.NumElements() {
 				t.Fatalf("tensor %s: %d bytes for %s%v", tt.Name, len(tt.Data), tt.Type, tt.Shape)
 			}
-			if q := tt.Quantization; q != nil && len(q.Scales) != len(q.ZeroPoints) {
-				t.Fatalf("tensor %s: %d scales, %d zero points", tt.Name, len(q.Scales), len(q.ZeroPoints))
+			if q := tt.Quantization; q != nil && (len(q.Scales) != len(q.ZeroPoints) || len(q.Scales) == 0 ||
+				len(q.Scales) > 1 && (q.Dimension < 0 || q.Dimension >= len(tt.Shape) || tt.Shape[q.Dimension] != len(q.Scales))) {
+				t.Fatalf("tensor %s%v: %d scales, %d zero points on dimension %d", tt.Name, tt.Shape, len(q.Scales), len(q.ZeroPoints), q.Dimension)
+			}
+			for _, d := range tt.Shape {
+				if d < 0 {
+					t.Fatalf("tensor %s: shape %v", tt.Name, tt.Shape)
+				}
 			}
 		}
 	}
