@@ -18,9 +18,11 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edgeflow/edgeflow/cloud"
 	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/pipelines"
 	"github.com/edgeflow/edgeflow/pipelines/examples"
 	"github.com/edgeflow/edgeflow/stages"
@@ -42,6 +44,12 @@ reading: 8-byte timestamp + 8-byte float64) against bytes on the wire (frame
 payloads), compression ratio, duplicates dropped, and the group's lag. It exits
 1 if a published reading was not consumed exactly once.
 
+Every reading is traced (OpenTelemetry): each node's spans carry its node id
+(service.name edgeflow-edge), the consumer's are edgeflow-cloud, and the summary
+prints the trace id of node-1's first reading that reached the consumer. With
+--otlp ENDPOINT the traces are exported there (e.g. to Jaeger), with
+--trace-sample RATIO only that share of them.
+
 While it runs the broker answers on --listen, so any Kafka client can read the
 topic, e.g. in another terminal:
   edgeflow tail --brokers 127.0.0.1:9092 --from-beginning edgeflow.frames
@@ -50,7 +58,8 @@ topic, e.g. in another terminal:
 Examples:
   edgeflow demo
   edgeflow demo --duration 1m --speedup 600
-  edgeflow demo --listen 127.0.0.1:19092 --pipeline my-demo.yaml`
+  edgeflow demo --listen 127.0.0.1:19092 --pipeline my-demo.yaml
+  edgeflow demo --otlp 127.0.0.1:4317      # then look the printed trace id up in Jaeger`
 
 func init() {
 	register(command{
@@ -69,6 +78,7 @@ type demoOptions struct {
 	speedup    float64
 	partitions int
 	verbose    bool
+	tracing    telemetry.TracingSettings
 }
 
 // demoNodeLabels are the labels of the simulated nodes, in turn.
@@ -88,7 +98,12 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	fs.Float64Var(&o.speedup, "speedup", 0, "override the generator's speedup (simulated seconds per second); 0 keeps the pipeline's")
 	fs.IntVar(&o.partitions, "partitions", 3, "partitions of the topic")
 	fs.BoolVar(&o.verbose, "v", false, "log what the nodes and the consumer do on standard error")
+	tracingFlags := bindTracingFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.tracing, err = resolveTracing(telemetry.Config{}, os.LookupEnv, tracingFlags); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 || o.duration <= 0 || o.nodes < 1 || o.partitions < 1 || o.speedup < 0 {
@@ -113,14 +128,18 @@ type demo struct {
 	topic string
 	nodes []*demoNode
 	cons  *cloud.Consumer
+	// sampleTrace is the trace id of the first reading of the first node that
+	// reached the consumer (a trace.TraceID, set once).
+	sampleTrace atomic.Pointer[trace.TraceID]
 }
 
 // demoNode is one simulated edge node and what its pipeline produced.
 type demoNode struct {
-	node   stages.Node
-	runner *pipelines.Runner
-	count  demoCounts
-	err    error
+	node    stages.Node
+	tracing *telemetry.Tracing // its own provider: the resource names the node
+	runner  *pipelines.Runner
+	count   demoCounts
+	err     error
 }
 
 // demoCounts are counted by a stage middleware inside the node's pipeline.
@@ -154,9 +173,18 @@ func (d *demo) run(ctx context.Context) error {
 		d.nodes = append(d.nodes, n)
 		fmt.Fprintf(d.out, "  %s  labels %s\n", n.node.ID, edge.FormatLabels(n.node.Labels))
 	}
+	defer d.stopNodeTracing()
+	cloudTracing, err := startTracing(ctx, d.opts.tracing, telemetry.Config{},
+		telemetry.Process{Role: telemetry.RoleCloud, Version: version}, d.log, telemetry.WithRecording())
+	if err != nil {
+		d.closeNodes()
+		return err
+	}
+	defer stopTracing(cloudTracing, d.log)
 	d.cons, err = cloud.NewConsumer(cloud.ConsumerConfig{
 		Brokers: []string{addr}, Topic: d.topic, Group: "edgeflow-demo", Start: cloud.StartEarliest,
 		LagInterval: 500 * time.Millisecond, Logger: d.log.With("component", "cloud"),
+		TracerProvider: cloudTracing.TracerProvider(),
 	})
 	if err != nil {
 		d.closeNodes()
@@ -168,7 +196,15 @@ func (d *demo) run(ctx context.Context) error {
 	defer stopConsumer()
 	consDone := make(chan error, 1)
 	go func() {
-		consDone <- d.cons.Run(consCtx, func(ctx context.Context, b cloud.Batch) error { return nil })
+		consDone <- d.cons.Run(consCtx, func(ctx context.Context, b cloud.Batch) error {
+			if b.Node == d.nodes[0].node.ID && d.sampleTrace.Load() == nil {
+				if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+					id := sc.TraceID()
+					d.sampleTrace.CompareAndSwap(nil, &id)
+				}
+			}
+			return nil
+		})
 	}()
 
 	start := time.Now()
@@ -329,8 +365,15 @@ func (d *demo) buildNode(ctx context.Context, i int, broker string) (*demoNode, 
 	if len(p.Stages) > 0 {
 		first = p.Stages[0].Path
 	}
+	res, err := telemetry.NewResource(ctx, telemetry.Config{}, telemetry.Process{Role: telemetry.RoleEdge, NodeID: n.node.ID, Version: version})
+	if err != nil {
+		return nil, err
+	}
+	if n.tracing, err = telemetry.NewTracing(ctx, d.opts.tracing, res, telemetry.WithRecording()); err != nil {
+		return nil, err
+	}
 	env := stages.Env{Node: n.node, Pipeline: p.Name, Logger: d.log.With("node", n.node.ID)}
-	n.runner, err = p.Build(ctx, env, pipelines.WithStageMiddleware(func(step pipelines.Step, next stages.Processor) stages.Processor {
+	n.runner, err = p.Build(ctx, env, pipelines.WithTracing(n.tracing.TracerProvider()), pipelines.WithStageMiddleware(func(step pipelines.Step, next stages.Processor) stages.Processor {
 		cp := &demoCountingProcessor{counts: &n.count, first: step.Path == first, next: next}
 		if f, ok := next.(stages.Flusher); ok {
 			return &demoCountingFlusher{demoCountingProcessor: cp, flusher: f}
@@ -346,6 +389,13 @@ func (d *demo) buildNode(ctx context.Context, i int, broker string) (*demoNode, 
 func (d *demo) closeNodes() {
 	for _, n := range d.nodes {
 		_ = n.runner.Close()
+	}
+}
+
+// stopNodeTracing exports what the nodes' tracer providers still buffer.
+func (d *demo) stopNodeTracing() {
+	for _, n := range d.nodes {
+		stopTracing(n.tracing, d.log)
 	}
 }
 
@@ -430,12 +480,27 @@ func (d *demo) summary() bool {
 	}
 	fmt.Fprintf(d.out, "\nraw bytes = 16 per reading (8-byte timestamp + 8-byte float64); wire bytes = frame payloads as published\n")
 	fmt.Fprintf(d.out, "consumer group edgeflow-demo: lag %d, decode errors %d, handler retries %d\n", s.Lag, s.DecodeErrors, s.HandlerErrors)
+	d.printSampleTrace()
 	if ok {
 		fmt.Fprintf(d.out, "OK: consumed == published (%d readings), every frame exactly once\n", tp)
 	} else {
 		fmt.Fprintf(d.out, "MISMATCH: published %d readings in %d frames, consumed %d in %d frames\n", tp, tf, s.Readings, s.Frames)
 	}
 	return ok
+}
+
+// printSampleTrace prints the trace id of the first reading of the first node
+// that reached the consumer, and where its spans went.
+func (d *demo) printSampleTrace() {
+	id := d.sampleTrace.Load()
+	if id == nil || len(d.nodes) == 0 {
+		return
+	}
+	where := "not exported (pass --otlp ENDPOINT to export traces)"
+	if d.opts.tracing.Enabled() {
+		where = "exported to " + d.opts.tracing.String()
+	}
+	fmt.Fprintf(d.out, "trace of %s's first reading in the cloud: %s, %s\n", d.nodes[0].node.ID, id, where)
 }
 
 // demoCountingProcessor counts readings into the first processor and readings

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgeflow/edgeflow/cloud"
 	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/stages"
 	"github.com/edgeflow/edgeflow/stages/reading"
 )
@@ -30,11 +31,17 @@ Brokers come from --brokers, else the environment variable EDGEFLOW_BROKERS
 so tail never takes partitions away from other consumers; it then prints only
 what is published after it starts unless --from-beginning is given.
 
+With --otlp ENDPOINT (or the OTEL_EXPORTER_OTLP_* environment variables) each
+message gets a "consume TOPIC" span with a "decode" child, continuing the trace
+the edge node wrote into the Kafka headers (service.name edgeflow-cloud).
+
 Examples:
   edgeflow tail edgeflow.frames
   edgeflow tail --from-beginning -n 100 edgeflow.frames
   edgeflow tail --frames --brokers kafka-1:9092,kafka-2:9092 edgeflow.frames
-  edgeflow tail --group dashboards --from-beginning edgeflow.frames | jq .value`
+  edgeflow tail --group dashboards --from-beginning edgeflow.frames | jq .value
+  edgeflow tail --metrics-addr :9465 --group dashboards edgeflow.frames > /dev/null
+  edgeflow tail --otlp 127.0.0.1:4317 --trace-sample 0.1 edgeflow.frames`
 
 func init() {
 	register(command{
@@ -54,6 +61,7 @@ type tailOptions struct {
 	limit         int64
 	stats         bool
 	verbose       bool
+	metricsAddr   string
 }
 
 func runTail(ctx context.Context, args []string, io stdio) error {
@@ -67,13 +75,23 @@ func runTail(ctx context.Context, args []string, io stdio) error {
 	fs.Int64Var(&o.limit, "n", 0, "stop after printing `N` readings (with --frames: N frames); 0 means no limit")
 	fs.BoolVar(&o.stats, "stats", false, "print the consumer's counters on standard error at the end")
 	fs.BoolVar(&o.verbose, "v", false, "log skipped messages and retries on standard error")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", metricsAddrUsage)
+	tracingFlags := bindTracingFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	traceSettings, err := resolveTracing(telemetry.Config{}, os.LookupEnv, tracingFlags)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || o.limit < 0 {
 		return errUsage
 	}
 	topic := fs.Arg(0)
+	listen, err := telemetry.ResolveMetricsAddr(telemetry.MetricsConfig{}, os.LookupEnv, o.metricsAddr)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	if o.group == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
@@ -91,14 +109,38 @@ func runTail(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
+	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: level}))
+	tracing, err := startTracing(ctx, traceSettings, telemetry.Config{},
+		telemetry.Process{Role: telemetry.RoleCloud, Version: version}, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracing, logger)
 	cons, err := cloud.NewConsumer(cloud.ConsumerConfig{
 		Brokers: brokers, Topic: topic, Group: o.group, Start: start,
-		Logger: slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: level})),
+		Logger: logger, TracerProvider: tracing.TracerProvider(),
 	})
 	if err != nil {
 		return err
 	}
 	defer cons.Close()
+	ep, err := startEndpoints(ctx, listen, telemetry.Config{}, telemetry.Process{Role: telemetry.RoleCloud, Version: version},
+		slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: level})))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := ep.stop(); err != nil {
+			fmt.Fprintf(io.err, "tail: %v\n", err)
+		}
+	}()
+	if ep != nil {
+		if err := ep.register(cons.RegisterMetrics(ep.meterProvider())); err != nil {
+			return err
+		}
+		ep.addKafkaCheck(brokers)
+		ep.addCheck("consumer", telemetry.CachedCheck(consumerCheckTTL, cons.Ready))
+	}
 
 	w := bufio.NewWriterSize(io.out, 64<<10)
 	defer w.Flush()
