@@ -150,3 +150,7 @@ func usesKafka(pipes []*pipelines.Pipeline) bool {
 	}
 	return false
 }
+
+// consumerCheckTTL is how long the result of the consumer-group readiness
+// check is reused.
+const consumerCheckTTL = 2 * time.Second

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/edgeflow/edgeflow/internal/kafkabus"
 	"github.com/edgeflow/edgeflow/internal/testenv"
 )
 
@@ -212,5 +215,54 @@ sinks:
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("edgeflow run did not stop")
+	}
+}
+
+// TestTailServesMetricsAndHealth consumes a topic of the real broker with
+// --metrics-addr and checks /readyz (the group joined) and the consumer metrics.
+func TestTailServesMetricsAndHealth(t *testing.T) {
+	brokers := testenv.RequireKafka(t)
+	topic := fmt.Sprintf("edgeflow.tail-metrics-test.%d", time.Now().UnixNano())
+	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(topic, message.NewMessage("1", []byte("not a frame"))); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	base := "http://" + addr
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errOut := newSyncBuf()
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, []string{"tail", "--brokers", strings.Join(brokers, ","), "--from-beginning", "--metrics-addr", addr, topic},
+			stdio{in: strings.NewReader(""), out: io.Discard, err: errOut})
+	}()
+	body := waitReady(t, base, errOut)
+	if !strings.Contains(body, `{"name":"kafka","ok":true}`) || !strings.Contains(body, `{"name":"consumer","ok":true}`) {
+		t.Errorf("/readyz body %s: want the kafka and consumer checks passing", body)
+	}
+	var metrics string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, metrics = httpGet(base + "/metrics")
+		if strings.Contains(metrics, `edgeflow_consumer_decode_errors_total{group="edgeflow-tail-`) &&
+			regexp.MustCompile(`(?m)^edgeflow_consumer_messages_total\{group="edgeflow-tail-[0-9a-f]+",topic="`+regexp.QuoteMeta(topic)+`"\} 1$`).MatchString(metrics) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks the consumer counters:\n%s\nstderr:\n%s", metrics, errOut)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("edgeflow tail did not stop")
 	}
 }
