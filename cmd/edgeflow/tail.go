@@ -31,12 +31,17 @@ Brokers come from --brokers, else the environment variable EDGEFLOW_BROKERS
 so tail never takes partitions away from other consumers; it then prints only
 what is published after it starts unless --from-beginning is given.
 
+With --otlp ENDPOINT (or the OTEL_EXPORTER_OTLP_* environment variables) each
+message gets a "consume TOPIC" span with a "decode" child, continuing the trace
+the edge node wrote into the Kafka headers (service.name edgeflow-cloud).
+
 Examples:
   edgeflow tail edgeflow.frames
   edgeflow tail --from-beginning -n 100 edgeflow.frames
   edgeflow tail --frames --brokers kafka-1:9092,kafka-2:9092 edgeflow.frames
   edgeflow tail --group dashboards --from-beginning edgeflow.frames | jq .value
-  edgeflow tail --metrics-addr :9465 --group dashboards edgeflow.frames > /dev/null`
+  edgeflow tail --metrics-addr :9465 --group dashboards edgeflow.frames > /dev/null
+  edgeflow tail --otlp 127.0.0.1:4317 --trace-sample 0.1 edgeflow.frames`
 
 func init() {
 	register(command{
@@ -71,7 +76,12 @@ func runTail(ctx context.Context, args []string, io stdio) error {
 	fs.BoolVar(&o.stats, "stats", false, "print the consumer's counters on standard error at the end")
 	fs.BoolVar(&o.verbose, "v", false, "log skipped messages and retries on standard error")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", metricsAddrUsage)
+	tracingFlags := bindTracingFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	traceSettings, err := resolveTracing(telemetry.Config{}, os.LookupEnv, tracingFlags)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || o.limit < 0 {
@@ -99,9 +109,16 @@ func runTail(ctx context.Context, args []string, io stdio) error {
 	if err != nil {
 		return err
 	}
+	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: level}))
+	tracing, err := startTracing(ctx, traceSettings, telemetry.Config{},
+		telemetry.Process{Role: telemetry.RoleCloud, Version: version}, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracing, logger)
 	cons, err := cloud.NewConsumer(cloud.ConsumerConfig{
 		Brokers: brokers, Topic: topic, Group: o.group, Start: start,
-		Logger: slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: level})),
+		Logger: logger, TracerProvider: tracing.TracerProvider(),
 	})
 	if err != nil {
 		return err
