@@ -541,12 +541,17 @@ const decimalSamples = 128
 
 // chooseDecimals picks the number of decimals for the block: each sampled value's
 // smallest exact decimal count is found (starting from the previous value's and
-// looking at most 4 decimals further, except for the first value), then the
+// looking at most 4 decimals further, except until one value was exact), then the
 // count minimising (inexact values × 64 bits + values × 3.32 bits per decimal)
 // wins.
 func chooseDecimals(vals []float64, samples int) int {
 	var cnt [maxDecimals + 2]int
 	guess, limit := 0, maxDecimals
+	found := false // whether a sampled value was exact at some count
+	// Until one is, the first few values are searched in full: a block
+	// opening with float noise (100.00946009999998) would otherwise look
+	// for at most 4 decimals ever after.
+	const fullSearches = 8
 	stride := max(1, len(vals)/samples)
 	for j := 0; j*stride < len(vals); j++ {
 		// One value from each stretch of stride values, at a pseudo-random
@@ -572,9 +577,11 @@ func chooseDecimals(vals []float64, samples int) int {
 		}
 		cnt[d]++
 		if d <= maxDecimals {
-			guess = d
+			guess, found = d, true
 		}
-		limit = min(guess+4, maxDecimals)
+		if found || j >= fullSearches {
+			limit = min(guess+4, maxDecimals)
+		}
 	}
 	best, bestCost := 0, math.Inf(1)
 	total := 0
