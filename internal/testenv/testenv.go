@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,10 @@ import (
 const (
 	EnvKafkaBrokers = "EDGEFLOW_KAFKA_BROKERS" // comma-separated host:port list
 	EnvMQTTURL      = "EDGEFLOW_MQTT_URL"      // tcp://host:port
+	// EnvOTLPEndpoint is the OTLP/gRPC receiver of the trace backend, host:port.
+	EnvOTLPEndpoint = "EDGEFLOW_OTLP_ENDPOINT"
+	// EnvJaegerURL is the base URL of the trace backend's Jaeger query API and UI.
+	EnvJaegerURL = "EDGEFLOW_JAEGER_URL"
 )
 
 // InCI reports whether the environment variable CI is "true": then a missing
@@ -118,4 +123,52 @@ func Reachable(addr string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// Jaeger is the trace backend tests export spans to and read them back from.
+type Jaeger struct {
+	OTLPEndpoint string // OTLP/gRPC receiver, host:port (e.g. 127.0.0.1:4317)
+	URL          string // query API and UI base URL, no trailing slash (e.g. http://127.0.0.1:16686)
+}
+
+// JaegerBackend returns the trace backend tests use: $EDGEFLOW_OTLP_ENDPOINT or
+// 127.0.0.1:4317, and $EDGEFLOW_JAEGER_URL or http://127.0.0.1:16686.
+func JaegerBackend() Jaeger {
+	j := Jaeger{OTLPEndpoint: strings.TrimSpace(os.Getenv(EnvOTLPEndpoint)), URL: strings.TrimSpace(os.Getenv(EnvJaegerURL))}
+	if j.OTLPEndpoint == "" {
+		j.OTLPEndpoint = "127.0.0.1:4317"
+	}
+	if j.URL == "" {
+		j.URL = "http://127.0.0.1:16686"
+	}
+	j.URL = strings.TrimRight(j.URL, "/")
+	return j
+}
+
+// RequireJaeger returns the trace backend once its OTLP receiver accepts a TCP
+// connection and its query API answers GET /api/services; otherwise see
+// Unavailable.
+func RequireJaeger(t testing.TB) Jaeger {
+	t.Helper()
+	j := JaegerBackend()
+	u, err := url.Parse(j.URL)
+	if err != nil || u.Host == "" {
+		t.Fatalf("$%s=%q is not a URL like http://127.0.0.1:16686", EnvJaegerURL, j.URL)
+	}
+	start := "; start it with `bash internal/tools/jaeger.sh up`"
+	if !Reachable(j.OTLPEndpoint) {
+		Unavailable(t, "no OTLP receiver answers at "+j.OTLPEndpoint+" ($"+EnvOTLPEndpoint+")"+start)
+		return j
+	}
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(j.URL + "/api/services")
+	if err != nil {
+		Unavailable(t, "no Jaeger query API answers at "+j.URL+" ($"+EnvJaegerURL+"): "+err.Error()+start)
+		return j
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		Unavailable(t, "GET "+j.URL+"/api/services: "+resp.Status+" (is it Jaeger?)"+start)
+	}
+	return j
 }
