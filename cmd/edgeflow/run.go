@@ -34,10 +34,18 @@ The node (id, labels, brokers, data directory) comes from flags, then the
 environment (EDGEFLOW_NODE_ID, EDGEFLOW_NODE_LABELS, EDGEFLOW_BROKERS,
 EDGEFLOW_DATA_DIR), then the node file, then defaults; see docs/configuration.md.
 
+Tracing (OpenTelemetry): --otlp ENDPOINT exports spans over OTLP (gRPC for
+host:port, HTTP for http(s):// URLs) and --trace-sample RATIO keeps that share
+of new traces; without them the OTEL_* environment variables, then the node
+file's telemetry.tracing section decide (default: off). Trace context travels
+to the cloud in the Kafka headers traceparent, tracestate and baggage; see
+docs/observability.md.
+
 Examples:
   edgeflow run pipelines/examples/*.yaml
   edgeflow run --node-id gw-7 --labels site=plant-1,role=gateway boiler.yaml
   EDGEFLOW_BROKERS=kafka-1:9092,kafka-2:9092 edgeflow run --node-file /etc/edgeflow/node.yaml plant.yaml
+  edgeflow run --otlp 127.0.0.1:4317 --trace-sample 0.01 plant.yaml
   edgeflow run --print-node --node-file node.yaml     # show the resolved node and exit`
 
 func init() {
@@ -60,6 +68,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	printNode := fs.Bool("print-node", false, "print the resolved node settings as YAML and exit")
 	statsInterval := fs.Duration("stats-interval", 0, "log every pipeline's counters this often (0: only the summary at exit)")
 	metricsAddr := fs.String("metrics-addr", "", metricsAddrUsage)
+	tracingFlags := bindTracingFlags(fs)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -79,6 +88,10 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	traceSettings, err := resolveTracing(settings.Telemetry, lookupEnv, tracingFlags)
+	if err != nil {
+		return err
+	}
 	if len(files) == 0 {
 		return errUsage
 	}
@@ -95,6 +108,12 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	}
 
 	node := settings.Node()
+	tracing, err := startTracing(ctx, traceSettings, settings.Telemetry,
+		telemetry.Process{Role: telemetry.RoleEdge, NodeID: node.ID, Version: version}, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracing, logger)
 	ep, err := startEndpoints(ctx, listen, settings.Telemetry,
 		telemetry.Process{Role: telemetry.RoleEdge, NodeID: node.ID, Version: version}, logger)
 	if err != nil {
@@ -113,7 +132,8 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 		pipelines.WithFlushInterval(*flushInterval),
 		pipelines.WithDrainTimeout(*drainTimeout),
 		pipelines.WithMaxRedeliveries(*maxRedeliveries),
-		pipelines.WithRetry(*retries, 0, 0)}, metricOpts...)...)
+		pipelines.WithRetry(*retries, 0, 0),
+		pipelines.WithTracing(tracing.TracerProvider())}, metricOpts...)...)
 	if err := observe(rt.Stats); err != nil {
 		return err
 	}

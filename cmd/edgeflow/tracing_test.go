@@ -136,3 +136,41 @@ func TestTracingFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRunExportsTraces runs a pipeline with edgeflow run --otlp and checks the
+// spans that reach an OTLP/HTTP receiver.
+func TestRunExportsTraces(t *testing.T) {
+	rc := &otlpReceiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	dir := t.TempDir()
+	file := writePipeline(t, dir, "traced.yaml", `name: traced
+sources:
+  - type: generate
+    realtime: false
+    count: 20
+    start: "2026-01-01T00:00:00Z"
+stages:
+  - type: encode
+sinks:
+  - type: file
+    path: `+dir+`/out.frames
+`)
+	code, _, errOut := runCLI(t, nil, "run", "--node-id", "gw-7", "--data-dir", dir, "--otlp", srv.URL, file)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	count := map[string]int{}
+	for _, s := range rc.spans {
+		count[s.name]++
+		if s.service != "edgeflow-edge" || s.resourceNode != "gw-7" || s.attrs["edgeflow.node.id"] != "gw-7" || s.attrs["edgeflow.pipeline"] != "traced" {
+			t.Errorf("span %s: service %q, resource node %q, attributes %v", s.name, s.service, s.resourceNode, s.attrs)
+		}
+	}
+	// 20 ticks of two sensors: 20 messages, one flush at the end, one write.
+	if count["ingest generate"] != 20 || count["process encode"] != 20 || count["flush encode"] != 1 || count["write file"] != 1 {
+		t.Errorf("spans by name %v", count)
+	}
+}
