@@ -50,6 +50,11 @@ prints the trace id of node-1's first reading that reached the consumer. With
 --otlp ENDPOINT the traces are exported there (e.g. to Jaeger), with
 --trace-sample RATIO only that share of them.
 
+With --metrics-addr HOST:PORT it serves Prometheus metrics of every node
+(label node) and of the consumer on /metrics, with /healthz and /readyz
+(every node's pipeline running, the broker reachable, the consumer group
+joined); see docs/observability.md.
+
 While it runs the broker answers on --listen, so any Kafka client can read the
 topic, e.g. in another terminal:
   edgeflow tail --brokers 127.0.0.1:9092 --from-beginning edgeflow.frames
@@ -59,7 +64,8 @@ Examples:
   edgeflow demo
   edgeflow demo --duration 1m --speedup 600
   edgeflow demo --listen 127.0.0.1:19092 --pipeline my-demo.yaml
-  edgeflow demo --otlp 127.0.0.1:4317      # then look the printed trace id up in Jaeger`
+  edgeflow demo --otlp 127.0.0.1:4317      # then look the printed trace id up in Jaeger
+  edgeflow demo --metrics-addr 127.0.0.1:9464 --duration 5m   # and scrape /metrics meanwhile`
 
 func init() {
 	register(command{
@@ -79,6 +85,7 @@ type demoOptions struct {
 	partitions int
 	verbose    bool
 	tracing    telemetry.TracingSettings
+	metrics    string // address of /metrics, /healthz, /readyz; "" is off
 }
 
 // demoNodeLabels are the labels of the simulated nodes, in turn.
@@ -98,6 +105,7 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	fs.Float64Var(&o.speedup, "speedup", 0, "override the generator's speedup (simulated seconds per second); 0 keeps the pipeline's")
 	fs.IntVar(&o.partitions, "partitions", 3, "partitions of the topic")
 	fs.BoolVar(&o.verbose, "v", false, "log what the nodes and the consumer do on standard error")
+	fs.StringVar(&o.metrics, "metrics-addr", "", metricsAddrUsage)
 	tracingFlags := bindTracingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +113,9 @@ func runDemo(ctx context.Context, args []string, io stdio) error {
 	var err error
 	if o.tracing, err = resolveTracing(telemetry.Config{}, os.LookupEnv, tracingFlags); err != nil {
 		return err
+	}
+	if o.metrics, err = telemetry.ResolveMetricsAddr(telemetry.MetricsConfig{}, os.LookupEnv, o.metrics); err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	if fs.NArg() != 0 || o.duration <= 0 || o.nodes < 1 || o.partitions < 1 || o.speedup < 0 {
 		return errUsage
@@ -128,6 +139,7 @@ type demo struct {
 	topic string
 	nodes []*demoNode
 	cons  *cloud.Consumer
+	ep    *endpoints // nil without --metrics-addr
 	// sampleTrace is the trace id of the first reading of the first node that
 	// reached the consumer (a trace.TraceID, set once).
 	sampleTrace atomic.Pointer[trace.TraceID]
@@ -162,6 +174,18 @@ func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintf(d.out, "edgeflow demo: Kafka-protocol broker on %s, topic %s (%d partitions); %d nodes run %s for %s\n",
 		addr, d.topic, d.opts.partitions, d.opts.nodes, d.name, d.opts.duration)
 	fmt.Fprintf(d.out, "  read it meanwhile: edgeflow tail --brokers %s --from-beginning %s\n", addr, d.topic)
+	d.ep, err = startEndpoints(ctx, d.opts.metrics, telemetry.Config{}, telemetry.Process{Role: telemetry.RoleEdge, Version: version}, d.log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := d.ep.stop(); err != nil {
+			d.log.Warn("stopping the metrics endpoints", "error", err)
+		}
+	}()
+	if d.ep != nil {
+		fmt.Fprintf(d.out, "  metrics: http://%s/metrics (health: /healthz, /readyz)\n", d.ep.server.Addr())
+	}
 
 	// Build everything before anything runs, so a bad pipeline fails fast.
 	for i := 0; i < d.opts.nodes; i++ {
@@ -191,6 +215,15 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	defer d.cons.Close()
+	if d.ep != nil {
+		if err := d.ep.register(d.cons.RegisterMetrics(d.ep.meterProvider())); err != nil {
+			d.closeNodes()
+			return err
+		}
+		d.ep.addCheck("pipelines", d.nodesRunning)
+		d.ep.addKafkaCheck([]string{addr})
+		d.ep.addCheck("consumer", telemetry.CachedCheck(consumerCheckTTL, d.cons.Ready))
+	}
 
 	consCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumer()
@@ -372,18 +405,37 @@ func (d *demo) buildNode(ctx context.Context, i int, broker string) (*demoNode, 
 	if n.tracing, err = telemetry.NewTracing(ctx, d.opts.tracing, res, telemetry.WithRecording()); err != nil {
 		return nil, err
 	}
+	metricOpts, observe, err := d.ep.pipelineMetrics(n.node.ID)
+	if err != nil {
+		return nil, err
+	}
 	env := stages.Env{Node: n.node, Pipeline: p.Name, Logger: d.log.With("node", n.node.ID)}
-	n.runner, err = p.Build(ctx, env, pipelines.WithTracing(n.tracing.TracerProvider()), pipelines.WithStageMiddleware(func(step pipelines.Step, next stages.Processor) stages.Processor {
+	n.runner, err = p.Build(ctx, env, append([]pipelines.RunnerOption{pipelines.WithTracing(n.tracing.TracerProvider()), pipelines.WithStageMiddleware(func(step pipelines.Step, next stages.Processor) stages.Processor {
 		cp := &demoCountingProcessor{counts: &n.count, first: step.Path == first, next: next}
 		if f, ok := next.(stages.Flusher); ok {
 			return &demoCountingFlusher{demoCountingProcessor: cp, flusher: f}
 		}
 		return cp
-	}))
+	})}, metricOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.node.ID, err)
 	}
+	if err := observe(func() []pipelines.Stats { return []pipelines.Stats{n.runner.Stats()} }); err != nil {
+		_ = n.runner.Close()
+		return nil, err
+	}
 	return n, nil
+}
+
+// nodesRunning is the readiness check of the nodes: every pipeline runs.
+func (d *demo) nodesRunning(context.Context) error {
+	var errs []error
+	for _, n := range d.nodes {
+		if s := n.runner.State(); s != pipelines.StateRunning {
+			errs = append(errs, fmt.Errorf("node %s: pipeline %q is %s", n.node.ID, n.runner.Name(), s))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (d *demo) closeNodes() {
@@ -537,23 +589,11 @@ func (p *demoCountingFlusher) Flush(ctx context.Context, mode stages.FlushMode) 
 }
 
 func (c *demoCounts) countFrames(msgs []*message.Message) {
-	for _, m := range msgs {
-		if m.Metadata.Get(stages.MetaKind) != stages.KindFrame {
-			continue
-		}
-		for src := m.Payload; len(src) > 0; {
-			f, rest, err := frame.Next(src)
-			if err != nil {
-				break
-			}
-			if h, err := frame.ReadHeader(f); err == nil {
-				c.published.Add(uint64(h.Count))
-				c.frames.Add(1)
-				c.wire.Add(uint64(len(f)))
-			}
-			src = rest
-		}
-	}
+	pipelines.EachFrame(msgs, func(h frame.Header, size int) {
+		c.published.Add(uint64(h.Count))
+		c.frames.Add(1)
+		c.wire.Add(uint64(size))
+	})
 }
 
 // countLines counts the non-blank lines of a readings payload.

@@ -266,3 +266,54 @@ func TestTailServesMetricsAndHealth(t *testing.T) {
 		t.Fatal("edgeflow tail did not stop")
 	}
 }
+
+// TestDemoServesMetrics runs the demo with --metrics-addr and checks that
+// /readyz turns ready and /metrics shows every node and the consumer.
+func TestDemoServesMetrics(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr
+	errOut := newSyncBuf()
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(context.Background(), []string{"demo", "--duration", "4s", "--listen", "127.0.0.1:0", "--nodes", "2",
+			"--speedup", "600", "--metrics-addr", addr}, stdio{in: strings.NewReader(""), out: io.Discard, err: errOut})
+	}()
+	body := waitReady(t, base, errOut)
+	for _, check := range []string{"pipelines", "kafka", "consumer"} {
+		if !strings.Contains(body, `{"name":"`+check+`","ok":true}`) {
+			t.Errorf("/readyz body %s lacks the passing check %s", body, check)
+		}
+	}
+	var metrics string
+	want := []string{
+		`edgeflow_stage_messages_in_total{node="node-1",pipeline="demo",stage="encode",step="stages[0]"}`,
+		`edgeflow_stage_messages_in_total{node="node-2",pipeline="demo",stage="encode",step="stages[0]"}`,
+		`edgeflow_encode_compression_ratio{codec="zstd",node="node-2",pipeline="demo",stage="encode",step="stages[0]"}`,
+		`edgeflow_kafka_publish_duration_seconds_count{topic="edgeflow.frames"}`,
+		`edgeflow_consumer_readings_total{group="edgeflow-demo",topic="edgeflow.frames"}`,
+		`edgeflow_consumer_lag_messages{group="edgeflow-demo",topic="edgeflow.frames"}`,
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, metrics = httpGet(base + "/metrics")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(metrics, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s:\n%s", missing, metrics)
+		}
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("edgeflow demo did not end")
+	}
+}
