@@ -281,13 +281,31 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 			s.ack(in)
 			continue
 		}
-		err = stages.EmitRetrying(ctx, emit, reading.NewMessage(rs), func(err error, wait time.Duration) {
+		msg := reading.NewMessage(rs)
+		copyTraceContext(in.pub, msg.Metadata)
+		err = stages.EmitRetrying(ctx, emit, msg, func(err error, wait time.Duration) {
 			s.log.Warn("mqtt source: message nacked; retrying", "topic", in.pub.Topic, "err", err, "wait", wait)
 		})
 		if err != nil {
 			return err // not acknowledged: the broker redelivers it
 		}
 		s.ack(in)
+	}
+}
+
+// traceProperties are the MQTT 5 user properties copied into message
+// metadata: the W3C trace context of a publisher that traces what it sends,
+// which the pipeline's tracing then continues.
+var traceProperties = [...]string{"traceparent", "tracestate", "baggage"}
+
+func copyTraceContext(p *paho.Publish, md map[string]string) {
+	if p == nil || p.Properties == nil {
+		return
+	}
+	for _, u := range p.Properties.User {
+		if slices.Contains(traceProperties[:], u.Key) {
+			md[u.Key] = u.Value
+		}
 	}
 }
 
