@@ -293,3 +293,31 @@ func TestLocateSharedMissing(t *testing.T) {
 		t.Errorf("Locate of a missing shared model: %v, want ErrModelUnavailable", err)
 	}
 }
+
+// FuzzLoadCase checks that no case file, however malformed, makes LoadCase panic.
+func FuzzLoadCase(f *testing.F) {
+	f.Add([]byte(validCase), inputBytes)
+	f.Add([]byte(strings.Replace(validCase, `"kind": "classification"`, `"kind": "detection", "detection_count": 1, "detections": [{"box": [0, 0, 1], "class": 0, "score": 0.5}]`, 1)), inputBytes)
+	f.Add([]byte(`{"outputs": [{"shape": [-1]}]}`), []byte{})
+	f.Fuzz(func(t *testing.T, text, input []byte) {
+		dir := filepath.Join(t.TempDir(), "m")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(input)
+		text = []byte(strings.ReplaceAll(string(text), "INPUT_SHA", hex.EncodeToString(sum[:])))
+		if err := os.WriteFile(filepath.Join(dir, "c.json"), text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "c.input.bin"), input, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadCase(filepath.Join(dir, "c.json"))
+		if err != nil {
+			return
+		}
+		if len(c.Input.Data) != c.Input.NumElements()*c.Input.DType.Size() {
+			t.Errorf("loaded input of %d bytes for shape %v %s", len(c.Input.Data), c.Input.Shape, c.Input.DType)
+		}
+	})
+}
