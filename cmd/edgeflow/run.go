@@ -41,11 +41,17 @@ file's telemetry.tracing section decide (default: off). Trace context travels
 to the cloud in the Kafka headers traceparent, tracestate and baggage; see
 docs/observability.md.
 
+Metrics and health: --metrics-addr HOST:PORT (or EDGEFLOW_METRICS_ADDR, or the
+node file's telemetry.metrics.listen) serves Prometheus metrics on /metrics,
+liveness on /healthz and readiness on /readyz (every pipeline running, Kafka
+reachable when a pipeline uses it); see docs/observability.md.
+
 Examples:
   edgeflow run pipelines/examples/*.yaml
   edgeflow run --node-id gw-7 --labels site=plant-1,role=gateway boiler.yaml
   EDGEFLOW_BROKERS=kafka-1:9092,kafka-2:9092 edgeflow run --node-file /etc/edgeflow/node.yaml plant.yaml
   edgeflow run --otlp 127.0.0.1:4317 --trace-sample 0.01 plant.yaml
+  edgeflow run --metrics-addr :9464 plant.yaml        # then curl localhost:9464/metrics
   edgeflow run --print-node --node-file node.yaml     # show the resolved node and exit`
 
 func init() {
