@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -81,11 +83,19 @@ func (e *endpoints) addCheck(name string, c telemetry.Check) {
 	}
 }
 
-// addKafkaCheck adds the readiness check "kafka": the brokers answer a
-// metadata request (the answer is reused for kafkaCheckTTL).
-func (e *endpoints) addKafkaCheck(brokers []string) {
+// addKafkaCheck adds the readiness check "kafka": every cluster, given by its
+// bootstrap brokers, answers a metadata request (the answer is reused for
+// kafkaCheckTTL). Without clusters it adds nothing.
+func (e *endpoints) addKafkaCheck(clusters ...[]string) {
+	if len(clusters) == 0 {
+		return
+	}
 	e.addCheck("kafka", telemetry.CachedCheck(kafkaCheckTTL, func(ctx context.Context) error {
-		return kafkabus.CheckBrokers(ctx, brokers)
+		var errs []error
+		for _, brokers := range clusters {
+			errs = append(errs, kafkabus.CheckBrokers(ctx, brokers))
+		}
+		return errors.Join(errs...)
 	}))
 }
 
@@ -137,18 +147,32 @@ func (e *endpoints) stop() error {
 	return nil
 }
 
-// usesKafka reports whether any pipeline has a kafka source or sink.
-func usesKafka(pipes []*pipelines.Pipeline) bool {
+// kafkaClusters lists the Kafka clusters the kafka sources and sinks of pipes
+// talk to, each as its bootstrap brokers: a step's own brokers:, else the
+// node's. Each list appears once.
+func kafkaClusters(pipes []*pipelines.Pipeline, nodeBrokers []string) [][]string {
+	var out [][]string
+	seen := map[string]bool{}
 	for _, p := range pipes {
 		for _, steps := range [][]pipelines.Step{p.Sources, p.Sinks} {
 			for _, s := range steps {
-				if s.Reg != nil && s.Reg.ID == "kafka" {
-					return true
+				if s.Reg == nil || s.Reg.ID != "kafka" {
+					continue
+				}
+				brokers := nodeBrokers
+				if v, ok := configField(s.Config, "brokers"); ok && v.Kind() == reflect.Slice && v.Len() > 0 {
+					if b, ok := v.Interface().([]string); ok {
+						brokers = b
+					}
+				}
+				if key := strings.Join(brokers, ","); !seen[key] {
+					seen[key] = true
+					out = append(out, brokers)
 				}
 			}
 		}
 	}
-	return false
+	return out
 }
 
 // consumerCheckTTL is how long the result of the consumer-group readiness

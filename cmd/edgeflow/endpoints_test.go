@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgeflow/edgeflow/internal/kafkabus"
 	"github.com/edgeflow/edgeflow/internal/testenv"
+	"github.com/edgeflow/edgeflow/pipelines"
 )
 
 // freeAddr returns a loopback address with a port nothing listens on.
@@ -315,5 +316,39 @@ func TestDemoServesMetrics(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("edgeflow demo did not end")
+	}
+}
+
+func TestKafkaClusters(t *testing.T) {
+	load := func(name, sinks string) *pipelines.Pipeline {
+		p, err := pipelines.Load(name+".yaml", []byte("name: "+name+"\nsources:\n  - {type: generate}\nsinks:\n"+sinks))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	node := []string{"10.0.0.1:9092"}
+	tests := []struct {
+		name  string
+		pipes []*pipelines.Pipeline
+		want  string
+	}{
+		{"no kafka step", []*pipelines.Pipeline{load("a", "  - {type: stdout}\n")}, ""},
+		{"node brokers once", []*pipelines.Pipeline{
+			load("a", "  - {type: kafka, topic: t1}\n"), load("b", "  - {type: kafka, topic: t2}\n")}, "10.0.0.1:9092"},
+		{"own brokers too", []*pipelines.Pipeline{
+			load("a", "  - {type: kafka, topic: t1}\n  - {type: kafka, topic: t2, brokers: [k1:9092, k2:9092]}\n")},
+			"10.0.0.1:9092 k1:9092,k2:9092"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, c := range kafkaClusters(tt.pipes, node) {
+				got = append(got, strings.Join(c, ","))
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("clusters %q, want %q", s, tt.want)
+			}
+		})
 	}
 }

@@ -144,9 +144,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 		return err
 	}
 	ep.addCheck("pipelines", rt.Ready)
-	if usesKafka(pipes) {
-		ep.addKafkaCheck(node.Brokers)
-	}
+	ep.addKafkaCheck(kafkaClusters(pipes, node.Brokers)...)
 	logger.Info("starting", "node", node.ID, "labels", edge.FormatLabels(node.Labels),
 		"brokers", strings.Join(node.Brokers, ","), "pipelines", len(pipes))
 	if *statsInterval > 0 {
