@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -27,8 +28,29 @@ var DurationBuckets = []float64{
 
 // SpoolDepthMetric is the name reserved for the number of messages waiting in a
 // node's durable spool (edgeflow_spool_depth once exported); the spool reports
-// it once it exists.
+// it with ObserveSpoolDepth.
 const SpoolDepthMetric = "edgeflow.spool.depth"
+
+// ObserveSpoolDepth exports edgeflow_spool_depth{node, spool}: depth is called
+// at each collection and returns the messages waiting in the spool. Unregister
+// the result when the spool closes.
+func ObserveSpoolDepth(mp metric.MeterProvider, node, spool string, depth func() int64) (metric.Registration, error) {
+	m := mp.Meter("github.com/edgeflow/edgeflow/internal/telemetry")
+	g, err := m.Int64ObservableGauge(SpoolDepthMetric,
+		metric.WithDescription("Messages waiting in a node's durable spool to be published."))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: metrics: %w", err)
+	}
+	set := metric.WithAttributeSet(attribute.NewSet(attribute.String("node", node), attribute.String("spool", spool)))
+	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		o.ObserveInt64(g, depth(), set)
+		return nil
+	}, g)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: metrics: %w", err)
+	}
+	return reg, nil
+}
 
 // Metrics is the metrics side of a process: an OpenTelemetry meter provider
 // whose instruments are exported in the Prometheus format, together with the Go

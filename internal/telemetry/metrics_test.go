@@ -24,6 +24,11 @@ func TestEndpointServerServesAndShutsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctr.Add(ctx, 3)
+	reg, err := ObserveSpoolDepth(m.MeterProvider(), "gw-1", "kafka", func() int64 { return 42 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Unregister()
 	srv, err := ListenEndpoints(ctx, "127.0.0.1:0", m, NewHealth(0), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +38,7 @@ func TestEndpointServerServesAndShutsDown(t *testing.T) {
 	go func() { done <- srv.Serve(runCtx) }()
 	base := "http://" + srv.Addr()
 	code, body := get(t, base+"/metrics")
-	for _, want := range []string{"edgeflow_test_things_total 3", "process_resident_memory_bytes ", "go_memstats_heap_alloc_bytes ",
+	for _, want := range []string{"edgeflow_test_things_total 3", `edgeflow_spool_depth{node="gw-1",spool="kafka"} 42`, "process_resident_memory_bytes ", "go_memstats_heap_alloc_bytes ",
 		`target_info{`, `service_name="edgeflow-cloud"`, `service_version="v1.2.3"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
