@@ -410,6 +410,9 @@ func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64
 // patterns, mostly 0) into e.cs, zigzag coded. In grid mode values within the
 // error bound get no correction. It returns the number of nonzero corrections.
 func (e *Encoder) scaleValues(vals []float64, scale, maxErr float64, grid bool) int {
+	if !grid {
+		return e.scaleDecimal(vals, scale)
+	}
 	n := len(vals)
 	ks := grow(e.ks, n)
 	cs := grow(e.cs, n)
@@ -465,6 +468,39 @@ func (e *Encoder) appendCorrections(dst []byte) []byte {
 		return append(dst, intsZero)
 	}
 	return e.appendInts(dst, e.cs)
+}
+
+// scaleDecimal is scaleValues for the decimal transform, in a loop of its
+// own: the integers and corrections of vals at scale 10^D.
+func (e *Encoder) scaleDecimal(vals []float64, scale float64) int {
+	n := len(vals)
+	ks := grow(e.ks, n)[:n]
+	cs := grow(e.cs, n)[:n]
+	kDeltas := grow(e.kDeltas, n)[:n]
+	var prev int64
+	ncorr := 0
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i, v := range vals {
+		s := v * scale
+		k := prev
+		if math.Abs(s) < 1<<53 {
+			k = int64(math.RoundToEven(s))
+		}
+		c := math.Float64bits(v) - math.Float64bits(float64(k)/scale)
+		ncorr += int(b2u(c != 0))
+		cs[i] = c
+		ks[i] = k
+		kDeltas[i] = zigzag(k - prev)
+		lo, hi = min(lo, k), max(hi, k)
+		prev = k
+	}
+	if ncorr > 0 {
+		for i, c := range cs {
+			cs[i] = zigzag(int64(c))
+		}
+	}
+	e.ks, e.kDeltas, e.cs, e.ncorr, e.kLo, e.kHi = ks, kDeltas, cs, ncorr, lo, hi
+	return ncorr
 }
 
 // appendScaledInts writes the first integer, the deltas and the corrections

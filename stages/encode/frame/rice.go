@@ -32,13 +32,22 @@ func chooseRice(zs []uint64) (k uint, size int) {
 	k1 := uint(max(bits.Len64(mean)-1, 1))
 	k1 = min(k1, riceMaxK-1)
 	k0, k2 := k1-1, k1+1
-	var n0, n1, n2 int
+	// The size of a value Rice coded with parameter k is q+1+k bits for
+	// its quotient q = z>>k below the escape, riceEscape+64 bits above:
+	// sum the capped quotients and count the escapes, without a branch.
+	var q0, q1, q2, e0, e1, e2 uint64
 	for i := 0; i < len(zs); i += stride {
-		z := zs[i]
-		n0 += riceBits(z, k0)
-		n1 += riceBits(z, k1)
-		n2 += riceBits(z, k2)
+		q := zs[i] >> k0
+		q0 += min(q, riceEscape)
+		q1 += min(q>>1, riceEscape)
+		q2 += min(q>>2, riceEscape)
+		e0 += b2u(q >= riceEscape)
+		e1 += b2u(q>>1 >= riceEscape)
+		e2 += b2u(q>>2 >= riceEscape)
 	}
+	n0 := int(q0) + samples*int(1+k0) + int(e0)*(63-int(k0))
+	n1 := int(q1) + samples*int(1+k1) + int(e1)*(63-int(k1))
+	n2 := int(q2) + samples*int(1+k2) + int(e2)*(63-int(k2))
 	k, best := k0, n0
 	if n1 < best {
 		k, best = k1, n1
@@ -48,14 +57,6 @@ func chooseRice(zs []uint64) (k uint, size int) {
 	}
 	total := best * len(zs) / samples
 	return k, (total + 7) / 8
-}
-
-// riceBits is the size in bits of z Rice coded with parameter k.
-func riceBits(z uint64, k uint) int {
-	if q := z >> k; q < riceEscape {
-		return int(q) + 1 + int(k)
-	}
-	return riceEscape + 64
 }
 
 // appendRice writes zs Rice coded with parameter k (without the k byte).
