@@ -149,7 +149,7 @@ type tracingProcessor struct {
 }
 
 func (p *tracingProcessor) Process(ctx context.Context, msg *message.Message) ([]*message.Message, error) {
-	ctx, span := p.start(ctx, msg)
+	ctx, span := p.start(ctx, trace.SpanContextFromContext(ctx), msg)
 	out, err := p.next.Process(ctx, msg)
 	if span != nil {
 		if span.IsRecording() && err == nil && len(out) != 1 {
@@ -160,10 +160,10 @@ func (p *tracingProcessor) Process(ctx context.Context, msg *message.Message) ([
 	return out, err
 }
 
-// start begins the process span of msg, or returns ctx and nil when the
-// message's trace is not sampled.
-func (p *tracingProcessor) start(ctx context.Context, msg *message.Message) (context.Context, trace.Span) {
-	if !trace.SpanContextFromContext(ctx).IsSampled() {
+// start begins the process span of msg, whose span context in ctx is sc, or
+// returns ctx and nil when the message's trace is not sampled.
+func (p *tracingProcessor) start(ctx context.Context, sc trace.SpanContext, msg *message.Message) (context.Context, trace.Span) {
+	if !sc.IsSampled() {
 		return ctx, nil
 	}
 	ctx, span := p.t.tracer.Start(ctx, p.name)
@@ -200,16 +200,14 @@ func (f *tracingFlusher) Process(ctx context.Context, msg *message.Message) ([]*
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sc := trace.SpanContextFromContext(ctx)
-	var start time.Time // of the flush span, if output comes out now
-	if sc.IsSampled() || f.firstSampled.IsValid() {
-		start = time.Now()
-	}
-	sctx, span := f.start(ctx, msg)
+	sctx, span := f.start(ctx, sc, msg)
 	out, err := f.next.Process(sctx, msg)
 	if err == nil {
 		f.remember(sc)
 		if len(out) > 0 {
-			f.flushed(ctx, start, out, nil)
+			// The flush span starts when the output came out: reading the clock
+			// before every call would cost more than the span tells.
+			f.flushed(ctx, time.Time{}, out, nil)
 		}
 	}
 	if span != nil {
