@@ -1,0 +1,304 @@
+package tflite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"unsafe"
+)
+
+// ErrInterpreter is wrapped by the errors of NewInterpreter for a model it
+// cannot run (shapes, types or options its kernels do not handle).
+var ErrInterpreter = errors.New("model not runnable")
+
+// Interpreter runs the main subgraph of a Model. NewInterpreter checks every
+// operator, precomputes the kernels' parameters (quantized multipliers,
+// activation ranges, padding) and plans one arena for all activations, reusing
+// memory between tensors whose lifetimes do not overlap; Invoke then runs the
+// operators in order without allocating. An Interpreter is not safe for
+// concurrent use; make one per goroutine (they may share the Model).
+type Interpreter struct {
+	model   *Model
+	tensors []Tensor // the subgraph's tensors; activations point into arena
+	inputs  []int
+	outputs []int
+	kernels []kernel
+	ops     []string // operator names for errors
+	arena   []byte
+	pool    *workerPool
+}
+
+// kernel is one prepared operator.
+type kernel interface {
+	eval() error
+}
+
+// InterpreterOption configures NewInterpreter.
+type InterpreterOption func(*interpreterConfig)
+
+type interpreterConfig struct {
+	threads int
+}
+
+// WithThreads sets the number of goroutines a kernel splits its work over
+// (output rows or channels); n < 1 means runtime.GOMAXPROCS(0), the default.
+func WithThreads(n int) InterpreterOption {
+	return func(c *interpreterConfig) { c.threads = n }
+}
+
+// NewInterpreter prepares m's main subgraph for Invoke. It fails, wrapping
+// ErrUnsupportedOps or ErrInterpreter and naming the operator, when an
+// operator is not supported or its tensors are not what its kernel handles.
+func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
+	if err := m.CheckSupported(); err != nil {
+		return nil, err
+	}
+	cfg := interpreterConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.threads < 1 {
+		cfg.threads = runtime.GOMAXPROCS(0)
+	}
+	g := m.Main()
+	ip := &Interpreter{
+		model:   m,
+		tensors: make([]Tensor, len(g.Tensors)),
+		inputs:  slices.Clone(g.Inputs),
+		outputs: slices.Clone(g.Outputs),
+		kernels: make([]kernel, len(g.Operators)),
+		ops:     make([]string, len(g.Operators)),
+	}
+	for i := range g.Tensors {
+		t := g.Tensors[i]
+		t.Shape = slices.Clone(t.Shape)
+		if t.Data != nil && t.Type.Size() > 1 && uintptr(unsafe.Pointer(unsafe.SliceData(t.Data)))%8 != 0 {
+			t.Data = alignedCopy(t.Data)
+		}
+		ip.tensors[i] = t
+	}
+	// Shapes first (some outputs, like the detection post-processing's, are
+	// only known from their operator), then the arena, then the kernels,
+	// which keep typed views of their tensors' memory.
+	for i := range g.Operators {
+		op := &g.Operators[i]
+		ip.ops[i] = op.Op
+		if err := ip.inferShape(op); err != nil {
+			return nil, fmt.Errorf("tflite: operators[%d] (%s): %w", i, op.Op, err)
+		}
+	}
+	if err := ip.planArena(g); err != nil {
+		return nil, err
+	}
+	ip.pool = newWorkerPool(cfg.threads)
+	runtime.AddCleanup(ip, func(p *workerPool) { p.close() }, ip.pool)
+	for i := range g.Operators {
+		op := &g.Operators[i]
+		k, err := ip.prepare(op)
+		if err != nil {
+			ip.pool.close()
+			return nil, fmt.Errorf("tflite: operators[%d] (%s): %w", i, op.Op, err)
+		}
+		ip.kernels[i] = k
+	}
+	return ip, nil
+}
+
+// Close stops the interpreter's worker goroutines. The Interpreter must not
+// be used afterwards. Closing is optional: an unreachable Interpreter's
+// workers stop when it is garbage collected.
+func (ip *Interpreter) Close() { ip.pool.close() }
+
+// NumInputs is the number of the subgraph's inputs.
+func (ip *Interpreter) NumInputs() int { return len(ip.inputs) }
+
+// NumOutputs is the number of the subgraph's outputs.
+func (ip *Interpreter) NumOutputs() int { return len(ip.outputs) }
+
+// Input is the i-th input tensor; write its Data (or the slice of a typed
+// accessor such as UInt8s) before Invoke. Nil when i is out of range.
+func (ip *Interpreter) Input(i int) *Tensor {
+	if i < 0 || i >= len(ip.inputs) {
+		return nil
+	}
+	return &ip.tensors[ip.inputs[i]]
+}
+
+// Output is the i-th output tensor, valid after Invoke until the next one.
+// Nil when i is out of range.
+func (ip *Interpreter) Output(i int) *Tensor {
+	if i < 0 || i >= len(ip.outputs) {
+		return nil
+	}
+	return &ip.tensors[ip.outputs[i]]
+}
+
+// ArenaBytes is the size of the planned activation memory.
+func (ip *Interpreter) ArenaBytes() int { return len(ip.arena) }
+
+// Invoke runs the operators in order, checking ctx before each one.
+func (ip *Interpreter) Invoke(ctx context.Context) error {
+	for i, k := range ip.kernels {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("tflite: before operators[%d] (%s): %w", i, ip.ops[i], err)
+		}
+		if err := k.eval(); err != nil {
+			return fmt.Errorf("tflite: operators[%d] (%s): %w", i, ip.ops[i], err)
+		}
+	}
+	return nil
+}
+
+// alignedCopy copies b into memory aligned for any element type.
+func alignedCopy(b []byte) []byte {
+	words := make([]uint64, (len(b)+7)/8)
+	out := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:len(b)]
+	copy(out, b)
+	return out
+}
+
+// arenaAlign is the alignment of every tensor in the arena.
+const arenaAlign = 64
+
+// planArena gives every activation tensor (no constant data) a place in one
+// arena. Two tensors share memory only when no operator needs both: a tensor
+// lives from the operator that writes it (or the start, for inputs) to the
+// last operator that reads it (or the end, for outputs). Placement is greedy
+// by size, largest first, each at the lowest offset free over its lifetime.
+func (ip *Interpreter) planArena(g *Subgraph) error {
+	type life struct {
+		tensor, first, last, size, offset int
+	}
+	n := len(g.Operators)
+	lives := map[int]*life{}
+	touch := func(ti, at int) {
+		t := &ip.tensors[ti]
+		if t.Data != nil {
+			return
+		}
+		l := lives[ti]
+		if l == nil {
+			l = &life{tensor: ti, first: at, last: at, size: t.NumElements() * t.Type.Size()}
+			lives[ti] = l
+		}
+		l.first = min(l.first, at)
+		l.last = max(l.last, at)
+	}
+	for _, ti := range g.Inputs {
+		touch(ti, -1)
+	}
+	for i, op := range g.Operators {
+		for _, ti := range op.Inputs {
+			if ti >= 0 {
+				touch(ti, i)
+			}
+		}
+		for _, ti := range op.Outputs {
+			touch(ti, i)
+		}
+	}
+	for _, ti := range g.Outputs {
+		touch(ti, n)
+	}
+	order := make([]*life, 0, len(lives))
+	for _, l := range lives {
+		if ip.tensors[l.tensor].Type.Size() == 0 {
+			return fmt.Errorf("tflite: tensors[%d] (%s): type %s has no fixed size: %w", l.tensor, ip.tensors[l.tensor].Name, ip.tensors[l.tensor].Type, ErrInterpreter)
+		}
+		order = append(order, l)
+	}
+	slices.SortFunc(order, func(a, b *life) int {
+		if a.size != b.size {
+			return b.size - a.size
+		}
+		return a.tensor - b.tensor
+	})
+	var placed []*life
+	total := 0
+	for _, l := range order {
+		var overlapping []*life
+		for _, p := range placed {
+			if p.first <= l.last && l.first <= p.last {
+				overlapping = append(overlapping, p)
+			}
+		}
+		slices.SortFunc(overlapping, func(a, b *life) int { return a.offset - b.offset })
+		offset := 0
+		for _, p := range overlapping {
+			if p.offset-offset >= l.size {
+				break
+			}
+			offset = max(offset, alignUp(p.offset+p.size))
+		}
+		l.offset = offset
+		total = max(total, alignUp(offset+l.size))
+		placed = append(placed, l)
+	}
+	ip.arena = alignedCopy(make([]byte, total))
+	for _, l := range order {
+		ip.tensors[l.tensor].Data = ip.arena[l.offset : l.offset+l.size : l.offset+l.size]
+	}
+	return nil
+}
+
+func alignUp(n int) int { return (n + arenaAlign - 1) / arenaAlign * arenaAlign }
+
+// workerPool runs the parts of a kernel's work on long-lived goroutines, so
+// that Invoke starts none.
+type workerPool struct {
+	n     int
+	tasks chan poolTask
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+type poolTask struct {
+	fn             func(worker, lo, hi int)
+	worker, lo, hi int
+	wg             *sync.WaitGroup
+}
+
+func newWorkerPool(n int) *workerPool {
+	p := &workerPool{n: n}
+	if n > 1 {
+		p.tasks = make(chan poolTask, n)
+		for range n - 1 {
+			go func(tasks chan poolTask) {
+				for t := range tasks {
+					t.fn(t.worker, t.lo, t.hi)
+					t.wg.Done()
+				}
+			}(p.tasks)
+		}
+	}
+	return p
+}
+
+func (p *workerPool) close() {
+	p.once.Do(func() {
+		if p.tasks != nil {
+			close(p.tasks)
+		}
+	})
+}
+
+// parallel calls fn(worker, lo, hi) over a split of [0, n) into at most p.n
+// contiguous parts, worker numbering the part (for per-worker scratch), and
+// returns when every part is done. fn should be a value made once (a method
+// value stored when the kernel is prepared), so a call allocates nothing.
+func (p *workerPool) parallel(n int, fn func(worker, lo, hi int)) {
+	parts := min(p.n, n)
+	if parts <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	p.wg.Add(parts - 1)
+	for w := 1; w < parts; w++ {
+		p.tasks <- poolTask{fn: fn, worker: w, lo: w * n / parts, hi: (w + 1) * n / parts, wg: &p.wg}
+	}
+	fn(0, 0, n/parts)
+	p.wg.Wait()
+}
