@@ -45,6 +45,9 @@ func startEndpoints(ctx context.Context, addr string, cfg telemetry.Config, p te
 	if addr == "" {
 		return nil, nil
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	res, err := telemetry.NewResource(ctx, cfg, p)
 	if err != nil {
 		return nil, err

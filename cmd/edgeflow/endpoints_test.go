@@ -15,9 +15,12 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/edgeflow/edgeflow/edge"
 	"github.com/edgeflow/edgeflow/internal/kafkabus"
+	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/internal/testenv"
 	"github.com/edgeflow/edgeflow/pipelines"
+	"github.com/edgeflow/edgeflow/stages"
 )
 
 // freeAddr returns a loopback address with a port nothing listens on.
@@ -351,4 +354,66 @@ func TestKafkaClusters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadyzFlipsWithPipelineAndBroker checks /readyz against a real broker:
+// 503 naming the pipelines before they run, 200 while they run and the broker
+// answers, 503 naming the pipeline once it drained, and 503 naming kafka when
+// a cluster does not answer.
+func TestReadyzFlipsWithPipelineAndBroker(t *testing.T) {
+	brokers := testenv.RequireKafka(t)
+	ctx := context.Background()
+	p, err := pipelines.Load("steady.yaml", []byte("name: steady\nsources:\n  - {type: rt-src, every: 5ms}\nsinks:\n  - type: rt-sink\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := startEndpoints(ctx, "127.0.0.1:0", telemetry.Config{}, telemetry.Process{Role: telemetry.RoleEdge, NodeID: "gw-r"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.stop()
+	base := "http://" + ep.server.Addr()
+	rt := edge.NewRuntime(stages.Node{ID: "gw-r", Brokers: brokers}, nil, pipelines.WithDrainTimeout(5*time.Second))
+	ep.addCheck("pipelines", rt.Ready)
+	ep.addKafkaCheck(brokers)
+
+	code, body := httpGet(base + "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"name":"pipelines","ok":false,"error":"pipelines not started"`) ||
+		!strings.Contains(body, `{"name":"kafka","ok":true}`) {
+		t.Errorf("before the pipelines run: %d %s; want 503 naming pipelines, kafka ok", code, body)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Run(runCtx, []*pipelines.Pipeline{p})
+		done <- err
+	}()
+	waitReady(t, base, newSyncBuf())
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	code, body = httpGet(base + "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `pipeline \"steady\" is stopped`) {
+		t.Errorf("after the drain: %d %s; want 503 naming the stopped pipeline", code, body)
+	}
+
+	dead := deadBrokerReadyz(t)
+	code, body = httpGet(dead)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"name":"kafka","ok":false`) {
+		t.Errorf("with a broker that does not answer: %d %s; want 503 naming kafka", code, body)
+	}
+}
+
+// deadBrokerReadyz serves a /readyz whose only check is the Kafka check
+// of an address nothing listens on, and returns its URL.
+func deadBrokerReadyz(t *testing.T) string {
+	t.Helper()
+	e, err := startEndpoints(context.Background(), "127.0.0.1:0", telemetry.Config{}, telemetry.Process{Role: telemetry.RoleCloud}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.stop() })
+	e.addKafkaCheck([]string{freeAddr(t)})
+	return "http://" + e.server.Addr() + "/readyz"
 }
