@@ -27,6 +27,7 @@ const (
 	LabelStage    = "stage"    // stage id: generate, encode, kafka …
 	LabelOp       = "op"       // what a duration measures: process, flush (processors) or write (sinks)
 	LabelCodec    = "codec"    // frame codec: zstd, lz4, zlib, none, f32-diff-zlib
+	LabelOutcome  = "outcome"  // what became of source messages: acked, nacked, dropped, flush_dropped
 )
 
 // metricBuckets are the bounds, in seconds, of the stage duration histogram
@@ -44,6 +45,8 @@ var metricBuckets = []float64{
 //   - edgeflow_stage_duration_seconds: a histogram of the time spent in each
 //     processor call (op process or flush) and sink write (op write), by
 //     middleware (RunnerOptions);
+//   - edgeflow_pipeline_messages_total{outcome}: source messages acked,
+//     nacked, dropped, and flushed output dropped (Stats again);
 //   - edgeflow_encode_bytes_raw_total, edgeflow_encode_bytes_encoded_total and
 //     the gauge edgeflow_encode_compression_ratio (raw/encoded) for every
 //     processor that turns readings into frames (encode), per codec.
@@ -108,6 +111,11 @@ func (m *Metrics) Observe(stats func() []Stats) (metric.Registration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipelines: metrics: %w", err)
 	}
+	outcomes, err := m.meter.Int64ObservableCounter("edgeflow.pipeline.messages", metric.WithUnit("{message}"),
+		metric.WithDescription("What became of source messages: acked (every sink wrote what came of them), nacked (a failed delivery reported to the source), dropped (failed beyond the allowed redeliveries), flush_dropped (flushed output no sink took)."))
+	if err != nil {
+		return nil, fmt.Errorf("pipelines: metrics: %w", err)
+	}
 	ratio, err := m.meter.Float64ObservableGauge("edgeflow.encode.compression_ratio",
 		metric.WithDescription("Raw bytes over encoded bytes of everything the step emitted so far."))
 	if err != nil {
@@ -115,6 +123,12 @@ func (m *Metrics) Observe(stats func() []Stats) (metric.Registration, error) {
 	}
 	reg, err := m.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		for _, s := range stats() {
+			for _, oc := range []struct {
+				name string
+				n    uint64
+			}{{"acked", s.Acked}, {"nacked", s.Nacked}, {"dropped", s.Dropped}, {"flush_dropped", s.FlushDropped}} {
+				o.ObserveInt64(outcomes, int64(oc.n), metric.WithAttributeSet(m.pipelineAttributes(s.Pipeline, oc.name)))
+			}
 			for _, st := range s.Stages {
 				step, stage := splitStepPath(st.Path)
 				set := metric.WithAttributeSet(m.attributes(s.Pipeline, step, stage))
@@ -146,7 +160,7 @@ func (m *Metrics) Observe(stats func() []Stats) (metric.Registration, error) {
 			}
 		}
 		return nil
-	}, in, out, errs, raw, enc, ratio)
+	}, in, out, errs, outcomes, raw, enc, ratio)
 	if err != nil {
 		return nil, fmt.Errorf("pipelines: metrics: %w", err)
 	}
@@ -162,6 +176,15 @@ func (m *Metrics) attributes(pipeline, step, stage string, extra ...attribute.Ke
 	kvs = append(kvs, attribute.String(LabelPipeline, pipeline), attribute.String(LabelStep, step),
 		attribute.String(LabelStage, stage))
 	return attribute.NewSet(append(kvs, extra...)...)
+}
+
+// pipelineAttributes are the labels of a pipeline-wide count.
+func (m *Metrics) pipelineAttributes(pipeline, outcome string) attribute.Set {
+	kvs := make([]attribute.KeyValue, 0, 3)
+	if m.node != "" {
+		kvs = append(kvs, attribute.String(LabelNode, m.node))
+	}
+	return attribute.NewSet(append(kvs, attribute.String(LabelPipeline, pipeline), attribute.String(LabelOutcome, outcome))...)
 }
 
 // splitStepPath splits a Step.Path, "stages[1] (encode)", into the step

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/edgeflow/edgeflow/cloud"
 	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/pipelines"
 	"github.com/edgeflow/edgeflow/stages"
@@ -87,6 +88,13 @@ next:
 	return nil
 }
 
+func TestRawBytesPerReadingAgrees(t *testing.T) {
+	if pipelines.RawBytesPerReading != cloud.RawBytesPerReading {
+		t.Errorf("pipelines.RawBytesPerReading %d, cloud.RawBytesPerReading %d: edge and cloud must count raw bytes alike",
+			pipelines.RawBytesPerReading, cloud.RawBytesPerReading)
+	}
+}
+
 func TestMetricsOfARun(t *testing.T) {
 	ctx := context.Background()
 	p, err := pipelines.Load("metered.yaml", []byte(fmt.Sprintf(metricsPipeline, filepath.Join(t.TempDir(), "out.frames"))))
@@ -119,6 +127,9 @@ func TestMetricsOfARun(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := r.Stats()
+	if st.Acked == 0 || st.Acked != st.Stages[0].Out {
+		t.Fatalf("stats %s: want every generated message acked", st)
+	}
 	fams := scrape(t, tm.Handler())
 
 	enc := map[string]string{"node": "node-7", "pipeline": "metered", "step": "stages[0]", "stage": "encode"}
@@ -133,6 +144,7 @@ func TestMetricsOfARun(t *testing.T) {
 		{"edgeflow_stage_messages_errors_total", enc, 0},
 		{"edgeflow_stage_messages_in_total", map[string]string{"step": "sinks[0]", "stage": "file"}, 6},
 		{"edgeflow_encode_bytes_raw_total", map[string]string{"step": "stages[0]", "codec": "zstd"}, 600 * pipelines.RawBytesPerReading},
+		{"edgeflow_pipeline_messages_total", map[string]string{"node": "node-7", "pipeline": "metered", "outcome": "acked"}, st.Acked},
 	}
 	for _, c := range counters {
 		m := sample(fams, c.name, c.labels)
@@ -140,7 +152,7 @@ func TestMetricsOfARun(t *testing.T) {
 			t.Errorf("%s%v: missing", c.name, c.labels)
 			continue
 		}
-		if got := m.GetCounter().GetValue(); got != float64(c.want) || c.want == 0 && c.name != "edgeflow_stage_messages_errors_total" {
+		if got := m.GetCounter().GetValue(); got != float64(c.want) || c.want == 0 && !strings.HasSuffix(c.name, "_errors_total") {
 			t.Errorf("%s%v = %v, want %d", c.name, c.labels, got, c.want)
 		}
 	}
