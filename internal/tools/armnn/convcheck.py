@@ -1,6 +1,7 @@
 """Re-do one quantised CONV_2D or DEPTHWISE_CONV_2D both ways and match each runtime.
 
-Emulates, in numpy, for one operator of a uint8 model on a golden case:
+Emulates, in numpy, for one operator of a uint8 (per-tensor) or int8
+(per-channel) model on a golden case:
 
 - Arm NN 20.08 CpuRef: dequantise input and weights to float32, accumulate
   `sum += w * x` in float32 in Arm NN's loop order (ConvImpl.cpp Convolve:
@@ -93,18 +94,25 @@ def act_range_float(act):
     return {0: (-np.inf, np.inf), 1: (0.0, np.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0)}[act]
 
 
-def armnn_quantize(v, scale, offset):
+def armnn_quantize(v, scale, offset, dtype):
     """armnn::Quantize: round(value / scale) in float32, half away from zero, + offset, clamped."""
     d = (v.astype(np.float32) / np.float32(scale)).astype(np.float64)
     q = np.floor(np.abs(d) + 0.5) * np.sign(d)
-    return np.clip(q + offset, 0, 255).astype(np.uint8)
+    info = np.iinfo(dtype)
+    return np.clip(q + offset, info.min, info.max).astype(dtype)
+
+
+def channel_scales(ws, depthwise):
+    """Weight scales (one, or one per output channel) shaped to broadcast over the weights."""
+    ws = np.asarray(ws, dtype=np.float32).reshape(-1)
+    return ws.reshape(1, 1, 1, -1) if depthwise else ws.reshape(-1, 1, 1, 1)
 
 
 def emulate_armnn(x, w, bias, s, p, depthwise, out_shape):
     """Arm NN CpuRef: float32 dequantise, float32 accumulation in its loop order, float bias, Quantize."""
     (xs, xz), (ws, wz), bs, (os_, oz) = s
     xf = ((x.astype(np.int32) - xz).astype(np.float32) * np.float32(xs))
-    wf = ((w.astype(np.int32) - wz).astype(np.float32) * np.float32(ws))
+    wf = ((w.astype(np.int32) - wz).astype(np.float32) * channel_scales(ws, depthwise)).astype(np.float32)
     out_h, out_w, oc = out_shape
     kh, kw = w.shape[1], w.shape[2]
     win = patches(xf, kh, kw, p, out_h, out_w, np.float32(0))
@@ -120,12 +128,12 @@ def emulate_armnn(x, w, bias, s, p, depthwise, out_shape):
             for ky in range(kh):
                 for kx in range(kw):
                     acc = (acc + (wf[:, ky, kx, ci][None, None, :] * win[ky, kx][:, :, ci:ci + 1]).astype(np.float32)).astype(np.float32)
-    acc = (acc + (bias.astype(np.float32) * np.float32(bs))).astype(np.float32)
-    q = armnn_quantize(acc, os_, oz)
+    acc = (acc + (bias.astype(np.float32) * np.asarray(bs, dtype=np.float32).reshape(-1))).astype(np.float32)
+    q = armnn_quantize(acc, os_, oz, x.dtype)
     lo, hi = act_range_float(p["activation"])
     if p["activation"]:
         deq = (q.astype(np.int32) - oz).astype(np.float32) * np.float32(os_)
-        q = armnn_quantize(np.clip(deq, lo, hi).astype(np.float32), os_, oz)
+        q = armnn_quantize(np.clip(deq, lo, hi).astype(np.float32), os_, oz, x.dtype)
     return q
 
 
@@ -188,18 +196,24 @@ def emulate_tflite(x, w, bias, s, p, depthwise, out_shape, product_in_float, rou
             for kx in range(kw):
                 acc += np.tensordot(win[ky, kx], wi[:, ky, kx, :], axes=([2], [1]))
     acc += bias.astype(np.int64)
-    if product_in_float:
-        real = float(np.float32(np.float32(xs) * np.float32(ws))) / float(np.float32(os_))
-    else:
-        real = float(np.float32(xs)) * float(np.float32(ws)) / float(np.float32(os_))
-    qm, shift = quantize_multiplier(real)
-    acc = (mbqm_double if rounding == "double" else mbqm_single)(acc, qm, shift) + oz
-    lo, hi = 0, 255
+    ws = np.asarray(ws, dtype=np.float32).reshape(-1)
+    res = np.empty_like(acc)
+    for c in range(oc):
+        wsc = ws[c if ws.size > 1 else 0]
+        if product_in_float:
+            real = float(np.float32(np.float32(xs) * wsc)) / float(np.float32(os_))
+        else:
+            real = float(np.float32(xs)) * float(wsc) / float(np.float32(os_))
+        qm, shift = quantize_multiplier(real)
+        res[..., c] = (mbqm_double if rounding == "double" else mbqm_single)(acc[..., c], qm, shift)
+    acc = res + oz
+    info = np.iinfo(x.dtype)
+    lo, hi = int(info.min), int(info.max)
     if p["activation"] in (1, 3):
         lo = max(lo, oz + int(round_half_away(0.0 / os_)))
     if p["activation"] == 3:
         hi = min(hi, oz + int(round_half_away(6.0 / float(np.float32(os_)))))
-    return np.clip(acc, lo, hi).astype(np.uint8)
+    return np.clip(acc, lo, hi).astype(x.dtype)
 
 
 def main():
@@ -236,10 +250,13 @@ def main():
             x = full.get_tensor(ti)[0]
             w = full.get_tensor(tw)
             bias = full.get_tensor(tb)
-            if x.dtype != np.uint8:
-                raise SystemExit("operator %d: only uint8 per-tensor models here, this is %s" % (k, x.dtype))
+            if x.dtype not in (np.uint8, np.int8):
+                raise SystemExit("operator %d: %s input" % (k, x.dtype))
             q = lambda t: (float(det[t]["quantization"][0]), int(det[t]["quantization"][1]))
-            s = (q(ti), q(tw), float(det[tb]["quantization"][0]), q(to))
+            wq = det[tw]["quantization_parameters"]
+            bq = det[tb]["quantization_parameters"]
+            # weights: one scale, or one per output channel (int8 models), zero point 0
+            s = (q(ti), (wq["scales"], int(wq["zero_points"][0])), bq["scales"], q(to))
             p = conv_params(model_bytes, k, depthwise)
             out_shape = tuple(det[to]["shape"][1:])
             # both runtimes, operator alone on TFLite's input values
