@@ -71,6 +71,18 @@ func (s jaegerSpan) parentID() string {
 // service is the service name of the process that sent span s.
 func (tr jaegerTrace) service(s jaegerSpan) string { return tr.Processes[s.ProcessID].ServiceName }
 
+// duration is the time from the first span's start to the last one's end, in µs.
+func (tr jaegerTrace) duration() int64 {
+	if len(tr.Spans) == 0 {
+		return 0
+	}
+	start, end := tr.Spans[0].StartTime, tr.Spans[0].StartTime+tr.Spans[0].Duration
+	for _, s := range tr.Spans {
+		start, end = min(start, s.StartTime), max(end, s.StartTime+s.Duration)
+	}
+	return end - start
+}
+
 // span returns the span with id, or false.
 func (tr jaegerTrace) span(id string) (jaegerSpan, bool) {
 	for _, s := range tr.Spans {

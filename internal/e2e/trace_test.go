@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,20 +126,34 @@ sinks:
 		}
 		problems = []string{fmt.Sprintf("no trace of service %s with %s=%s", serviceCloud, attrNodeID, node)}
 		found = nil
+		var good []jaegerTrace
 		for i := range traces {
 			p := checkEdgeToCloudTrace(traces[i], node, topic)
 			if len(p) == 0 {
-				// The frame with the most readings: its flush span links to them.
-				if found == nil || flushInputs(traces[i]) > flushInputs(*found) {
-					found = &traces[i]
-				}
-				continue
-			}
-			if found == nil && (i == 0 || len(p) < len(problems)) {
+				good = append(good, traces[i])
+			} else if len(good) == 0 && (i == 0 || len(p) < len(problems)) {
 				problems = p
 			}
 		}
-		if found != nil && flushInputs(*found) < 2 {
+		if len(good) == 0 {
+			return false
+		}
+		// Of the frames with the most readings (the flush span links to them),
+		// the one of median duration: a picture of the steady state, not of the
+		// first frame, which waits for the topic to be created and the consumer
+		// to join.
+		sort.SliceStable(good, func(i, j int) bool {
+			if a, b := flushInputs(good[i]), flushInputs(good[j]); a != b {
+				return a > b
+			}
+			return good[i].duration() < good[j].duration()
+		})
+		most := 1
+		for most < len(good) && flushInputs(good[most]) == flushInputs(good[0]) {
+			most++
+		}
+		found = &good[most/2]
+		if flushInputs(*found) < 2 {
 			problems = []string{"every frame's trace has a flush span with fewer than 2 inputs (edgeflow.flush.inputs); want frames of 10 readings"}
 			return false
 		}
