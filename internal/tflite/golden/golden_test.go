@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -320,4 +321,36 @@ func FuzzLoadCase(f *testing.F) {
 			t.Errorf("loaded input of %d bytes for shape %v %s", len(c.Input.Data), c.Input.Shape, c.Input.DType)
 		}
 	})
+}
+
+// TestArmNNAgainstTFLite holds the committed goldens to what
+// internal/tools/armnn/README.md reports: float outputs of Arm NN and of
+// TFLite's reference kernels within 1e-5 relative (measured: equal), quantised
+// outputs at most 16 quanta apart. SSD detections are left out: their NMS
+// differs by design (see the README).
+func TestArmNNAgainstTFLite(t *testing.T) {
+	cases, err := Load(committedDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxQuanta = 16
+	for _, c := range cases {
+		if c.TFLite == nil || c.Kind == KindDetection {
+			continue
+		}
+		for i, want := range c.Outputs {
+			got := c.TFLite.Outputs[i]
+			for j := range want.Floats {
+				a, b := float64(want.Floats[j]), float64(got.Floats[j])
+				if math.Abs(a-b) > 1e-5*math.Abs(b) {
+					t.Errorf("%s: %s[%d]: Arm NN %v, TFLite %v: more than 1e-5 relative", c.ID(), want.Name, j, a, b)
+				}
+			}
+			for j := range want.Ints {
+				if d := want.Ints[j] - got.Ints[j]; d > maxQuanta || d < -maxQuanta {
+					t.Errorf("%s: %s[%d]: Arm NN %d, TFLite %d: more than %d quanta", c.ID(), want.Name, j, want.Ints[j], got.Ints[j], maxQuanta)
+				}
+			}
+		}
+	}
 }
