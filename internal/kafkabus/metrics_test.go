@@ -2,6 +2,7 @@ package kafkabus
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -74,5 +75,22 @@ func TestCheckBrokers(t *testing.T) {
 	brokers := testenv.RequireKafka(t)
 	if err := CheckBrokers(ctx, brokers); err != nil {
 		t.Errorf("CheckBrokers(%v): %v", brokers, err)
+	}
+}
+
+func TestPublishMetricsDoNotAllocate(t *testing.T) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	pm, err := newPublishMetrics(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	failed := errors.New("broker gone")
+	pm.observe(ctx, "edgeflow.frames", time.Now(), failed) // the first one builds the topic's options
+	if n := testing.AllocsPerRun(1000, func() {
+		pm.observe(ctx, "edgeflow.frames", time.Now(), nil)
+		pm.observe(ctx, "edgeflow.frames", time.Now(), failed)
+	}); n != 0 {
+		t.Errorf("%v allocations per observed publish, want 0", n)
 	}
 }
