@@ -8,5 +8,7 @@
 // Deduplicator, and calls the caller's handler. The message is acknowledged, and
 // its offset committed, only after the handler returned nil; an error makes the
 // subscriber redeliver it. Corrupt messages are counted, logged with their topic,
-// partition and offset, and skipped. Stats are readable at any time.
+// partition and offset, and skipped. Stats are readable at any time, and
+// RegisterMetrics exports them (with the group's lag) as OpenTelemetry
+// instruments; Ready tells a readiness probe whether the consumer joined its group.
 package cloud
