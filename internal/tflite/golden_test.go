@@ -213,3 +213,58 @@ func compareDetections(t *testing.T, ip *Interpreter, c golden.Case, want []gold
 		}
 	}
 }
+
+// TestGoldenArmNN compares with the Arm NN CpuRef outputs the golden cases
+// were recorded with. Float models agree within 1e-5 relative. On quantized
+// models Arm NN 20.08 computes convolutions in float32 and requantizes
+// (ConvImpl.cpp), so some scores differ by a few quanta from TFLite's integer
+// kernels, which edgeflow follows (docs/tflite.md, "Differences from Arm
+// NN"): a value may differ from Arm NN's only where it equals TFLite's
+// reference output. SSD post-processing differs by algorithm (Arm NN keeps
+// suppressed boxes suppressing others), so detections are compared with
+// TFLite only (TestGoldenTFLite).
+func TestGoldenArmNN(t *testing.T) {
+	names, by := goldenModels(t)
+	for _, name := range names {
+		cases := by[name]
+		if cases[0].Kind == golden.KindDetection {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			ip, err := NewInterpreter(goldenModel(t, cases[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ip.Close()
+			for _, c := range cases {
+				t.Run(c.Name, func(t *testing.T) {
+					runGolden(t, ip, c)
+					for i, w := range c.Outputs {
+						got, armnn := outputValues(ip.Output(i)), wantValues(w)
+						if w.DType == golden.Float32 {
+							for j := range got {
+								if d := math.Abs(got[j]-armnn[j]) / max(math.Abs(armnn[j]), 1e-3); d > 1e-5 {
+									t.Errorf("outputs[%d][%d] = %v, Arm NN %v", i, j, got[j], armnn[j])
+								}
+							}
+							continue
+						}
+						tfl := wantValues(c.TFLite.Outputs[i])
+						differ := 0
+						for j := range got {
+							if got[j] != armnn[j] {
+								differ++
+								if got[j] != tfl[j] {
+									t.Errorf("outputs[%d][%d] = %v, Arm NN %v, TFLite %v", i, j, got[j], armnn[j], tfl[j])
+								}
+							}
+						}
+						if differ > 0 {
+							t.Logf("outputs[%d]: %d of %d values differ from Arm NN's, each equal to TFLite's", i, differ, len(got))
+						}
+					}
+				})
+			}
+		})
+	}
+}
