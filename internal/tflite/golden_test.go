@@ -216,12 +216,13 @@ func compareDetections(t *testing.T, ip *Interpreter, c golden.Case, want []gold
 
 // TestGoldenArmNN compares with the Arm NN CpuRef outputs the golden cases
 // were recorded with. Float models agree within 1e-5 relative. On quantized
-// models Arm NN 20.08 computes convolutions in float32 and requantizes
-// (ConvImpl.cpp), so some scores differ by a few quanta from TFLite's integer
-// kernels, which edgeflow follows (docs/tflite.md, "Differences from Arm
-// NN"): a value may differ from Arm NN's only where it equals TFLite's
-// reference output. SSD post-processing differs by algorithm (Arm NN keeps
-// suppressed boxes suppressing others), so detections are compared with
+// models Arm NN 20.08 computes in float32 and quantizes once, where TFLite's
+// integer kernels (which edgeflow follows) round twice in
+// MultiplyByQuantizedMultiplier, so some scores differ by a few quanta
+// (internal/tools/armnn/README.md, "Arm NN against TensorFlow Lite"): a value
+// may differ from Arm NN's only where it equals TFLite's reference output.
+// SSD post-processing differs by algorithm (Arm NN's suppressed boxes still
+// suppress others; its sort is not stable), so detections are compared with
 // TFLite only (TestGoldenTFLite).
 func TestGoldenArmNN(t *testing.T) {
 	names, by := goldenModels(t)
