@@ -33,21 +33,38 @@ func chooseRice(zs []uint64) (k uint, size int) {
 	k1 = min(k1, riceMaxK-1)
 	k0, k2 := k1-1, k1+1
 	// The size of a value Rice coded with parameter k is q+1+k bits for
-	// its quotient q = z>>k below the escape, riceEscape+64 bits above:
-	// sum the capped quotients and count the escapes, without a branch.
-	var q0, q1, q2, e0, e1, e2 uint64
+	// its quotient q = z>>k below the escape, riceEscape+64 bits above.
+	// The capped quotients for k0+1 and k0+2 follow from those for k0:
+	// q>>1 = (q - q&1)/2 and q>>2 = (q - q&3)/4; escapes are rare.
+	var qsum, odd, low2 uint64  // over the samples below the escape for k0
+	var big1, big2 uint64       // quotients for k1 and k2 of the others, below the escape
+	var esc0, esc1, esc2 uint64 // escapes for k0, k1, k2
 	for i := 0; i < len(zs); i += stride {
 		q := zs[i] >> k0
-		q0 += min(q, riceEscape)
-		q1 += min(q>>1, riceEscape)
-		q2 += min(q>>2, riceEscape)
-		e0 += b2u(q >= riceEscape)
-		e1 += b2u(q>>1 >= riceEscape)
-		e2 += b2u(q>>2 >= riceEscape)
+		if q < riceEscape {
+			qsum += q
+			odd += q & 1
+			low2 += q & 3
+			continue
+		}
+		esc0++
+		if q>>1 < riceEscape {
+			big1 += q >> 1
+		} else {
+			esc1++
+		}
+		if q>>2 < riceEscape {
+			big2 += q >> 2
+		} else {
+			esc2++
+		}
 	}
-	n0 := int(q0) + samples*int(1+k0) + int(e0)*(63-int(k0))
-	n1 := int(q1) + samples*int(1+k1) + int(e1)*(63-int(k1))
-	n2 := int(q2) + samples*int(1+k2) + int(e2)*(63-int(k2))
+	q0 := qsum + esc0*riceEscape
+	q1 := (qsum-odd)/2 + big1 + esc1*riceEscape
+	q2 := (qsum-low2)/4 + big2 + esc2*riceEscape
+	n0 := int(q0) + samples*int(1+k0) + int(esc0)*(63-int(k0))
+	n1 := int(q1) + samples*int(1+k1) + int(esc1)*(63-int(k1))
+	n2 := int(q2) + samples*int(1+k2) + int(esc2)*(63-int(k2))
 	k, best := k0, n0
 	if n1 < best {
 		k, best = k1, n1

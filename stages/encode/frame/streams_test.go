@@ -162,4 +162,3 @@ func readRiceReference(src []byte, zs []uint64, k uint) ([]byte, error) {
 	used := pos*8 - int(n) // bits consumed
 	return src[(used+7)/8:], nil
 }
-
