@@ -6,7 +6,7 @@ BIN := bin/edgeflow
 CACHE ?= $(CURDIR)/.cache
 export EDGEFLOW_CACHE := $(CACHE)
 
-.PHONY: all build run test test-unit services-up services-down lint-examples fuzz bench-encode generate check-generated clean
+.PHONY: all build run test test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule generate check-generated clean
 
 all: build
 
@@ -25,6 +25,11 @@ test: build
 ## and rewrite the encode section of docs/benchmarks.md.
 bench-encode:
 	cd internal/tools/benchencode && $(GO) run . -data $(CURDIR)/../shared/data -doc $(CURDIR)/docs/benchmarks.md
+
+## bench-schedule: simulate the placement algorithms on 10 to 10,000 nodes (the better part
+## of an hour on two cores) and rewrite the scheduling section of docs/benchmarks.md and its plot.
+bench-schedule:
+	cd internal/tools/benchschedule && $(GO) run . -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/schedule.png
 
 ## fuzz: every fuzz target for FUZZTIME each (default 30s).
 fuzz:

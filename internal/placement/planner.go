@@ -49,6 +49,21 @@ type Options struct {
 	Seed uint64
 	// Preempt lets a task that fits nowhere evict tasks of lower priority.
 	Preempt bool
+	// FeasibleNodesToScore bounds the search like Kubernetes'
+	// percentageOfNodesToScore: the planner starts at a node drawn from the
+	// task's seed, goes round the snapshot a page of nodes at a time, and
+	// stops once it has seen this many feasible nodes; ties then go to the
+	// node seen first. 0 scores every feasible node, and the result is exact.
+	// A task is left waiting only if no node at all can take it, either way.
+	// AdaptiveNodesToScore gives Kubernetes' default for a cluster size.
+	FeasibleNodesToScore int
+}
+
+// AdaptiveNodesToScore is Kubernetes' default number of feasible nodes to
+// score in a cluster of n nodes: max(100, n × max(5, 50 - n/125) %).
+func AdaptiveNodesToScore(n int) int {
+	pct := max(5, 50-n/125)
+	return max(100, n*pct/100)
 }
 
 // Planner turns a snapshot and pending tasks into a plan. Its zero value is
@@ -120,8 +135,9 @@ func (p *Planner) Plan(ctx context.Context, sn *Snapshot, tasks []Task) (*Plan, 
 	slices.SortStableFunc(queue, func(a, b pending) int { return cmp.Compare(b.task.Priority, a.task.Priority) })
 
 	plan := &Plan{Algorithm: p.Algorithm.Name}
-	d := decider{sn: sn, w: w, alg: &p.Algorithm, rejects: make([]int, rejectShared+len(p.Algorithm.Filters))}
-	for _, q := range queue {
+	d := decider{sn: sn, w: w, alg: &p.Algorithm, rejects: make([]int, rejectShared+len(p.Algorithm.Filters)), enough: p.Options.FeasibleNodesToScore}
+	for qi, q := range queue {
+		last := qi == len(queue)-1 // no later decision reads the working state
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("plan: %w", err)
 		}
@@ -133,7 +149,9 @@ func (p *Planner) Plan(ctx context.Context, sn *Snapshot, tasks []Task) (*Plan, 
 			if slot, victims, ok = d.preempt(&t); ok {
 				node := w.pages[slot/pageSize].node[slot%pageSize].ID
 				for _, v := range victims {
-					w.removeTask(slot, v.ID)
+					if !last {
+						w.removeTask(slot, v.ID)
+					}
 					plan.Preemptions = append(plan.Preemptions, Preemption{Task: v, NodeID: node, For: t.ID})
 				}
 			}
@@ -142,7 +160,9 @@ func (p *Planner) Plan(ctx context.Context, sn *Snapshot, tasks []Task) (*Plan, 
 			plan.Waiting = append(plan.Waiting, Waiting{Task: t, From: q.from, Reason: d.reason()})
 			continue
 		}
-		w.addTask(slot, t)
+		if !last {
+			w.addTask(slot, t)
+		}
 		plan.Placements = append(plan.Placements, Placement{Task: t, NodeID: w.pages[slot/pageSize].node[slot%pageSize].ID, From: q.from})
 	}
 	return plan, nil
@@ -161,20 +181,24 @@ type decider struct {
 	alg     *Algorithm
 	rejects []int
 	nodes   int
+	enough  int // feasible nodes after which to stop; 0: all
 }
 
 // taskNeeds is a task's constraints resolved against the interned names.
 type taskNeeds struct {
-	req        Resources
-	pairs      []int32
-	impossible bool // a required label no node has
-	accKind    int32
-	site       int32
-	zoneOK     map[int32]bool // zones allowed by ZoneMaxSkew; nil: any
+	req         Resources
+	pairs       []int32
+	impossible  bool // a required label no node has
+	accKind     int32
+	site        int32
+	zoneOK      map[int32]bool // zones allowed by ZoneMaxSkew; nil: any
+	constrained bool           // any constraint beyond resources
 }
 
 func (d *decider) needs(t *Task) taskNeeds {
-	n := taskNeeds{req: t.request(), accKind: -1, site: -1}
+	c := &t.Constraints
+	n := taskNeeds{req: t.request(), accKind: -1, site: -1,
+		constrained: len(c.RequiredLabels) > 0 || c.Accelerator != "" || c.Spread.MaxPerNode > 0 || c.Spread.ZoneMaxSkew > 0}
 	for k, v := range t.Constraints.RequiredLabels {
 		id := d.w.lookup(pairName(k, v))
 		if id < 0 {
@@ -276,14 +300,28 @@ func (d *decider) decide(t *Task, rng *rand.Rand) (int32, bool) {
 	clear(d.rejects)
 	d.nodes = 0
 	n := d.needs(t)
-	best, bestTier, bestScore := int32(-1), false, 0.0
-	for p, pg := range d.w.pages {
+	pages := d.w.pages
+	first := 0
+	if d.enough > 0 && len(pages) > 0 {
+		first = rng.IntN(len(pages))
+	}
+	best, bestTier, bestScore, feasible := int32(-1), false, 0.0, 0
+	for k := range pages {
+		if d.enough > 0 && feasible >= d.enough {
+			break
+		}
+		p := (first + k) % len(pages)
+		pg := pages[p]
+		d.nodes += pg.count
+		if r := resourceReject(pg.maxFree, n.req); r >= 0 {
+			d.rejects[r] += pg.count // no node of the page has enough of r
+			continue
+		}
 		for j := range pageSize {
 			info := pg.node[j]
 			if info == nil {
 				continue
 			}
-			d.nodes++
 			if d.sn.down(pg, j) {
 				d.rejects[rejectDown]++
 				continue
@@ -293,15 +331,20 @@ func (d *decider) decide(t *Task, rng *rand.Rand) (int32, bool) {
 				d.rejects[r]++
 				continue
 			}
-			if r := d.constraintReject(pg, j, t, &n); r >= 0 {
-				d.rejects[r]++
-				continue
+			if n.constrained {
+				if r := d.constraintReject(pg, j, t, &n); r >= 0 {
+					d.rejects[r]++
+					continue
+				}
 			}
-			f := Fit{Node: info, Free: free, Request: n.req}
-			if r := d.extraReject(f, t); r >= 0 {
-				d.rejects[r]++
-				continue
+			f := Fit{Node: info, Capacity: pg.capacity[j], Free: free, Request: n.req}
+			if len(d.alg.Filters) > 0 {
+				if r := d.extraReject(f, t); r >= 0 {
+					d.rejects[r]++
+					continue
+				}
 			}
+			feasible++
 			tier := n.site >= 0 && info.site == n.site
 			score := d.alg.Scorer.Score(f, rng)
 			if best < 0 || (tier && !bestTier) || (tier == bestTier && score > bestScore) {
@@ -377,7 +420,7 @@ func (d *decider) preempt(t *Task) (int32, []Task, bool) {
 		if !free.Covers(n.req) || len(victims) == 0 {
 			return
 		}
-		if d.extraReject(Fit{Node: pg.node[j], Free: free, Request: n.req}, t) >= 0 {
+		if d.extraReject(Fit{Node: pg.node[j], Capacity: pg.capacity[j], Free: free, Request: n.req}, t) >= 0 {
 			return
 		}
 		top := victims[len(victims)-1].Priority

@@ -3,6 +3,7 @@ package placement
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +271,39 @@ func TestPlanStopsOnCancelledContext(t *testing.T) {
 	p, _ := NewPlanner(Greedy, Options{})
 	if _, err := p.Plan(ctx, snapshotOf(t, node("a", 1, 1, nil)), []Task{task("t", 1, 1)}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestAdaptiveNodesToScore(t *testing.T) {
+	for _, tc := range []struct{ nodes, want int }{{10, 100}, {100, 100}, {1000, 420}, {5000, 500}, {10000, 500}} {
+		if got := AdaptiveNodesToScore(tc.nodes); got != tc.want {
+			t.Errorf("AdaptiveNodesToScore(%d) = %d, want %d", tc.nodes, got, tc.want)
+		}
+	}
+}
+
+// Many nodes across pages: sampled and exact plans both place every task that
+// fits, and the exact one picks what a plain scan would.
+func TestPlanAcrossPages(t *testing.T) {
+	var nodes []NodeStatus
+	for i := range 3*pageSize + 5 {
+		nodes = append(nodes, node(fmt.Sprintf("n%03d", i), int64(1000+i), 1024, nil))
+	}
+	sn := snapshotOf(t, nodes...)
+	for _, enough := range []int{0, 1, 10} {
+		p, _ := NewPlanner(Greedy, Options{FeasibleNodesToScore: enough})
+		plan, err := p.Plan(context.Background(), sn, []Task{task("t", 1100, 10), task("huge", 5000, 10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Placements) != 1 || len(plan.Waiting) != 1 {
+			t.Fatalf("enough=%d: %+v", enough, plan)
+		}
+		if want := fmt.Sprintf("0/%d nodes can take it: %d insufficient cpu", len(nodes), len(nodes)); plan.Waiting[0].Reason != want {
+			t.Errorf("enough=%d: reason %q, want %q", enough, plan.Waiting[0].Reason, want)
+		}
+		if enough == 0 && plan.Placements[0].NodeID != nodes[len(nodes)-1].ID {
+			t.Errorf("exact greedy took %s, want the node with the most CPU", plan.Placements[0].NodeID)
+		}
 	}
 }

@@ -160,7 +160,8 @@ func TestPropertyCapacityAndConstraints(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
 				sn, tasks := genCluster(t, true)
 				preempt := rapid.Bool().Draw(t, "preempt")
-				pl := plan(t, alg, Options{Seed: 7, Preempt: preempt}, sn, tasks)
+				sample := rapid.IntRange(0, 3).Draw(t, "feasible-nodes-to-score")
+				pl := plan(t, alg, Options{Seed: 7, Preempt: preempt, FeasibleNodesToScore: sample}, sn, tasks)
 				st := sn.st.clone()
 				if err := st.Apply(pl); err != nil {
 					t.Fatalf("apply of a fresh plan: %v", err)
@@ -244,13 +245,13 @@ func skewAllows(vs map[string]*nodeView, tk Task, v *nodeView) bool {
 	return ok && counts[z]+1-lowest <= tk.Constraints.Spread.ZoneMaxSkew
 }
 
-// Best-fit (like every algorithm here) leaves a task waiting only if no single
-// node could take it: resources only shrink during a plan, so checking the
-// final state suffices.
+// Best-fit (like every algorithm here, sampled or not) leaves a task waiting
+// only if no single node could take it: resources only shrink during a plan,
+// so checking the final state suffices.
 func TestPropertyBestFitPlacesWhatFits(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		sn, tasks := genCluster(t, false)
-		pl := plan(t, BestFit, Options{}, sn, tasks)
+		pl := plan(t, BestFit, Options{FeasibleNodesToScore: rapid.IntRange(0, 3).Draw(t, "feasible-nodes-to-score")}, sn, tasks)
 		st := sn.st.clone()
 		if err := st.Apply(pl); err != nil {
 			t.Fatal(err)
@@ -269,9 +270,9 @@ func TestPropertyBestFitPlacesWhatFits(t *testing.T) {
 func TestPropertyDeterministicWithSeed(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		sn, tasks := genCluster(t, true)
-		seed := rapid.Uint64().Draw(t, "seed")
+		opts := Options{Seed: rapid.Uint64().Draw(t, "seed"), Preempt: true, FeasibleNodesToScore: rapid.IntRange(0, 3).Draw(t, "feasible-nodes-to-score")}
 		for _, alg := range AlgorithmNames() {
-			a, b := plan(t, alg, Options{Seed: seed, Preempt: true}, sn, tasks), plan(t, alg, Options{Seed: seed, Preempt: true}, sn, tasks)
+			a, b := plan(t, alg, opts, sn, tasks), plan(t, alg, opts, sn, tasks)
 			if !reflect.DeepEqual(a, b) {
 				t.Fatalf("%s: two plans differ:\n%+v\n%+v", alg, a, b)
 			}

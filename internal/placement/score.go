@@ -9,9 +9,10 @@ import (
 
 // Fit is one feasible node as a scorer or an extra filter sees it for one task.
 type Fit struct {
-	Node    *NodeInfo
-	Free    Resources // free on the node before the task
-	Request Resources // what the task takes
+	Node     *NodeInfo
+	Capacity Resources // Node.Capacity
+	Free     Resources // free on the node before the task
+	Request  Resources // what the task takes
 }
 
 // Scorer ranks feasible nodes for a task: the highest score wins, ties go to
@@ -100,7 +101,7 @@ type BestFitScorer struct{}
 // Score is the dominant share after placement plus a tenth of the mean CPU and
 // memory share.
 func (BestFitScorer) Score(f Fit, _ *rand.Rand) float64 {
-	c := f.Node.Capacity
+	c := f.Capacity
 	cpu := usedShare(c.MilliCPU, f.Free.MilliCPU, f.Request.MilliCPU)
 	mem := usedShare(c.MemoryBytes, f.Free.MemoryBytes, f.Request.MemoryBytes)
 	dom := max(cpu, mem)
@@ -120,7 +121,7 @@ type BalancedScorer struct{}
 
 // Score is LeastAllocated + BalancedAllocation.
 func (BalancedScorer) Score(f Fit, _ *rand.Rand) float64 {
-	c := f.Node.Capacity
+	c := f.Capacity
 	cpu := usedShare(c.MilliCPU, f.Free.MilliCPU, f.Request.MilliCPU)
 	mem := usedShare(c.MemoryBytes, f.Free.MemoryBytes, f.Request.MemoryBytes)
 	least := ((1 - cpu) + (1 - mem)) / 2 * 100

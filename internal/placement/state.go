@@ -24,9 +24,30 @@ const pageSize = 64
 type page struct {
 	node      [pageSize]*NodeInfo // nil: empty slot
 	free      [pageSize]Resources
-	heartbeat [pageSize]int64 // unix nanoseconds of the last heartbeat
+	capacity  [pageSize]Resources // NodeInfo.Capacity, here so that a scan need not follow node
+	heartbeat [pageSize]int64     // unix nanoseconds of the last heartbeat
 	tasks     [pageSize][]Task
 	groups    [pageSize][]groupCount // tasks per group on the node
+	// maxFree is the most free of each resource over the page's nodes (not
+	// necessarily one node's): a request it does not cover fits no node of
+	// the page, so the planner skips the page. count is its number of nodes.
+	maxFree Resources
+	count   int
+}
+
+// summarize recomputes maxFree and count after a change.
+func (pg *page) summarize() {
+	var m Resources
+	n := 0
+	for j := range pageSize {
+		if pg.node[j] == nil {
+			continue
+		}
+		n++
+		f := pg.free[j]
+		m = Resources{max(m.MilliCPU, f.MilliCPU), max(m.MemoryBytes, f.MemoryBytes), max(m.DiskBytes, f.DiskBytes), max(m.Accelerators, f.Accelerators)}
+	}
+	pg.maxFree, pg.count = m, n
 }
 
 type groupCount struct {
@@ -140,6 +161,8 @@ func (s *State) UpsertNode(st NodeStatus) error {
 	pg.tasks[j] = nil
 	pg.groups[j] = nil
 	pg.free[j] = info.Capacity
+	pg.capacity[j] = info.Capacity
+	pg.summarize()
 	for _, t := range st.Tasks {
 		s.addTask(slot, t)
 	}
@@ -175,6 +198,7 @@ func (s *State) RemoveNode(id string) ([]Task, error) {
 	pg, j := s.writable(slot)
 	tasks := pg.tasks[j]
 	*pg = clearSlot(*pg, j)
+	pg.summarize()
 	if !s.indexOwned {
 		s.index, s.indexOwned = maps.Clone(s.index), true
 	}
@@ -185,7 +209,7 @@ func (s *State) RemoveNode(id string) ([]Task, error) {
 }
 
 func clearSlot(pg page, j int) page {
-	pg.node[j], pg.free[j], pg.heartbeat[j], pg.tasks[j], pg.groups[j] = nil, Resources{}, 0, nil, nil
+	pg.node[j], pg.free[j], pg.capacity[j], pg.heartbeat[j], pg.tasks[j], pg.groups[j] = nil, Resources{}, Resources{}, 0, nil, nil
 	return pg
 }
 
@@ -217,6 +241,7 @@ func (s *State) addTask(slot int32, t Task) {
 	pg, j := s.writable(slot)
 	pg.tasks[j] = append(slices.Clip(pg.tasks[j]), t)
 	pg.free[j] = pg.free[j].Sub(t.request())
+	pg.summarize()
 	if t.Group != "" {
 		gs := slices.Clone(pg.groups[j])
 		k := slices.IndexFunc(gs, func(g groupCount) bool { return g.group == t.Group })
@@ -239,6 +264,7 @@ func (s *State) removeTask(slot int32, taskID string) (Task, bool) {
 	t := pg.tasks[j][k]
 	pg.tasks[j] = slices.Delete(slices.Clone(pg.tasks[j]), k, k+1)
 	pg.free[j] = pg.free[j].Add(t.request())
+	pg.summarize()
 	if t.Group != "" {
 		gs := slices.Clone(pg.groups[j])
 		g := slices.IndexFunc(gs, func(g groupCount) bool { return g.group == t.Group })
@@ -377,6 +403,9 @@ func (sn *Snapshot) Totals() (capacity, free Resources) {
 // Orphans lists the tasks on down nodes, which the planner moves.
 func (sn *Snapshot) Orphans() []Placement {
 	var out []Placement
+	if sn.timeout <= 0 {
+		return nil // no node is ever down
+	}
 	sn.each(func(pg *page, j int, _ int32) {
 		if sn.down(pg, j) {
 			for _, t := range pg.tasks[j] {

@@ -26,9 +26,14 @@ type Result struct {
 	// of the two) sitting on nodes that cannot take the median task.
 	Fragmentation float64
 	Decisions     int // Plan calls timed (one task each)
-	LatencyP50    time.Duration
-	LatencyP99    time.Duration
-	LatencyMax    time.Duration
+	// Latency is wall-clock time per Plan call; CPU is the CPU time the
+	// deciding thread used for it (0 where the platform has no thread
+	// clock), which leaves out waiting for a core on a busy machine.
+	LatencyP50 time.Duration
+	LatencyP99 time.Duration
+	LatencyMax time.Duration
+	CPUP50     time.Duration
+	CPUP99     time.Duration
 }
 
 // AcceptanceRate is Accepted / Arrived.
@@ -41,6 +46,9 @@ func (r Result) AcceptanceRate() float64 {
 
 // retriesPerDeparture bounds how many waiting tasks are tried when a task
 // leaves: one departure rarely frees room for more.
+//
+// The run starts from Workload.Prefill, placed by the same planner (untimed,
+// uncounted; what does not fit is dropped).
 const retriesPerDeparture = 8
 
 type departure struct {
@@ -74,8 +82,10 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 		return Result{}, err
 	}
 	if w.MaxWait == 0 {
-		w.MaxWait = 30 * time.Second
+		w.MaxWait = 10 * time.Second
 	}
+	cpuClock, release, haveCPU := threadClock()
+	defer release()
 	if w.Warmup == 0 {
 		w.Warmup = 0.25
 	}
@@ -96,16 +106,16 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 
 	res := Result{Algorithm: p.Algorithm.Name, Nodes: w.Nodes, Load: w.Load}
 	var (
-		now                time.Duration
-		allocCPU, allocMem int64
-		areaCPU, areaMem   float64
-		fragSum            float64
-		fragSamples        int
-		nextSample         = start
-		latencies          []time.Duration
-		queue              []waiting
-		leaving            departures
-		epoch              = time.Unix(0, 0)
+		now                 time.Duration
+		allocCPU, allocMem  int64
+		areaCPU, areaMem    float64
+		fragSum             float64
+		fragSamples         int
+		nextSample          = start
+		latencies, cpuTimes []time.Duration
+		queue               []waiting
+		leaving             departures
+		epoch               = time.Unix(0, 0)
 	)
 	advance := func(to time.Duration) {
 		if to > start {
@@ -116,15 +126,22 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 		now = to
 	}
 	// try plans one task; it reports whether the task was placed.
-	try := func(t placement.Task) (bool, error) {
+	try := func(t placement.Task, timed bool) (bool, error) {
 		sn := st.Snapshot(epoch, 0)
+		var cpuBegan time.Duration
+		if haveCPU {
+			cpuBegan = cpuClock()
+		}
 		began := time.Now()
 		plan, err := p.Plan(ctx, sn, []placement.Task{t})
 		took := time.Since(began)
+		if haveCPU && timed && now >= start {
+			cpuTimes = append(cpuTimes, cpuClock()-cpuBegan)
+		}
 		if err != nil {
 			return false, err
 		}
-		if now >= start {
+		if timed && now >= start {
 			latencies = append(latencies, took)
 		}
 		if len(plan.Placements) == 0 {
@@ -138,6 +155,11 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 		allocMem += pl.Task.Request.MemoryBytes
 		heap.Push(&leaving, departure{at: now + pl.Task.Duration, nodeID: pl.NodeID, task: pl.Task})
 		return true, nil
+	}
+	for _, t := range w.Prefill(nodes) {
+		if _, err := try(t, false); err != nil {
+			return Result{}, err
+		}
 	}
 	for i := 0; i < len(stream); {
 		if err := ctx.Err(); err != nil {
@@ -156,6 +178,10 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 			}
 			allocCPU -= d.task.Request.MilliCPU
 			allocMem -= d.task.Request.MemoryBytes
+			_, room, _, err := st.Snapshot(epoch, 0).Node(d.nodeID)
+			if err != nil {
+				return Result{}, err
+			}
 			tried := 0
 			queue = slices.DeleteFunc(queue, func(q waiting) bool {
 				if q.deadline < now { // waited too long: rejected
@@ -164,11 +190,17 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 					}
 					return true
 				}
-				if tried >= retriesPerDeparture {
+				// Only the node the task left gained room: a waiting task
+				// it cannot hold still fits nowhere (Kubernetes' queueing hints).
+				need := q.task.Request
+				if q.task.Constraints.Accelerator != "" {
+					need.Accelerators = max(need.Accelerators, 1)
+				}
+				if tried >= retriesPerDeparture || !room.Covers(need) {
 					return false
 				}
 				tried++
-				ok, err := try(q.task)
+				ok, err := try(q.task, true)
 				if err != nil || !ok {
 					return false
 				}
@@ -183,8 +215,8 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 		a := stream[i]
 		i++
 		advance(a.At)
-		counted := a.At >= start
-		ok, err := try(a.Task)
+		counted := a.At >= start && a.At+w.MaxWait <= end // its fate is known by the end
+		ok, err := try(a.Task, true)
 		if err != nil {
 			return Result{}, err
 		}
@@ -195,6 +227,11 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 			res.Immediate++
 		case !ok:
 			queue = append(queue, waiting{task: a.Task, deadline: a.At + w.MaxWait, counted: counted})
+		}
+	}
+	for _, q := range queue { // still waiting at the end: rejected if out of time
+		if q.counted && q.deadline <= end {
+			res.Arrived++
 		}
 	}
 	window := float64(end - start)
@@ -211,6 +248,11 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 		res.LatencyP50 = latencies[len(latencies)/2]
 		res.LatencyP99 = latencies[min(len(latencies)-1, len(latencies)*99/100)]
 		res.LatencyMax = latencies[len(latencies)-1]
+	}
+	if len(cpuTimes) > 0 {
+		slices.Sort(cpuTimes)
+		res.CPUP50 = cpuTimes[len(cpuTimes)/2]
+		res.CPUP99 = cpuTimes[min(len(cpuTimes)-1, len(cpuTimes)*99/100)]
 	}
 	return res, nil
 }

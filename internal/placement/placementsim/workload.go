@@ -58,7 +58,7 @@ var nodeShapes = []nodeShape{
 	{"gateway-mem", 0.20, 4000, 16 * gib, 128 * gib, 0, "amd64"},
 	{"gateway-cpu", 0.20, 16000, 8 * gib, 128 * gib, 0, "amd64"},
 	{"server", 0.20, 16000, 32 * gib, 512 * gib, 0, "amd64"},
-	{"npu-box", 0.10, 8000, 16 * gib, 128 * gib, 2, "arm64"},
+	{"npu-box", 0.10, 8000, 16 * gib, 128 * gib, 4, "arm64"},
 }
 
 // Nodes draws the workload's nodes.
@@ -103,53 +103,32 @@ type Arrival struct {
 	Task placement.Task
 }
 
+// Durations are Pareto with this shape and mean, capped at durationCap means.
+const (
+	durationAlpha = 2.0
+	meanDuration  = 60.0 // seconds
+	durationCap   = 50.0
+)
+
 // Stream draws the workload's tasks and their arrival times: CPU log-normal
-// (median 400m, σ 1.1, 50m–8 cores), memory from a CPU-heavy (0.25 GiB per
+// (median 400m, σ 1, 50m–8 cores), memory from a CPU-heavy (0.25 GiB per
 // core), balanced (1 GiB) or memory-heavy (3.3 GiB) shape with log-normal
-// jitter (≤ 16 GiB), durations Pareto (α 1.5, mean ~60 s, ≤ 100 × mean).
-// Some tasks need arm64 (10 %), an NPU (5 %), prefer a site (20 %) or are
-// replicas with anti-affinity (10 %, groups of 3).
+// jitter (≤ 16 GiB), durations Pareto (α 2, mean 60 s, ≤ 50 × mean).
+// Some tasks need arm64 (10 %), an NPU (1.5 %), prefer a site (20 %) or are
+// replicas with anti-affinity (10 %, in groups of up to 3
+// consecutive tasks). The arrival rate offers
+// Load × the cluster's CPU: rate × mean(cpu × duration) = Load × total CPU.
 func (w Workload) Stream(nodes []placement.NodeStatus) []Arrival {
 	rng := rand.New(rand.NewPCG(w.Seed, 2))
-	const meanDuration = 60.0 // seconds
-	const alpha = 1.5
-	xm := meanDuration * (alpha - 1) / alpha
+	xm := meanDuration * (durationAlpha - 1) / durationAlpha
 	tasks := make([]placement.Task, w.Arrivals)
 	var sumCPUSeconds float64
 	for i := range tasks {
-		cpu := int64(math.Exp(math.Log(400) + 1.1*rng.NormFloat64()))
-		cpu = min(max(cpu, 50), 8000)
-		perCore := []float64{0.25, 1, 3.3}[rng.IntN(3)] * math.Exp(0.3*rng.NormFloat64())
-		mem := int64(float64(cpu) / 1000 * perCore * gib)
-		mem = min(max(mem, 16*mib), 16*gib)
-		d := min(xm/math.Pow(1-rng.Float64(), 1/alpha), 100*meanDuration)
-		t := placement.Task{
-			ID:       fmt.Sprintf("task-%07d", i),
-			Request:  placement.Resources{MilliCPU: cpu, MemoryBytes: mem, DiskBytes: int64(rng.IntN(1024)) * mib},
-			Duration: time.Duration(d * float64(time.Second)),
-		}
-		switch x := rng.Float64(); {
-		case x < 0.10:
-			t.Constraints.RequiredLabels = map[string]string{"arch": "arm64"}
-		case x < 0.15:
-			t.Constraints.Accelerator = "npu"
-		}
-		if rng.Float64() < 0.2 {
-			t.Constraints.NearSite = nodes[rng.IntN(len(nodes))].Labels[placement.LabelSite]
-		}
-		if rng.Float64() < 0.1 {
-			t.Group = fmt.Sprintf("pipeline-%d", i/3)
-			t.Constraints.Spread.MaxPerNode = 1
-		}
-		tasks[i] = t
-		sumCPUSeconds += float64(cpu) * d
+		d := min(xm/math.Pow(1-rng.Float64(), 1/durationAlpha), durationCap*meanDuration)
+		tasks[i] = drawTask(rng, "task", i, d, nodes)
+		sumCPUSeconds += float64(tasks[i].Request.MilliCPU) * d
 	}
-	var totalCPU float64
-	for _, n := range nodes {
-		totalCPU += float64(n.Capacity.MilliCPU)
-	}
-	// Offered load = rate × mean(cpu × duration) / total CPU.
-	rate := w.Load * totalCPU / (sumCPUSeconds / float64(len(tasks))) // arrivals per second
+	rate := w.Load * totalCPU(nodes) / (sumCPUSeconds / float64(len(tasks))) // arrivals per second
 	out := make([]Arrival, len(tasks))
 	var at float64
 	for i, t := range tasks {
@@ -157,4 +136,68 @@ func (w Workload) Stream(nodes []placement.NodeStatus) []Arrival {
 		out[i] = Arrival{At: time.Duration(at * float64(time.Second)), Task: t}
 	}
 	return out
+}
+
+// Prefill draws the tasks running at time 0 if the stream had been running
+// forever: as many as the load keeps in the system on average (Load × total
+// CPU / mean CPU), each with a residual duration from the Pareto's
+// equilibrium distribution. Starting from them, the simulation needs no long
+// warm-up to reach a steady state.
+func (w Workload) Prefill(nodes []placement.NodeStatus) []placement.Task {
+	rng := rand.New(rand.NewPCG(w.Seed, 3))
+	a := durationAlpha
+	xm := meanDuration * (a - 1) / a
+	var tasks []placement.Task
+	var sumCPU float64
+	target := w.Load * totalCPU(nodes)
+	for i := 0; sumCPU < target; i++ {
+		// Equilibrium residual life: F(x) = x/mean below xm, 1 - (xm/x)^(a-1)/a above.
+		var d float64
+		if u := rng.Float64(); u < (a-1)/a {
+			d = u * meanDuration
+		} else {
+			d = xm * math.Pow(a*(1-u), -1/(a-1))
+		}
+		d = min(d, durationCap*meanDuration)
+		t := drawTask(rng, "prefill", i, d, nodes)
+		sumCPU += float64(t.Request.MilliCPU)
+		tasks = append(tasks, t)
+	}
+	return tasks
+}
+
+func totalCPU(nodes []placement.NodeStatus) float64 {
+	var sum float64
+	for _, n := range nodes {
+		sum += float64(n.Capacity.MilliCPU)
+	}
+	return sum
+}
+
+// drawTask draws a task's size and constraints; d is its duration in seconds.
+func drawTask(rng *rand.Rand, prefix string, i int, d float64, nodes []placement.NodeStatus) placement.Task {
+	cpu := int64(math.Exp(math.Log(400) + 1.0*rng.NormFloat64()))
+	cpu = min(max(cpu, 50), 8000)
+	perCore := []float64{0.25, 1, 3.3}[rng.IntN(3)] * math.Exp(0.3*rng.NormFloat64())
+	mem := int64(float64(cpu) / 1000 * perCore * gib)
+	mem = min(max(mem, 16*mib), 16*gib)
+	t := placement.Task{
+		ID:       fmt.Sprintf("%s-%07d", prefix, i),
+		Request:  placement.Resources{MilliCPU: cpu, MemoryBytes: mem, DiskBytes: int64(rng.IntN(1024)) * mib},
+		Duration: time.Duration(d * float64(time.Second)),
+	}
+	switch x := rng.Float64(); {
+	case x < 0.10:
+		t.Constraints.RequiredLabels = map[string]string{"arch": "arm64"}
+	case x < 0.115:
+		t.Constraints.Accelerator = "npu"
+	}
+	if rng.Float64() < 0.2 {
+		t.Constraints.NearSite = nodes[rng.IntN(len(nodes))].Labels[placement.LabelSite]
+	}
+	if rng.Float64() < 0.1 {
+		t.Group = fmt.Sprintf("%s-pipeline-%d", prefix, i/3)
+		t.Constraints.Spread.MaxPerNode = 1
+	}
+	return t
 }
