@@ -5,8 +5,17 @@
 //
 // A process describes what it wants in a Config (the telemetry: section of the
 // node file, the standard OTEL_* environment variables and command-line flags),
-// calls Setup once at start and Shutdown on exit. With tracing off the global
-// tracer provider stays a no-op, so instrumented code costs (almost) nothing.
+// and sets each part up once at start, shutting it down on exit.
+//
+// Traces: ResolveTracing combines the node file's tracing section, the
+// environment and the flags (TracingFlags) into TracingSettings; NewTracing
+// builds the tracer provider (parent-based ratio sampler, batch span processor,
+// OTLP gRPC/HTTP or stdout exporter) and SetupTracing also installs it and the
+// W3C propagator as the globals; Shutdown flushes what is buffered. With
+// tracing off the provider is a no-op, so instrumented code costs (almost)
+// nothing. InjectMetadata and ExtractMetadata move the trace context in and out
+// of message metadata (traceparent, tracestate, baggage), which the Kafka bus
+// carries as record headers.
 //
 // Metrics: NewMetrics makes a meter provider whose instruments, with the Go
 // runtime and process collectors, are served in the Prometheus format; Health
