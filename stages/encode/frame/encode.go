@@ -29,6 +29,7 @@ type Encoder struct {
 	cs         []uint64 // zigzag corrections
 	ncorr      int      // nonzero corrections in cs
 	kLo, kHi   int64    // smallest and largest of ks
+	decimals   int      // the decimal count appendLossless chose last
 	syms       []byte   // byte symbols of an integer stream
 	esc        []byte   // escape varints of an integer stream
 	pl         []byte   // XOR byte planes
@@ -203,6 +204,7 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 			ncorr = e.scaleValues(vals, pow10[d], 0, false)
 		}
 	}
+	e.decimals = d
 	switch e.dictionaryPays() {
 	case dictYes:
 		return e.appendDictionary(dst, d), transformDict
@@ -387,11 +389,24 @@ func (e *Encoder) appendBounded(dst []byte, vals []float64) ([]byte, uint8) {
 	if !(step > 0) || math.IsInf(step, 0) {
 		return dst, transform
 	}
-	alt := binary.LittleEndian.AppendUint64(e.alt[:0], math.Float64bits(step))
-	alt, _ = e.appendScaled(alt, vals, step, e.opts.MaxError, true)
-	e.alt = alt
-	if len(alt) < len(dst)-mark {
-		return append(dst[:mark], alt...), transformGrid
+	steps := [2]float64{step, 0}
+	// Values on a decimal lattice coarser than the error grid (percentages
+	// with three decimals under a bound of 2.6e-5) may cost less as grid
+	// integers at the lattice's step: float noise such as 36.806999999999995
+	// is within the bound there, so such values need no correction.
+	if lattice := 1 / pow10[e.decimals]; lattice > step {
+		steps[1] = lattice
+	}
+	for _, step := range steps {
+		if step == 0 {
+			continue
+		}
+		alt := binary.LittleEndian.AppendUint64(e.alt[:0], math.Float64bits(step))
+		alt, _ = e.appendScaled(alt, vals, step, e.opts.MaxError, true)
+		e.alt = alt
+		if len(alt) < len(dst)-mark {
+			dst, transform = append(dst[:mark], alt...), transformGrid
+		}
 	}
 	return dst, transform
 }
