@@ -29,7 +29,7 @@ bench-encode:
 ## bench-schedule: simulate the placement algorithms on 10 to 10,000 nodes (the better part
 ## of an hour on two cores) and rewrite the scheduling section of docs/benchmarks.md and its plot.
 bench-schedule:
-	cd internal/tools/benchschedule && $(GO) run . -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/schedule.png
+	cd internal/tools/benchschedule && $(GO) run -mod=mod . -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/schedule.png
 
 ## fuzz: every fuzz target for FUZZTIME each (default 30s).
 fuzz:

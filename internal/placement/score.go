@@ -93,25 +93,28 @@ type RandomScorer struct{}
 // Score is a uniform draw from rng.
 func (RandomScorer) Score(_ Fit, rng *rand.Rand) float64 { return rng.Float64() }
 
-// BestFitScorer packs by dominant resource: the node whose most-used resource
-// (of those it has) is fullest after the task wins; the mean use of CPU and
-// memory breaks near-ties. Packing leaves whole nodes free for large tasks.
+// BestFitScorer packs by dominant resource: the node whose dominant
+// remaining share (the largest share of any resource it has that would stay
+// free after the task) is smallest wins, so the task goes where it leaves the
+// least of every resource over; the mean used share of CPU and memory breaks
+// near-ties. Packing leaves whole nodes free for large tasks without
+// stranding one resource on nodes whose other resource is full.
 type BestFitScorer struct{}
 
-// Score is the dominant share after placement plus a tenth of the mean CPU and
-// memory share.
+// Score is 1 - the dominant remaining share, plus a tenth of the mean CPU and
+// memory share in use after placement.
 func (BestFitScorer) Score(f Fit, _ *rand.Rand) float64 {
 	c := f.Capacity
 	cpu := usedShare(c.MilliCPU, f.Free.MilliCPU, f.Request.MilliCPU)
 	mem := usedShare(c.MemoryBytes, f.Free.MemoryBytes, f.Request.MemoryBytes)
-	dom := max(cpu, mem)
+	least := min(cpu, mem)
 	if f.Request.DiskBytes > 0 {
-		dom = max(dom, usedShare(c.DiskBytes, f.Free.DiskBytes, f.Request.DiskBytes))
+		least = min(least, usedShare(c.DiskBytes, f.Free.DiskBytes, f.Request.DiskBytes))
 	}
 	if f.Request.Accelerators > 0 {
-		dom = max(dom, usedShare(c.Accelerators, f.Free.Accelerators, f.Request.Accelerators))
+		least = min(least, usedShare(c.Accelerators, f.Free.Accelerators, f.Request.Accelerators))
 	}
-	return dom + 0.1*(cpu+mem)/2
+	return least + 0.1*(cpu+mem)/2
 }
 
 // BalancedScorer is Kubernetes' default scoring of CPU and memory:

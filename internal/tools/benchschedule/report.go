@@ -138,6 +138,16 @@ func (r *report) markdown() string {
 		}
 		fmt.Fprintf(&b, "- Target ≥ +10 %% utilisation over greedy at equal acceptance, %d nodes: %s with %s (%+.1f %%).\n", n, met, bestAlg[n], 100*bestGain[n])
 	}
+	for _, rows := range r.sizes {
+		g, best := rows[0], rows[0]
+		for _, x := range rows[1:] {
+			if !strings.Contains(x.Algorithm, "sampled") && util(x) > util(best) {
+				best = x
+			}
+		}
+		fmt.Fprintf(&b, "- %d nodes at load %.2f: %s has %s utilisation against greedy, at %+.1f points of acceptance.\n",
+			g.Nodes, c.load, best.Algorithm, ratio(util(best), util(g)), 100*(best.AcceptanceRate()-g.AcceptanceRate()))
+	}
 	for _, x := range at10k {
 		met := "met"
 		if x.LatencyP99 > time.Millisecond {
