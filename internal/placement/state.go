@@ -303,20 +303,16 @@ func (s *State) Apply(p *Plan) error {
 			return fmt.Errorf("apply: preempt %q on %q: %w: %w", pre.Task.ID, pre.NodeID, ErrUnknownTask, ErrStalePlan)
 		}
 	}
-	release := func(from, taskID string) error {
-		if from == "" {
-			return nil
-		}
-		if slot, ok := w.index[from]; ok {
+	release := func(from, taskID string) {
+		if slot, ok := w.index[from]; ok && from != "" {
 			w.removeTask(slot, taskID) // gone already is fine: the node may have been reset
 		}
-		return nil
 	}
 	for _, wt := range p.Waiting {
-		_ = release(wt.From, wt.Task.ID)
+		release(wt.From, wt.Task.ID)
 	}
 	for _, pl := range p.Placements {
-		_ = release(pl.From, pl.Task.ID)
+		release(pl.From, pl.Task.ID)
 	}
 	for _, pl := range p.Placements {
 		slot, ok := w.index[pl.NodeID]
