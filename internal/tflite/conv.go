@@ -120,9 +120,15 @@ func (ip *Interpreter) prepareConv(op *Operator) (kernel, error) {
 	switch in.Type {
 	case Float32:
 		return newConvFloat(ip, &g, in, filter, bias, out, o.Activation)
-	case Uint8:
-		return newConvQuant[uint8](ip, &g, in, filter, bias, out, o.Activation)
-	case Int8:
+	case Uint8, Int8:
+		if !ip.plainConv {
+			if k, ok, err := newConvPacked(ip, &g, in, filter, bias, out, o.Activation); ok {
+				return k, err
+			}
+		}
+		if in.Type == Uint8 {
+			return newConvQuant[uint8](ip, &g, in, filter, bias, out, o.Activation)
+		}
 		return newConvQuant[int8](ip, &g, in, filter, bias, out, o.Activation)
 	}
 	return nil, errTensor("input", in, "type not supported")

@@ -29,6 +29,9 @@ type Interpreter struct {
 	ops     []string // operator names for errors
 	arena   []byte
 	pool    *workerPool
+	// plainConv disables the packed quantized convolution (tests compare
+	// the two paths).
+	plainConv bool
 }
 
 // kernel is one prepared operator.
@@ -40,7 +43,14 @@ type kernel interface {
 type InterpreterOption func(*interpreterConfig)
 
 type interpreterConfig struct {
-	threads int
+	threads   int
+	plainConv bool
+}
+
+// withPlainConv makes quantized CONV_2D use the plain kernel, not the packed
+// matrix product (for tests that compare the two).
+func withPlainConv() InterpreterOption {
+	return func(c *interpreterConfig) { c.plainConv = true }
 }
 
 // WithThreads sets the number of goroutines a kernel splits its work over
@@ -71,6 +81,8 @@ func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
 		outputs: slices.Clone(g.Outputs),
 		kernels: make([]kernel, len(g.Operators)),
 		ops:     make([]string, len(g.Operators)),
+
+		plainConv: cfg.plainConv,
 	}
 	for i := range g.Tensors {
 		t := g.Tensors[i]

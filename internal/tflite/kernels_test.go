@@ -596,3 +596,27 @@ func TestInvokeAllocations(t *testing.T) {
 		})
 	}
 }
+
+// TestConvPackedMatchesPlain: the packed quantized convolution and the plain
+// one give the same bytes on a real model's every layer (the output).
+func TestConvPackedMatchesPlain(t *testing.T) {
+	names, by := goldenModels(t)
+	for _, name := range names {
+		if name != "mobilenet_v1_0.25_128_quant" && name != "tf2_mobilenet_v2_1.0_224_ptq" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			c := by[name][0]
+			m := goldenModel(t, c)
+			packed := newTestInterpreter(t, m)
+			plain := newTestInterpreter(t, m, withPlainConv())
+			for _, ip := range []*Interpreter{packed, plain} {
+				copy(ip.Input(0).Data, c.Input.Data)
+				invoke(t, ip)
+			}
+			if !slices.Equal(packed.Output(0).Data, plain.Output(0).Data) {
+				t.Errorf("outputs differ:\npacked %v\nplain  %v", packed.Output(0).Data[:20], plain.Output(0).Data[:20])
+			}
+		})
+	}
+}
