@@ -10,7 +10,8 @@ import (
 
 // Message metadata keys shared by all stages.
 const (
-	// MetaKind says what a message payload holds: KindReadings or KindFrame.
+	// MetaKind says what a message payload holds: KindReadings, KindFrame,
+	// KindImage or KindInference.
 	MetaKind = "edgeflow-kind"
 	// MetaNode is the id of the edge node that produced the data.
 	MetaNode = "edgeflow-node"
@@ -20,6 +21,9 @@ const (
 	MetaSeq = "edgeflow-seq"
 	// MetaPipeline is the name of the pipeline that produced the message.
 	MetaPipeline = "edgeflow-pipeline"
+	// MetaImageName is the name of the picture an image message holds (the file
+	// name for the images source, the client's name for one POSTed over HTTP).
+	MetaImageName = "edgeflow-image-name"
 )
 
 // Payload kinds, the values of MetaKind.
@@ -28,6 +32,12 @@ const (
 	KindReadings = "readings"
 	// KindFrame: the payload is one encoded frame (docs/frame-format.md).
 	KindFrame = "frame"
+	// KindImage: the payload is one encoded picture (JPEG, PNG or BMP), as a file
+	// holds it.
+	KindImage = "image"
+	// KindInference: the payload is one JSON result of a model run by the detect
+	// stage (docs/detect.md).
+	KindInference = "inference"
 )
 
 // ErrNacked is returned by an EmitFunc when the pipeline rejected the message.

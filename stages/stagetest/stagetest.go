@@ -92,8 +92,8 @@ func checkInfo(t *testing.T, reg *stages.Registration) {
 		t.Errorf("Info.Examples is empty: give at least one example entry")
 	}
 	for _, k := range append(slices.Clone(reg.Consumes), reg.Produces...) {
-		if k != stages.KindReadings && k != stages.KindFrame {
-			t.Errorf("payload kind %q unknown (want %s or %s)", k, stages.KindReadings, stages.KindFrame)
+		if !slices.Contains(payloadKinds, k) {
+			t.Errorf("payload kind %q unknown (want one of %s)", k, strings.Join(payloadKinds, ", "))
 		}
 	}
 	switch reg.Kind {
@@ -536,6 +536,9 @@ func setMeta(msg *message.Message, kind string) {
 	msg.Metadata.Set(stages.MetaPipeline, "stagetest")
 }
 
+// payloadKinds are the payload kinds stages may consume and produce.
+var payloadKinds = []string{stages.KindReadings, stages.KindFrame, stages.KindImage, stages.KindInference}
+
 // malformed is garbage of each payload kind that no stage should accept.
 var malformed = map[string][][]byte{
 	stages.KindReadings: {
@@ -548,6 +551,15 @@ var malformed = map[string][][]byte{
 		[]byte("\x00\xff\xfe\x01 not a frame"),
 		[]byte("EF"),
 		[]byte(strings.Repeat("\xff", 64)),
+	},
+	stages.KindImage: {
+		[]byte("\x00\xff\xfe\x01 not a picture"),
+		[]byte("\x89PNG\r\n\x1a\n\x00\x00"),        // PNG signature, then nothing
+		[]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"), // JPEG start, cut short
+		[]byte("BM\x00\x00"),                       // BMP magic, cut short
+	},
+	stages.KindInference: {
+		[]byte("{not json"),
 	},
 }
 
