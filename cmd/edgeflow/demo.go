@@ -223,6 +223,7 @@ func (d *demo) run(ctx context.Context) error {
 		d.ep.addCheck("pipelines", d.nodesRunning)
 		d.ep.addKafkaCheck([]string{addr})
 		d.ep.addCheck("consumer", telemetry.CachedCheck(consumerCheckTTL, d.cons.Ready))
+		d.ep.serve()
 	}
 
 	consCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))

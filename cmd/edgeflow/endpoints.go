@@ -32,15 +32,19 @@ type endpoints struct {
 	server  *telemetry.EndpointServer
 	log     *slog.Logger
 	regs    []metric.Registration
-	stopped context.CancelFunc
-	done    chan error
+
+	serveCtx context.Context
+	stopped  context.CancelFunc
+	done     chan error // nil until serve
 }
 
-// startEndpoints serves the endpoints on addr ("" means off: it returns nil)
-// for process p. Its meter provider becomes the global one, so that libraries
-// that take theirs from there (Kafka publishers built by stages) report through
-// it. The server runs until stop, not until ctx ends, so that /readyz says
-// "draining" while pipelines drain after a signal.
+// startEndpoints binds addr for the endpoints of process p ("" means off: it
+// returns nil); serve starts answering once the readiness checks are added, so
+// that /readyz never answers ready before they are. The meter provider becomes
+// the global one, so that libraries that take theirs from there (Kafka
+// publishers built by stages) report through it. The server runs until stop,
+// not until ctx ends, so that /readyz says "draining" while pipelines drain
+// after a signal.
 func startEndpoints(ctx context.Context, addr string, cfg telemetry.Config, p telemetry.Process, log *slog.Logger) (*endpoints, error) {
 	if addr == "" {
 		return nil, nil
@@ -64,11 +68,19 @@ func startEndpoints(ctx context.Context, addr string, cfg telemetry.Config, p te
 	}
 	otel.SetMeterProvider(m.MeterProvider())
 	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	e := &endpoints{metrics: m, health: h, server: srv, log: log, stopped: stop, done: make(chan error, 1)}
-	go func() { e.done <- srv.Serve(serveCtx) }()
-	log.Info("metrics and health endpoints", "metrics", "http://"+srv.Addr()+"/metrics",
-		"healthz", "http://"+srv.Addr()+"/healthz", "readyz", "http://"+srv.Addr()+"/readyz")
-	return e, nil
+	return &endpoints{metrics: m, health: h, server: srv, log: log, serveCtx: serveCtx, stopped: stop}, nil
+}
+
+// serve starts answering requests; call it once the readiness checks are added.
+func (e *endpoints) serve() {
+	if e == nil || e.done != nil {
+		return
+	}
+	e.done = make(chan error, 1)
+	go func() { e.done <- e.server.Serve(e.serveCtx) }()
+	addr := e.server.Addr()
+	e.log.Info("metrics and health endpoints", "metrics", "http://"+addr+"/metrics",
+		"healthz", "http://"+addr+"/healthz", "readyz", "http://"+addr+"/readyz")
 }
 
 // meterProvider is where instruments are made (a no-op provider when off).
@@ -137,7 +149,12 @@ func (e *endpoints) stop() error {
 		return nil
 	}
 	e.stopped()
-	errs := []error{<-e.done}
+	var errs []error
+	if e.done != nil {
+		errs = append(errs, <-e.done)
+	} else {
+		errs = append(errs, e.server.Close())
+	}
 	for _, r := range e.regs {
 		errs = append(errs, r.Unregister())
 	}

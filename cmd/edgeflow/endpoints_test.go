@@ -376,6 +376,7 @@ func TestReadyzFlipsWithPipelineAndBroker(t *testing.T) {
 	rt := edge.NewRuntime(stages.Node{ID: "gw-r", Brokers: brokers}, nil, pipelines.WithDrainTimeout(5*time.Second))
 	ep.addCheck("pipelines", rt.Ready)
 	ep.addKafkaCheck(brokers)
+	ep.serve()
 
 	code, body := httpGet(base + "/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"name":"pipelines","ok":false,"error":"pipelines not started"`) ||
@@ -415,5 +416,6 @@ func deadBrokerReadyz(t *testing.T) string {
 	}
 	t.Cleanup(func() { e.stop() })
 	e.addKafkaCheck([]string{freeAddr(t)})
+	e.serve()
 	return "http://" + e.server.Addr() + "/readyz"
 }

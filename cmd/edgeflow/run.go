@@ -145,6 +145,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	}
 	ep.addCheck("pipelines", rt.Ready)
 	ep.addKafkaCheck(kafkaClusters(pipes, node.Brokers)...)
+	ep.serve()
 	logger.Info("starting", "node", node.ID, "labels", edge.FormatLabels(node.Labels),
 		"brokers", strings.Join(node.Brokers, ","), "pipelines", len(pipes))
 	if *statsInterval > 0 {

@@ -140,6 +140,7 @@ func runTail(ctx context.Context, args []string, io stdio) error {
 		}
 		ep.addKafkaCheck(brokers)
 		ep.addCheck("consumer", telemetry.CachedCheck(consumerCheckTTL, cons.Ready))
+		ep.serve()
 	}
 
 	w := bufio.NewWriterSize(io.out, 64<<10)
