@@ -501,18 +501,13 @@ func (e *Encoder) scaleDecimal(vals []float64, scale float64) int {
 		if math.Abs(s) < 1<<53 {
 			k = int64(math.RoundToEven(s))
 		}
-		c := math.Float64bits(v) - math.Float64bits(float64(k)/scale)
+		c := zigzag(int64(math.Float64bits(v) - math.Float64bits(float64(k)/scale)))
 		ncorr += int(b2u(c != 0))
 		cs[i] = c
 		ks[i] = k
 		kDeltas[i] = zigzag(k - prev)
 		lo, hi = min(lo, k), max(hi, k)
 		prev = k
-	}
-	if ncorr > 0 {
-		for i, c := range cs {
-			cs[i] = zigzag(int64(c))
-		}
 	}
 	e.ks, e.kDeltas, e.cs, e.ncorr, e.kLo, e.kHi = ks, kDeltas, cs, ncorr, lo, hi
 	return ncorr
