@@ -84,7 +84,9 @@ sinks:
 		"--node-id", node, "--brokers", brokerList, "--data-dir", dir, "--flush-interval", "200ms",
 		"--stats-interval", "250ms", pipelineFile)
 	// The sink creates the topic with its first write; tail starts once the
-	// topic is there, and reads it from the beginning, so it loses nothing.
+	// topic is there (a consumer group that joins before the topic exists
+	// does not see it appear) and reads it from the beginning, so it loses
+	// nothing.
 	published := regexp.MustCompile(`sinks\[0\] \(kafka\) in [1-9]`)
 	waitFor(t, 60*time.Second, func() bool { return published.MatchString(edge.stderr.String()) },
 		func() string { return "edgeflow run published nothing\n" + edge.String() })
