@@ -166,11 +166,23 @@ func (ip *Interpreter) Invoke(ctx context.Context) error {
 
 // alignedCopy copies b into memory aligned for any element type.
 func alignedCopy(b []byte) []byte {
-	words := make([]uint64, (len(b)+7)/8)
-	out := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:len(b)]
+	out := alignedBytes(len(b))
 	copy(out, b)
 	return out
 }
+
+// alignedBytes allocates n zero bytes aligned to 8.
+func alignedBytes(n int) []byte {
+	words := make([]uint64, (n+7)/8)
+	if len(words) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:n]
+}
+
+// MaxArenaBytes bounds the activation memory NewInterpreter allocates for
+// one model (edge models need a few MiB to a few tens of MiB).
+const MaxArenaBytes = 1 << 30
 
 // arenaAlign is the alignment of every tensor in the arena.
 const arenaAlign = 64
@@ -183,6 +195,14 @@ const arenaAlign = 64
 func (ip *Interpreter) planArena(g *Subgraph) error {
 	type life struct {
 		tensor, first, last, size, offset int
+	}
+	for _, ti := range append(slices.Clone(g.Inputs), g.Outputs...) {
+		if ti < 0 || ti >= len(ip.tensors) {
+			return fmt.Errorf("tflite: subgraph input or output %d: no such tensor: %w", ti, ErrInterpreter)
+		}
+		if err := checkShape(&ip.tensors[ti]); err != nil {
+			return fmt.Errorf("tflite: subgraph input or output: %w", err)
+		}
 	}
 	n := len(g.Operators)
 	lives := map[int]*life{}
@@ -249,7 +269,10 @@ func (ip *Interpreter) planArena(g *Subgraph) error {
 		total = max(total, alignUp(offset+l.size))
 		placed = append(placed, l)
 	}
-	ip.arena = alignedCopy(make([]byte, total))
+	if total > MaxArenaBytes {
+		return fmt.Errorf("tflite: the activations need %d bytes, more than %d: %w", total, MaxArenaBytes, ErrInterpreter)
+	}
+	ip.arena = alignedBytes(total)
 	for _, l := range order {
 		ip.tensors[l.tensor].Data = ip.arena[l.offset : l.offset+l.size : l.offset+l.size]
 	}

@@ -68,6 +68,16 @@ func (ip *Interpreter) inferShape(op *Operator) error {
 		if ti >= len(ip.tensors) {
 			return fmt.Errorf("inputs[%d]: tensor %d out of range: %w", i, ti, ErrInterpreter)
 		}
+		if ti < 0 {
+			continue
+		}
+		t := &ip.tensors[ti]
+		if err := checkShape(t); err != nil {
+			return fmt.Errorf("inputs[%d]: %w", i, err)
+		}
+		if t.Data != nil && len(t.Data) < t.NumElements()*t.Type.Size() {
+			return fmt.Errorf("inputs[%d]: %s has %d bytes of data: %w", i, t, len(t.Data), ErrInterpreter)
+		}
 	}
 	for i, ti := range op.Outputs {
 		if ti < 0 || ti >= len(ip.tensors) {
@@ -76,6 +86,25 @@ func (ip *Interpreter) inferShape(op *Operator) error {
 		if ip.tensors[ti].Data != nil {
 			return fmt.Errorf("outputs[%d]: %s is a constant: %w", i, ip.tensors[ti].Name, ErrInterpreter)
 		}
+		if err := checkShape(&ip.tensors[ti]); err != nil {
+			return fmt.Errorf("outputs[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkShape refuses negative dimensions and tensors of more than
+// MaxTensorBytes bytes.
+func checkShape(t *Tensor) error {
+	n := max(t.Type.Size(), 1)
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("%s: negative dimension: %w", t, ErrInterpreter)
+		}
+		if d > 0 && n > MaxTensorBytes/d {
+			return fmt.Errorf("%s: more than %d bytes: %w", t, MaxTensorBytes, ErrInterpreter)
+		}
+		n *= d
 	}
 	return nil
 }

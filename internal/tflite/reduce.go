@@ -144,25 +144,22 @@ func (ip *Interpreter) prepareMean(op *Operator) (kernel, error) {
 		k.mult = newMultiplier(float64(inScale) / float64(outScale))
 	case hw:
 		k.path = meanUint8HW
-		temp := float32(inZP) * inScale / outScale
-		if temp > 0 {
-			temp += 0.5
-		} else {
-			temp -= 0.5
-		}
-		k.bias = outZP - int32(temp)
+		k.bias = outZP - int32(float32(inZP)*inScale/outScale)
 		k.mult = newMultiplier(float64(inScale / (float32(k.count) * outScale)))
 	case inScale == outScale && inZP == outZP:
 		k.path = meanSameQuant
 	default:
 		k.path = meanRescale
 		k.scale = inScale / outScale
-		k.biasF = float32(-inZP) * k.scale
+		k.biasF = float32(-inZP)*k.scale + 0.5 // sic: reduce.h adds 0.5 before rounding
 	}
 	return k, nil
 }
 
 func (k *mean) eval() error {
+	if k.count == 0 {
+		return nil // no input elements or no outputs
+	}
 	if k.inF != nil || k.outF != nil {
 		clear(k.sumF)
 		for i, x := range k.inF {

@@ -21,6 +21,9 @@ type softmaxFloat struct {
 }
 
 func (k *softmaxFloat) eval() error {
+	if k.depth == 0 {
+		return nil
+	}
 	for r := 0; r+k.depth <= len(k.in); r += k.depth {
 		x, y := k.in[r:r+k.depth], k.out[r:r+k.depth]
 		m := float32(-math.MaxFloat32)
