@@ -2,6 +2,7 @@ package all
 
 import (
 	// Each stage package registers itself from init; add new ones here.
+	_ "github.com/edgeflow/edgeflow/stages/detect"
 	_ "github.com/edgeflow/edgeflow/stages/encode"
 	_ "github.com/edgeflow/edgeflow/stages/file"
 	_ "github.com/edgeflow/edgeflow/stages/generate"
