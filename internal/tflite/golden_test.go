@@ -57,12 +57,13 @@ func goldenModel(t testing.TB, c golden.Case) *Model {
 	return m
 }
 
-// TestGoldenTFLite runs every golden case and compares the outputs with
+// TestGolden runs every golden case once and compares the outputs with
 // TensorFlow Lite's reference kernels (the .tflite_ref.json beside each case):
 // quantized outputs within one quantum and the same top-1 class, float
 // outputs within 1e-5 relative, SSD boxes within 1e-3, classes equal and
-// scores within one quantum of the class predictions.
-func TestGoldenTFLite(t *testing.T) {
+// scores within one quantum of the class predictions; then with Arm NN's
+// outputs (compareArmNN).
+func TestGolden(t *testing.T) {
 	names, by := goldenModels(t)
 	for _, name := range names {
 		cases := by[name]
@@ -79,7 +80,10 @@ func TestGoldenTFLite(t *testing.T) {
 						t.Fatalf("%s: no TFLite reference outputs", c.ID())
 					}
 					runGolden(t, ip, c)
-					compareGolden(t, ip, c, c.TFLite.Outputs)
+					t.Run("TFLite", func(t *testing.T) { compareGolden(t, ip, c, c.TFLite.Outputs) })
+					if c.Kind != golden.KindDetection {
+						t.Run("ArmNN", func(t *testing.T) { compareArmNN(t, ip, c) })
+					}
 				})
 			}
 		})
@@ -214,7 +218,7 @@ func compareDetections(t *testing.T, ip *Interpreter, c golden.Case, want []gold
 	}
 }
 
-// TestGoldenArmNN compares with the Arm NN CpuRef outputs the golden cases
+// compareArmNN compares with the Arm NN CpuRef outputs the golden cases
 // were recorded with. Float models agree within 1e-5 relative. On quantized
 // models Arm NN 20.08 computes in float32 and quantizes once, where TFLite's
 // integer kernels (which edgeflow follows) round twice in
@@ -223,49 +227,31 @@ func compareDetections(t *testing.T, ip *Interpreter, c golden.Case, want []gold
 // may differ from Arm NN's only where it equals TFLite's reference output.
 // SSD post-processing differs by algorithm (Arm NN's suppressed boxes still
 // suppress others; its sort is not stable), so detections are compared with
-// TFLite only (TestGoldenTFLite).
-func TestGoldenArmNN(t *testing.T) {
-	names, by := goldenModels(t)
-	for _, name := range names {
-		cases := by[name]
-		if cases[0].Kind == golden.KindDetection {
+// TFLite only.
+func compareArmNN(t *testing.T, ip *Interpreter, c golden.Case) {
+	t.Helper()
+	for i, w := range c.Outputs {
+		got, armnn := outputValues(ip.Output(i)), wantValues(w)
+		if w.DType == golden.Float32 {
+			for j := range got {
+				if d := math.Abs(got[j]-armnn[j]) / max(math.Abs(armnn[j]), 1e-3); d > 1e-5 {
+					t.Errorf("outputs[%d][%d] = %v, Arm NN %v", i, j, got[j], armnn[j])
+				}
+			}
 			continue
 		}
-		t.Run(name, func(t *testing.T) {
-			ip, err := NewInterpreter(goldenModel(t, cases[0]))
-			if err != nil {
-				t.Fatal(err)
+		tfl := wantValues(c.TFLite.Outputs[i])
+		differ := 0
+		for j := range got {
+			if got[j] != armnn[j] {
+				differ++
+				if got[j] != tfl[j] {
+					t.Errorf("outputs[%d][%d] = %v, Arm NN %v, TFLite %v", i, j, got[j], armnn[j], tfl[j])
+				}
 			}
-			defer ip.Close()
-			for _, c := range cases {
-				t.Run(c.Name, func(t *testing.T) {
-					runGolden(t, ip, c)
-					for i, w := range c.Outputs {
-						got, armnn := outputValues(ip.Output(i)), wantValues(w)
-						if w.DType == golden.Float32 {
-							for j := range got {
-								if d := math.Abs(got[j]-armnn[j]) / max(math.Abs(armnn[j]), 1e-3); d > 1e-5 {
-									t.Errorf("outputs[%d][%d] = %v, Arm NN %v", i, j, got[j], armnn[j])
-								}
-							}
-							continue
-						}
-						tfl := wantValues(c.TFLite.Outputs[i])
-						differ := 0
-						for j := range got {
-							if got[j] != armnn[j] {
-								differ++
-								if got[j] != tfl[j] {
-									t.Errorf("outputs[%d][%d] = %v, Arm NN %v, TFLite %v", i, j, got[j], armnn[j], tfl[j])
-								}
-							}
-						}
-						if differ > 0 {
-							t.Logf("outputs[%d]: %d of %d values differ from Arm NN's, each equal to TFLite's", i, differ, len(got))
-						}
-					}
-				})
-			}
-		})
+		}
+		if differ > 0 {
+			t.Logf("outputs[%d]: %d of %d values differ from Arm NN's, each equal to TFLite's", i, differ, len(got))
+		}
 	}
 }

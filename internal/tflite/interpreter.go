@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -282,34 +283,40 @@ func (ip *Interpreter) planArena(g *Subgraph) error {
 func alignUp(n int) int { return (n + arenaAlign - 1) / arenaAlign * arenaAlign }
 
 // workerPool runs the parts of a kernel's work on long-lived goroutines, so
-// that Invoke starts none.
+// that Invoke starts none. A kernel's work is split into more chunks than
+// there are workers, taken in turn, so a worker slowed down by other
+// processes on the machine holds up the others less.
 type workerPool struct {
 	n     int
-	tasks chan poolTask
+	tasks chan int // worker numbers, one per helper asked to join
 	wg    sync.WaitGroup
 	once  sync.Once
+	// the current job, set before helpers are asked to join
+	fn     func(worker, lo, hi int)
+	size   int
+	chunks int
+	next   atomic.Int64
 }
 
-type poolTask struct {
-	fn             func(worker, lo, hi int)
-	worker, lo, hi int
-	wg             *sync.WaitGroup
-}
+// chunksPerWorker is how many chunks parallel makes per worker.
+const chunksPerWorker = 4
 
 func newWorkerPool(n int) *workerPool {
 	p := &workerPool{n: n}
 	if n > 1 {
-		p.tasks = make(chan poolTask, n)
+		p.tasks = make(chan int, n)
 		for range n - 1 {
-			go func(tasks chan poolTask) {
-				for t := range tasks {
-					t.fn(t.worker, t.lo, t.hi)
-					t.wg.Done()
-				}
-			}(p.tasks)
+			go p.helper()
 		}
 	}
 	return p
+}
+
+func (p *workerPool) helper() {
+	for w := range p.tasks {
+		p.work(w)
+		p.wg.Done()
+	}
 }
 
 func (p *workerPool) close() {
@@ -320,20 +327,35 @@ func (p *workerPool) close() {
 	})
 }
 
-// parallel calls fn(worker, lo, hi) over a split of [0, n) into at most p.n
-// contiguous parts, worker numbering the part (for per-worker scratch), and
-// returns when every part is done. fn should be a value made once (a method
-// value stored when the kernel is prepared), so a call allocates nothing.
+// parallel calls fn(worker, lo, hi) over a split of [0, n) into contiguous
+// chunks and returns when every chunk is done; worker (below p.n) numbers the
+// goroutine running a chunk, for per-worker scratch memory. fn should be a
+// value made once (a method value stored when the kernel is prepared), so a
+// call allocates nothing.
 func (p *workerPool) parallel(n int, fn func(worker, lo, hi int)) {
-	parts := min(p.n, n)
-	if parts <= 1 {
+	if p.n <= 1 || n <= 1 {
 		fn(0, 0, n)
 		return
 	}
-	p.wg.Add(parts - 1)
-	for w := 1; w < parts; w++ {
-		p.tasks <- poolTask{fn: fn, worker: w, lo: w * n / parts, hi: (w + 1) * n / parts, wg: &p.wg}
+	p.fn, p.size, p.chunks = fn, n, min(n, chunksPerWorker*p.n)
+	p.next.Store(0)
+	helpers := min(p.n, p.chunks) - 1
+	p.wg.Add(helpers)
+	for w := 1; w <= helpers; w++ {
+		p.tasks <- w
 	}
-	fn(0, 0, n/parts)
+	p.work(0)
 	p.wg.Wait()
+	p.fn = nil
+}
+
+// work runs chunks of the current job until none is left.
+func (p *workerPool) work(worker int) {
+	for {
+		c := int(p.next.Add(1)) - 1
+		if c >= p.chunks {
+			return
+		}
+		p.fn(worker, c*p.size/p.chunks, (c+1)*p.size/p.chunks)
+	}
 }

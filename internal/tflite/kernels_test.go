@@ -598,12 +598,12 @@ func TestInvokeAllocations(t *testing.T) {
 }
 
 // TestConvPackedMatchesPlain: the packed quantized convolution and the plain
-// one give the same bytes on a real model's every layer (the output).
+// one give the same output bytes on a real model.
 func TestConvPackedMatchesPlain(t *testing.T) {
 	names, by := goldenModels(t)
 	for _, name := range names {
-		if name != "mobilenet_v1_0.25_128_quant" && name != "tf2_mobilenet_v2_1.0_224_ptq" {
-			continue
+		if name != "mobilenet_v1_0.25_128_quant" {
+			continue // int8 is compared with the formula in TestConvQuantized
 		}
 		t.Run(name, func(t *testing.T) {
 			c := by[name][0]
