@@ -54,6 +54,10 @@ type SubscriberConfig struct {
 	SessionTimeout    time.Duration
 	RebalanceTimeout  time.Duration
 	JoinGroupBackoff  time.Duration
+	// PartitionWatchInterval is how often the partition counts of the topics
+	// are checked (a change rebalances the group) and, with topic creation
+	// off, how often a missing topic is looked for (default 1s).
+	PartitionWatchInterval time.Duration
 	// CommitInterval 0 (the default) commits each offset synchronously when its
 	// message is Acked, before the next message is handed out. A positive value
 	// collects acked offsets and commits them every CommitInterval and when the
@@ -99,6 +103,9 @@ func (c *SubscriberConfig) setDefaults() {
 	}
 	if c.JoinGroupBackoff <= 0 {
 		c.JoinGroupBackoff = 500 * time.Millisecond
+	}
+	if c.PartitionWatchInterval <= 0 {
+		c.PartitionWatchInterval = time.Second
 	}
 	if c.CommitInterval < 0 {
 		c.CommitInterval = 0
@@ -233,22 +240,22 @@ func (s *Subscriber) SubscribeTopics(ctx context.Context, topics ...string) (<-c
 	} else {
 		rc.GroupTopics = topics
 	}
-	reader := kafka.NewReader(rc)
+	// A group that joins while a topic has no partitions is never assigned
+	// any: watch partition counts, and with topic creation off, wait until
+	// the topics exist before joining (see awaitTopics).
+	rc.WatchPartitionChanges = true
+	rc.PartitionWatchInterval = s.cfg.PartitionWatchInterval
 	out := make(chan *message.Message)
 	s.running.Add(1)
-	go s.consume(ctx, reader, out, logFields)
+	go s.consume(ctx, rc, topics, out, logFields)
 	return out, nil
 }
 
-// consume fetches records and hands them out until ctx ends or Close.
-func (s *Subscriber) consume(ctx context.Context, reader *kafka.Reader, out chan<- *message.Message, logFields watermill.LogFields) {
+// consume joins the group once the topics exist, then fetches records and
+// hands them out until ctx ends or Close.
+func (s *Subscriber) consume(ctx context.Context, rc kafka.ReaderConfig, topics []string, out chan<- *message.Message, logFields watermill.LogFields) {
 	defer s.running.Done()
 	defer close(out)
-	defer func() {
-		if err := reader.Close(); err != nil {
-			s.cfg.Logger.Error("closing kafka reader", err, logFields)
-		}
-	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -256,6 +263,15 @@ func (s *Subscriber) consume(ctx context.Context, reader *kafka.Reader, out chan
 		case <-s.closing:
 			cancel()
 		case <-ctx.Done():
+		}
+	}()
+	if s.topics == nil && !s.awaitTopics(ctx, topics, logFields) {
+		return
+	}
+	reader := kafka.NewReader(rc)
+	defer func() {
+		if err := reader.Close(); err != nil {
+			s.cfg.Logger.Error("closing kafka reader", err, logFields)
 		}
 	}()
 
@@ -273,6 +289,33 @@ func (s *Subscriber) consume(ctx context.Context, reader *kafka.Reader, out chan
 		}
 		if !s.deliver(ctx, reader, rec, out, logFields) {
 			return
+		}
+	}
+}
+
+// awaitTopics polls the brokers until every topic exists and reports false
+// if ctx ended first. It is used when the subscriber may not create topics:
+// a consumer started before its producer must still get the topic's
+// partitions once the producer created it.
+func (s *Subscriber) awaitTopics(ctx context.Context, topics []string, logFields watermill.LogFields) bool {
+	probe := newTopicCreator(s.cfg.Brokers, s.dialer, 0, 0, 0)
+	logged := false
+	for {
+		missing, err := probe.missing(ctx, topics)
+		switch {
+		case err == nil && len(missing) == 0:
+			if logged {
+				s.cfg.Logger.Info("topics exist now; joining the consumer group", logFields)
+			}
+			return true
+		case err != nil && ctx.Err() == nil:
+			s.cfg.Logger.Error("checking that the topics exist", err, logFields)
+		case !logged && ctx.Err() == nil:
+			s.cfg.Logger.Info("waiting for topics to be created", logFields.Add(watermill.LogFields{"missing": strings.Join(missing, ",")}))
+			logged = true
+		}
+		if !sleep(ctx, s.cfg.PartitionWatchInterval) {
+			return false
 		}
 	}
 }

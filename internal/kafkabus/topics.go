@@ -144,6 +144,30 @@ func allLed(parts []kafka.Partition) bool {
 	return true
 }
 
+// missing returns the topics the brokers do not know. It asks with a metadata
+// request that cannot create topics, whatever the broker's
+// auto.create.topics.enable says.
+func (c *topicCreator) missing(ctx context.Context, topics []string) ([]string, error) {
+	client := &kafka.Client{Addr: kafka.TCP(c.brokers...), Transport: &kafka.Transport{Dial: c.dialer.DialFunc, ClientID: c.dialer.ClientID}}
+	resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	known := map[string]bool{}
+	for _, t := range resp.Topics {
+		if t.Error == nil && len(t.Partitions) > 0 {
+			known[t.Name] = true
+		}
+	}
+	var missing []string
+	for _, t := range topics {
+		if !known[t] {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
+}
+
 // dialAny connects to the first broker that answers.
 func (c *topicCreator) dialAny(ctx context.Context) (*kafka.Conn, error) {
 	var errs []error
