@@ -7,6 +7,7 @@ import (
 	_ "github.com/edgeflow/edgeflow/stages/file"
 	_ "github.com/edgeflow/edgeflow/stages/generate"
 	_ "github.com/edgeflow/edgeflow/stages/httpsrc"
+	_ "github.com/edgeflow/edgeflow/stages/images"
 	_ "github.com/edgeflow/edgeflow/stages/kafka"
 	_ "github.com/edgeflow/edgeflow/stages/mqtt"
 	_ "github.com/edgeflow/edgeflow/stages/stdout"
