@@ -3,7 +3,6 @@ package train
 import (
 	"fmt"
 	"testing"
-
 )
 
 func TestKernelsMatchGonum(t *testing.T) {
