@@ -1,5 +1,6 @@
 # edgeflow — see README.md. `make run` needs only Go; `make test` starts the real
-# services the tests need (Kafka via Maven + Java, Mosquitto via apt) and stops them.
+# services the tests need (Kafka via Maven + Java, Mosquitto via apt, Jaeger v2
+# built from the Go module proxy) and stops them.
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/edgeflow
