@@ -25,7 +25,8 @@ func init() {
 			"emits one frame (docs/frame-format.md) when a buffer holds `block_size` readings, when its oldest " +
 			"reading is older than `max_age`, or when the pipeline drains. Frames are lossless and bit-exact " +
 			"(NaN, ±Inf and -0 included) unless `max_error` is set or the codec is `f32-diff-zlib`. Each " +
-			"stream's frames are numbered from 1 in the `" + stages.MetaSeq + "` metadata.",
+			"stream's frames are numbered in the `" + stages.MetaSeq + "` metadata, from 1, increasing across " +
+			"restarts when the node has a data dir (reservations in DATA_DIR/encode/PIPELINE.seq.json; a restart may skip numbers, never reuses them).",
 		Consumes: []string{stages.KindReadings},
 		Produces: []string{stages.KindFrame},
 		Examples: []stages.Example{
@@ -42,6 +43,7 @@ type Encoder struct {
 	cfg    Config
 	env    stages.Env
 	frames *frame.Encoder
+	seqs   *SeqStore // per-stream sequence numbers, durable under the node's data dir
 	now    func() time.Time
 
 	mu      sync.Mutex
@@ -77,7 +79,11 @@ func NewEncoder(cfg *Config, env stages.Env) (*Encoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
-	return &Encoder{cfg: *cfg, env: env, frames: fe, now: time.Now, buffers: map[streamKey]*streamBuffer{}}, nil
+	seqs, err := openEncoderSeqStore(env)
+	if err != nil {
+		return nil, err
+	}
+	return &Encoder{cfg: *cfg, env: env, frames: fe, seqs: seqs, now: time.Now, buffers: map[streamKey]*streamBuffer{}}, nil
 }
 
 // Process buffers the readings of a KindReadings message and returns the frames
@@ -245,17 +251,17 @@ func (e *Encoder) buffer(k streamKey) *streamBuffer {
 // A block that cannot be encoded is logged and dropped (nil) so that it cannot
 // block the stream forever.
 func (e *Encoder) emit(b *streamBuffer) *message.Message {
-	seq := b.lastSeq + 1
+	seq := e.nextSeq(b.key)
 	block := frame.Block{Node: b.key.node, Stream: b.key.stream, Seq: seq, Timestamps: b.timestamps, Values: b.values}
 	payload, err := e.frames.Encode(nil, &block)
 	n := len(b.timestamps)
 	b.timestamps, b.values = b.timestamps[:0], b.values[:0]
+	b.lastSeq = seq
 	if err != nil {
 		e.env.Log().Error("encode: dropping a block the frame encoder refused",
 			"node", b.key.node, "stream", b.key.stream, "readings", n, "err", err)
 		return nil
 	}
-	b.lastSeq = seq
 	m := message.NewMessage(watermill.NewUUID(), payload)
 	m.Metadata.Set(stages.MetaKind, stages.KindFrame)
 	m.Metadata.Set(stages.MetaNode, b.key.node)
