@@ -26,7 +26,7 @@ import (
 // goTFLite is the module whose examples ship the SSD and MNIST models and pictures.
 const goTFLite = "github.com/mattn/go-tflite@v1.0.1"
 
-func exampleFile(t *testing.T, rel string) string {
+func exampleFile(t testing.TB, rel string) string {
 	t.Helper()
 	return filepath.Join(testenv.GoModuleDir(t, goTFLite), "_example", filepath.FromSlash(rel))
 }
@@ -59,7 +59,7 @@ func newDetector(t *testing.T, cfgYAML string) *Detector {
 	return d
 }
 
-func imageMessage(t *testing.T, path string) *message.Message {
+func imageMessage(t testing.TB, path string) *message.Message {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
