@@ -80,15 +80,19 @@ func decodeImage(data []byte, ch int, buf []uint8) (pixels, string, error) {
 			}
 		}
 	case *image.YCbCr:
+		cb, okB := upsampleChroma(m, m.Cb, nil)
+		cr, okR := upsampleChroma(m, m.Cr, nil)
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
-				yi, ci := m.YOffset(x, y), m.COffset(x, y)
-				if ch == 1 && len(m.Cb) == 0 {
-					put(m.Y[yi], m.Y[yi], m.Y[yi])
-					continue
+				yi := m.YOffset(x, y)
+				var u, v uint8
+				if okB && okR {
+					u, v = cb[(y-b.Min.Y)*p.w+x-b.Min.X], cr[(y-b.Min.Y)*p.w+x-b.Min.X]
+				} else {
+					ci := m.COffset(x, y)
+					u, v = m.Cb[ci], m.Cr[ci]
 				}
-				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				put(r, g, bl)
+				put(yccToRGB(m.Y[yi], u, v))
 			}
 		}
 	default:
