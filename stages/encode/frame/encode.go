@@ -180,11 +180,12 @@ func (e *Encoder) appendTimestamps(dst []byte, ts []int64) []byte {
 	if i == len(ts) { // a fixed period
 		return append(dst, intsZero)
 	}
+	// Up to i the deltas of deltas are 0; after it each is t[i] - 2t[i-1] +
+	// t[i-2] (wrapping like the deltas), with no chain from one to the next.
 	zs := grow(e.zs, len(ts)-2)
-	for i := 2; i < len(ts); i++ {
-		d := ts[i] - ts[i-1]
-		zs[i-2] = zigzag(d - prev)
-		prev = d
+	clear(zs[:i-2])
+	for j := i; j < len(ts); j++ {
+		zs[j-2] = zigzag(ts[j] - 2*ts[j-1] + ts[j-2])
 	}
 	e.zs = zs
 	return e.appendInts(dst, zs)
