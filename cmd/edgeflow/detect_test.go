@@ -31,7 +31,7 @@ func TestDetectCommand(t *testing.T) {
 	}{
 		{"ssd example", []string{"detect", ssd, photo}, 0, []string{
 			"output ssd, labels " + filepath.Join(ex, "ssd", "labelmap.txt"),
-			"(jpeg 1920×1280): ", "  person         0.766  box [ymin 0.0", "  laptop         0.750  box [",
+			"(jpeg 1920×1280): ", "  person         0.777  box [ymin 0.0", "  laptop         0.750  box [",
 		}},
 		{"classify with labels", []string{"detect", "-labels", labels, "-top-k", "2", mnist, digit}, 0, []string{
 			"output classify, labels " + labels, "(png 100×100): 2 classes", "  three ", "(class 3)",
