@@ -3,11 +3,13 @@ package tflite
 // convPacked is the fast path of quantized CONV_2D: the same arithmetic as
 // convQuant, computed as an integer matrix product of im2col patches and the
 // filter. Values move to the unsigned domain (int8 bytes XOR 0x80, zero
-// points + 128), where two output channels' filter values are packed into
-// one uint64 (low and high 32 bits): one 64-bit multiply-add then does two
-// multiply-accumulates, exact while a channel's sum stays below 2^32 (patches
-// of up to maxPackedDepth values). A micro-kernel takes four patches and four
-// channels at a time. With S = Σ xu·wu, the accumulator is
+// points + 128), where three output channels' filter values are packed into
+// one uint64 (21-bit lanes): one 64-bit multiply-add then does three
+// multiply-accumulates. A lane holds the sum of packedBlock products of two
+// bytes (< 2^21); after each block the lanes are added into 32-bit totals,
+// exact while a channel's sum stays below 2^32 (patches of up to
+// maxPackedDepth values). A micro-kernel takes four patches and six channels
+// at a time. With S = Σ xu·wu, the accumulator is
 // S − xzp·Σwu − wzp·Σxu + K·xzp·wzp (zero points in the unsigned domain);
 // padded taps hold the input zero point and add nothing.
 type convPacked struct {
@@ -16,8 +18,8 @@ type convPacked struct {
 	in, out []byte
 	signed  bool
 	k       int
-	pairs   int      // ceil(outC / 2)
-	packed  []uint64 // [pair][k]: channel 2p in the low half, 2p+1 in the high
+	triples int      // ceil(outC / 3)
+	packed  []uint64 // [triple][k]: channel 3t in bits 0-20, 3t+1 in 21-41, 3t+2 from 42
 	bias    []int32  // bias − xzp·Σwu + K·xzp·wzp, per channel
 	wZP     []int32  // unsigned-domain filter zero point per channel
 	xZPRaw  byte     // the input zero point as a stored byte
@@ -26,8 +28,16 @@ type convPacked struct {
 	lo, hi  int32
 	scratch [][]byte // per worker: 4 patches
 	sums    [][4]int32
+	totals  [][4][6]uint32 // per worker
 	run     func(worker, lo, hi int)
 }
+
+// packedBlock products of two bytes fit a 21-bit lane: 32·255·255 < 2^21.
+const (
+	packedBlock = 32
+	laneBits    = 21
+	laneMask    = 1<<laneBits - 1
+)
 
 // maxPackedDepth keeps K·255·255 below 2^32.
 const maxPackedDepth = 66051
@@ -52,9 +62,9 @@ func newConvPacked(ip *Interpreter, g *convGeometry, in, filter, bias, out *Tens
 		shift, flip = 128, 0x80
 	}
 	c := &convPacked{g: *g, pool: ip.pool, in: in.Data[:in.NumElements()], out: out.Data[:out.NumElements()],
-		signed: signed, k: k, pairs: (g.outC + 1) / 2, mult: q.mult, outZP: q.outZP, lo: q.lo, hi: q.hi,
+		signed: signed, k: k, triples: (g.outC + 2) / 3, mult: q.mult, outZP: q.outZP, lo: q.lo, hi: q.hi,
 		xZPRaw: byte(-q.xOff), bias: make([]int32, g.outC), wZP: make([]int32, g.outC)}
-	c.packed = make([]uint64, c.pairs*k)
+	c.packed = make([]uint64, c.triples*k)
 	xZP := -q.xOff + shift
 	for ch := range g.outC {
 		row := w[ch*k : (ch+1)*k]
@@ -62,13 +72,14 @@ func newConvPacked(ip *Interpreter, g *convGeometry, in, filter, bias, out *Tens
 		for i, v := range row {
 			u := v ^ flip
 			sumW += int32(u)
-			c.packed[(ch/2)*k+i] |= uint64(u) << (32 * (ch % 2))
+			c.packed[(ch/3)*k+i] |= uint64(u) << (laneBits * (ch % 3))
 		}
 		c.wZP[ch] = -q.wOff[ch] + shift
 		c.bias[ch] = q.bias[ch] - xZP*sumW + int32(k)*xZP*c.wZP[ch]
 	}
 	c.scratch = make([][]byte, ip.pool.n)
 	c.sums = make([][4]int32, ip.pool.n)
+	c.totals = make([][4][6]uint32, ip.pool.n)
 	for i := range c.scratch {
 		c.scratch[i] = make([]byte, 4*k)
 	}
@@ -113,23 +124,19 @@ func (c *convPacked) rows(worker, lo, hi int) {
 				sums[j] = s
 			}
 			base := ((b*g.outH+oy)*g.outW + ox0) * g.outC
-			pr := 0
-			for ; pr+2 <= c.pairs; pr += 2 {
-				acc := micro4x2(&patches, c.packed[pr*k:(pr+1)*k], c.packed[(pr+1)*k:(pr+2)*k])
-				for j := range n {
-					o := base + j*g.outC
-					c.store(o, 2*pr, acc[j][0], sums[j])
-					c.store(o, 2*pr+1, acc[j][0]>>32, sums[j])
-					c.store(o, 2*pr+2, acc[j][1], sums[j])
-					c.store(o, 2*pr+3, acc[j][1]>>32, sums[j])
+			tot := &c.totals[worker]
+			for tr := 0; tr < c.triples; tr += 2 {
+				w0 := c.packed[tr*k : (tr+1)*k]
+				w1 := w0
+				if tr+1 < c.triples {
+					w1 = c.packed[(tr+1)*k : (tr+2)*k]
 				}
-			}
-			if pr < c.pairs {
-				acc := micro4x1(&patches, c.packed[pr*k:(pr+1)*k])
+				micro4x6(&patches, w0, w1, tot)
 				for j := range n {
 					o := base + j*g.outC
-					c.store(o, 2*pr, acc[j], sums[j])
-					c.store(o, 2*pr+1, acc[j]>>32, sums[j])
+					for l := range 6 {
+						c.store(o, 3*tr+l, tot[j][l], sums[j])
+					}
 				}
 			}
 		}
@@ -137,46 +144,54 @@ func (c *convPacked) rows(worker, lo, hi int) {
 }
 
 // store finishes channel ch of the pixel at o from its unsigned sum s.
-func (c *convPacked) store(o, ch int, s uint64, sumX int32) {
+func (c *convPacked) store(o, ch int, s uint32, sumX int32) {
 	if ch >= c.g.outC {
 		return
 	}
-	acc := int32(uint32(s)) + c.bias[ch] - c.wZP[ch]*sumX
+	acc := int32(s) + c.bias[ch] - c.wZP[ch]*sumX
 	v := clamp32(c.mult[ch].apply(acc)+c.outZP, c.lo, c.hi)
 	c.out[o+ch] = byte(v)
 }
 
-// micro4x2 multiplies four patches by two packed channel pairs.
-func micro4x2(p *[4][]byte, w0, w1 []uint64) (acc [4][2]uint64) {
+// micro4x6 multiplies four patches by two packed channel triples (six
+// channels) into tot, block by block.
+func micro4x6(p *[4][]byte, w0, w1 []uint64, tot *[4][6]uint32) {
+	*tot = [4][6]uint32{}
 	n := len(w0)
-	p0, p1, p2, p3 := p[0][:n], p[1][:n], p[2][:n], p[3][:n]
 	w1 = w1[:n]
-	var a00, a01, a10, a11, a20, a21, a30, a31 uint64
-	for i, wa := range w0 {
-		wb := w1[i]
-		x0, x1, x2, x3 := uint64(p0[i]), uint64(p1[i]), uint64(p2[i]), uint64(p3[i])
-		a00 += x0 * wa
-		a01 += x0 * wb
-		a10 += x1 * wa
-		a11 += x1 * wb
-		a20 += x2 * wa
-		a21 += x2 * wb
-		a30 += x3 * wa
-		a31 += x3 * wb
+	p0, p1, p2, p3 := p[0][:n], p[1][:n], p[2][:n], p[3][:n]
+	for k0 := 0; k0 < n; k0 += packedBlock {
+		k1 := min(k0+packedBlock, n)
+		wa, wb := w0[k0:k1], w1[k0:k1]
+		q0, q1, q2, q3 := p0[k0:k1], p1[k0:k1], p2[k0:k1], p3[k0:k1]
+		wb = wb[:len(wa)]
+		q0, q1, q2, q3 = q0[:len(wa)], q1[:len(wa)], q2[:len(wa)], q3[:len(wa)]
+		var a00, a01, a10, a11, a20, a21, a30, a31 uint64
+		for i, x := range wa {
+			y := wb[i]
+			x0, x1, x2, x3 := uint64(q0[i]), uint64(q1[i]), uint64(q2[i]), uint64(q3[i])
+			a00 += x0 * x
+			a01 += x0 * y
+			a10 += x1 * x
+			a11 += x1 * y
+			a20 += x2 * x
+			a21 += x2 * y
+			a30 += x3 * x
+			a31 += x3 * y
+		}
+		unpack(&tot[0], a00, a01)
+		unpack(&tot[1], a10, a11)
+		unpack(&tot[2], a20, a21)
+		unpack(&tot[3], a30, a31)
 	}
-	return [4][2]uint64{{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}}
 }
 
-// micro4x1 multiplies four patches by one packed channel pair.
-func micro4x1(p *[4][]byte, w []uint64) (acc [4]uint64) {
-	n := len(w)
-	p0, p1, p2, p3 := p[0][:n], p[1][:n], p[2][:n], p[3][:n]
-	var a0, a1, a2, a3 uint64
-	for i, wa := range w {
-		a0 += uint64(p0[i]) * wa
-		a1 += uint64(p1[i]) * wa
-		a2 += uint64(p2[i]) * wa
-		a3 += uint64(p3[i]) * wa
-	}
-	return [4]uint64{a0, a1, a2, a3}
+// unpack adds the lanes of two packed sums to six channel totals.
+func unpack(t *[6]uint32, a, b uint64) {
+	t[0] += uint32(a & laneMask)
+	t[1] += uint32(a >> laneBits & laneMask)
+	t[2] += uint32(a >> (2 * laneBits))
+	t[3] += uint32(b & laneMask)
+	t[4] += uint32(b >> laneBits & laneMask)
+	t[5] += uint32(b >> (2 * laneBits))
 }
