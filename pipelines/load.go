@@ -18,7 +18,7 @@ import (
 )
 
 // topKeys are the keys a pipeline file may have at its top level.
-var topKeys = []string{"name", "node_selector", "sources", "stages", "sinks"}
+var topKeys = []string{"name", "node_selector", "sources", "stages", "sinks", deadLetterSection}
 
 // sections maps each step list to the stage kind it holds.
 var sections = []struct {
@@ -205,6 +205,8 @@ func (l *loader) load(data []byte) *Pipeline {
 			p.Name = v.Value
 		case "node_selector":
 			p.NodeSelector = l.stringMap(v, "node_selector")
+		case deadLetterSection:
+			p.DeadLetter = l.deadLetter(v)
 		case "sources", "stages", "sinks":
 			if isNull(v) {
 				lists[key] = &yaml.Node{Kind: yaml.SequenceNode, Line: v.Line}

@@ -47,6 +47,8 @@ var metricBuckets = []float64{
 //     middleware (RunnerOptions);
 //   - edgeflow_pipeline_messages_total{outcome}: source messages acked,
 //     nacked, dropped, and flushed output dropped (Stats again);
+//   - edgeflow_dead_letter_total: inputs that could not be parsed, by the step
+//     that gave up on them (Stats.DeadLetters; docs/reliability.md);
 //   - edgeflow_encode_bytes_raw_total, edgeflow_encode_bytes_encoded_total and
 //     the gauge edgeflow_encode_compression_ratio (raw/encoded) for every
 //     processor that turns readings into frames (encode), per codec.
@@ -116,6 +118,11 @@ func (m *Metrics) Observe(stats func() []Stats) (metric.Registration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipelines: metrics: %w", err)
 	}
+	deadLetters, err := m.meter.Int64ObservableCounter("edgeflow.dead_letter", metric.WithUnit("{message}"),
+		metric.WithDescription("Inputs that could not be parsed, by the step that gave up on them, sent to the pipeline's dead_letter: sink (or logged and dropped without one)."))
+	if err != nil {
+		return nil, fmt.Errorf("pipelines: metrics: %w", err)
+	}
 	ratio, err := m.meter.Float64ObservableGauge("edgeflow.encode.compression_ratio",
 		metric.WithDescription("Raw bytes over encoded bytes of everything the step emitted so far."))
 	if err != nil {
@@ -143,6 +150,10 @@ func (m *Metrics) Observe(stats func() []Stats) (metric.Registration, error) {
 				}
 				o.ObserveInt64(errs, int64(st.Errors), set)
 			}
+			for _, dl := range s.DeadLetters {
+				step, stage := splitStepPath(dl.Path)
+				o.ObserveInt64(deadLetters, int64(dl.Count), metric.WithAttributeSet(m.attributes(s.Pipeline, step, stage)))
+			}
 		}
 		m.mu.Lock()
 		encoded := m.encoded
@@ -160,7 +171,7 @@ func (m *Metrics) Observe(stats func() []Stats) (metric.Registration, error) {
 			}
 		}
 		return nil
-	}, in, out, errs, outcomes, raw, enc, ratio)
+	}, in, out, errs, outcomes, raw, enc, ratio, deadLetters)
 	if err != nil {
 		return nil, fmt.Errorf("pipelines: metrics: %w", err)
 	}

@@ -13,6 +13,7 @@ type Pipeline struct {
 	Sources      []Step
 	Stages       []Step // processors, in order
 	Sinks        []Step
+	DeadLetter   *Step // the dead_letter: sink, nil without one (deadletter.go)
 
 	nameLine int // line of "name:" (or of the first key), for LoadFiles' duplicate check
 }

@@ -36,6 +36,8 @@ type Runner struct {
 	closers []builtCloser // in close order
 	stats   *runnerCounters
 	tracer  *pipelineTracer // nil without WithTracing
+	// deadLetters is where inputs that cannot be parsed go (deadletter.go).
+	deadLetters *deadLetterRoute
 
 	chainMu    sync.Mutex // serialises the processor chain and sink writes
 	deliveries *deliveryTable
@@ -130,7 +132,7 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		if step.Reg.Kind != kind {
 			return nil, fmt.Errorf("stage %q is a %s, not a %s", step.Reg.ID, step.Reg.Kind, kind)
 		}
-		v, err := safeBuild(ctx, step, r.env)
+		v, err := safeBuild(ctx, step, r.stepEnv(step))
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +142,9 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		return v, nil
 	}
 
+	if step, err := r.buildDeadLetter(buildStep); err != nil {
+		return fail(step, err)
+	}
 	for _, step := range p.Sinks {
 		step.Pipeline = r.env.Pipeline
 		v, err := buildStep(step, stages.KindSink)
@@ -219,6 +224,7 @@ func (r *Runner) wrapProcessor(step Step, raw stages.Processor) builtProcessor {
 	if f, ok := raw.(stages.Flusher); ok {
 		p = &guardedFlusher{guardedProcessor: p.(*guardedProcessor), flusher: f}
 	}
+	p = r.wrapDeadLetters(step, p)
 	mws := []StageMiddleware{r.stats.statsMiddleware}
 	if r.tracer != nil {
 		mws = append(mws, r.tracer.tracingMiddleware)
@@ -237,7 +243,11 @@ func (r *Runner) wrapProcessor(step Step, raw stages.Processor) builtProcessor {
 }
 
 // Stats returns a snapshot of the counters; safe to call while running.
-func (r *Runner) Stats() Stats { return r.stats.snapshot() }
+func (r *Runner) Stats() Stats {
+	s := r.stats.snapshot()
+	s.DeadLetters = r.deadLetters.snapshot()
+	return s
+}
 
 // Name is the pipeline's name.
 func (r *Runner) Name() string { return r.env.Pipeline }

@@ -42,6 +42,9 @@ type Stats struct {
 	// FlushDropped counts flushed messages dropped: a later stage rejected them
 	// or the sinks did not take them within the allowed retries.
 	FlushDropped uint64
+	// DeadLetters counts, per step, inputs that could not be parsed and went to
+	// the dead-letter sink (or, without one, were logged and dropped).
+	DeadLetters []DeadLetterStats
 }
 
 // String renders the snapshot on one line, for logs and exit summaries.

@@ -80,6 +80,8 @@ func SchemaFor(regs []*stages.Registration) ([]byte, error) {
 				"description": "Processors, applied in order to every message. May be empty."},
 			"sinks": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/sink"},
 				"description": "Where data goes; at least one. Every sink gets every message."},
+			"dead_letter": map[string]any{"$ref": "#/$defs/sink",
+				"description": "Where inputs that cannot be parsed go, with the reason in their metadata (docs/reliability.md#dead-letters). A kafka sink without a topic writes to " + DefaultDeadLetterTopic + ". Without it such inputs are logged and dropped."},
 		},
 		"$defs": defs,
 	}

@@ -115,6 +115,9 @@ type Env struct {
 	Node     Node
 	Pipeline string       // pipeline name
 	Logger   *slog.Logger // never nil when built by the loader
+	// DeadLetters is where inputs that cannot be parsed go (see Env.DeadLetter);
+	// the runtime sets it for every step.
+	DeadLetters DeadLetterFunc
 }
 
 // Log returns e.Logger or a discarding logger.
