@@ -21,34 +21,62 @@ import (
 // sink. If a delivery fails after the chain succeeded, a retry or redelivery of
 // the message (same UUID) reuses the chain's output and writes only to the sinks
 // that did not take it yet, so stateful processors (the encoder) never see a
-// message twice and sinks do not get duplicates from the runtime.
+// message twice and sinks do not get duplicates from the runtime. Once written,
+// the message waits for the pipeline watermark (runtime_release.go).
 func (r *Runner) handle(msg *message.Message) error {
 	d := r.deliveries.get(deliveryKey(msg))
 	r.chainMu.Lock()
 	defer r.chainMu.Unlock()
 	ctx := msg.Context()
 	if !d.processed {
-		out, err := r.runChain(ctx, 0, []*message.Message{msg})
+		d.floor = r.markerFloorLocked()
+		r.inputSeq++
+		d.inputSeq = r.inputSeq
+		out, err := r.runChain(ctx, 0, []*message.Message{msg}, d.inputSeq, d.floor)
 		if err != nil {
 			return err
 		}
 		d.out, d.processed = out, true
 		d.written = make([]bool, len(r.sinks))
+		if d.floor < d.inputSeq && len(out) > 0 {
+			r.unwritten[d] = struct{}{} // it holds earlier inputs' data
+		}
 	}
-	return r.writeSinks(ctx, d.out, d.written)
+	if err := r.writeSinks(ctx, d.out, d.written); err != nil {
+		return err
+	}
+	delete(r.unwritten, d)
+	in := inputOf(msg)
+	if in == nil {
+		r.releaseLocked()
+		return nil
+	}
+	in.seq, in.registered = d.inputSeq, true
+	if r.releases.len() == 0 && in.seq < r.watermarkLocked() {
+		in.settle(nil)
+		return nil
+	}
+	r.releases.add(in)
+	r.releaseLocked()
+	return nil
 }
 
-// runChain passes msgs through the processors from index from on.
-func (r *Runner) runChain(ctx context.Context, from int, msgs []*message.Message) ([]*message.Message, error) {
+// runChain passes msgs through the processors from index from on. seq is the
+// input number for the first buffering stage, floor for the ones after it (the
+// lowest input whose data what reaches them may hold).
+func (r *Runner) runChain(ctx context.Context, from int, msgs []*message.Message, seq, floor uint64) ([]*message.Message, error) {
 	for i := from; i < len(r.procs) && len(msgs) > 0; i++ {
 		p := r.procs[i]
+		if i > r.firstMarker {
+			seq = floor
+		}
 		var next []*message.Message
 		for _, m := range msgs {
 			mctx := m.Context()
 			if mctx == context.Background() {
 				mctx = ctx
 			}
-			out, err := p.proc.Process(mctx, m)
+			out, err := p.proc.Process(withInputSeq(mctx, p, seq), m)
 			if err != nil {
 				if StepOf(err) == "" {
 					err = &stepError{Path: p.step.Path, Err: err}
@@ -102,7 +130,9 @@ type pendingBatch struct {
 	from     string // path of the flushed stage
 	out      []*message.Message
 	written  []bool
-	failures int // flushes that failed to write it
+	failures int    // flushes that failed to write it
+	floor    uint64 // lowest input number whose data it may hold
+	upTo     uint64 // inputs numbered from upTo on were not processed when it was flushed
 }
 
 // flush flushes every buffering processor in order and passes what it returns
@@ -111,7 +141,10 @@ type pendingBatch struct {
 // at the next flush, up to the allowed redeliveries, then dropped, logged and
 // counted. With final set, whatever is still pending at the end is dropped.
 // Failures are logged here; the error joins them for the caller.
-func (r *Runner) flush(ctx context.Context, final bool) error {
+//
+// Messages whose data the flushed output held are released once it is written;
+// when it is dropped they are nacked (see runtime_release.go).
+func (r *Runner) flush(ctx context.Context, mode stages.FlushMode, final bool) error {
 	r.chainMu.Lock()
 	defer r.chainMu.Unlock()
 	var errs []error
@@ -119,11 +152,8 @@ func (r *Runner) flush(ctx context.Context, final bool) error {
 		if p.flusher == nil {
 			continue
 		}
-		mode := stages.FlushDue
-		if final {
-			mode = stages.FlushAll
-		}
-		out, err := p.flusher.Flush(ctx, mode)
+		floor, upTo := r.markerFloorLocked(), r.inputSeq+1
+		out, err := p.flusher.Flush(withInputSeq(ctx, p, floor), mode)
 		if err != nil {
 			if StepOf(err) == "" {
 				err = &stepError{Path: p.step.Path, Err: err}
@@ -133,16 +163,18 @@ func (r *Runner) flush(ctx context.Context, final bool) error {
 			continue
 		}
 		flushed := len(out)
-		out, err = r.runChain(ctx, i+1, out)
+		out, err = r.runChain(ctx, i+1, out, floor, floor)
 		if err != nil {
 			r.stats.flushDropped.Add(uint64(flushed))
+			r.giveUpOutput(floor, upTo, err)
 			r.log.Error("flushed messages failed; dropping them", "from", p.step.Path, "step", StepOf(err),
 				"messages", flushed, "error", err)
 			errs = append(errs, fmt.Errorf("flush of %s: %w", p.step.Path, err))
 			continue
 		}
 		if len(out) > 0 {
-			r.pending = append(r.pending, &pendingBatch{from: p.step.Path, out: out, written: make([]bool, len(r.sinks))})
+			r.pending = append(r.pending, &pendingBatch{from: p.step.Path, out: out, written: make([]bool, len(r.sinks)),
+				floor: floor, upTo: upTo})
 		}
 	}
 	if over := len(r.pending) - maxPendingBatches; over > 0 {
@@ -169,6 +201,7 @@ func (r *Runner) flush(ctx context.Context, final bool) error {
 			"from", b.from, "messages", len(b.out), "attempt", b.failures, "error", err)
 		break // keep the order: later batches wait behind this one
 	}
+	r.releaseLocked()
 	return errors.Join(errs...)
 }
 
@@ -176,6 +209,7 @@ func (r *Runner) dropBatch(b *pendingBatch, err error) {
 	r.stats.flushDropped.Add(uint64(len(b.out)))
 	r.log.Error("dropping flushed messages: no write succeeded", "step", StepOf(err), "from", b.from,
 		"messages", len(b.out), "error", err)
+	r.giveUpOutput(b.floor, b.upTo, err)
 }
 
 // writeRetrying is writeSinks with the in-place retries and backoff of messages.
@@ -196,39 +230,93 @@ func (r *Runner) writeRetrying(ctx context.Context, msgs []*message.Message, wri
 	}
 }
 
-// deliveryMiddleware is the outermost router middleware: it counts outcomes,
-// logs failures with the step they came from, and drops a message (acks it to its
-// source) once it failed more than the allowed redeliveries.
+// deliveryMiddleware is the outermost router middleware: it runs a source's
+// messages one at a time in the order the source handed them over, counts
+// outcomes, logs failures with the step they came from, and drops a message
+// (acks it to its source) once it failed more than the allowed redeliveries.
 func (r *Runner) deliveryMiddleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		out, err := h(msg)
-		if err == nil {
-			r.deliveries.forget(deliveryKey(msg))
-			r.stats.acked.Add(1)
-			return out, nil
+		in := inputOf(msg)
+		if in == nil {
+			return r.deliver(h, msg, nil)
 		}
-		step := StepOf(err)
-		var pe middleware.RecoveredPanicError
-		if errors.As(err, &pe) {
-			r.log.Debug("panic stack", "stack", pe.Stacktrace)
-			err = fmt.Errorf("panic: %v", pe.V)
-		}
-		if errors.Is(err, context.Canceled) && msg.Context().Err() != nil {
+		if !in.sub.turns.wait(in) {
+			in.sub.turns.finish(in.ticket, true)
+			err := fmt.Errorf("%s: message %s: %w: an earlier message of the source failed", in.sub.step.Path, msg.UUID, stages.ErrNacked)
+			if msg.Context().Err() != nil { // the runner aborted
+				err = fmt.Errorf("%s: message %s: %w", in.sub.step.Path, msg.UUID, errSourceStopped)
+			}
 			r.stats.nacked.Add(1)
+			in.settle(err)
 			return nil, err
 		}
-		failures := r.deliveries.fail(deliveryKey(msg))
-		if r.cfg.maxRedeliveries >= 0 && failures > r.cfg.maxRedeliveries {
-			r.deliveries.forget(deliveryKey(msg))
-			r.stats.dropped.Add(1)
-			r.log.Error("dropping message: it failed on every delivery", "step", step, "message", msg.UUID,
-				"deliveries", failures, "error", err)
-			return nil, nil
+		out, err := r.deliver(h, msg, in)
+		in.sub.turns.finish(in.ticket, err != nil)
+		return out, err
+	}
+}
+
+// deliver runs h on msg and settles what the source waits for: a message that
+// failed for good is nacked, one that was dropped is acknowledged, one that
+// succeeded waits for the watermark (handle registered it).
+func (r *Runner) deliver(h message.HandlerFunc, msg *message.Message, in *sourceInput) ([]*message.Message, error) {
+	out, err := h(msg)
+	if err == nil {
+		r.deliveries.forget(deliveryKey(msg))
+		r.stats.acked.Add(1)
+		if in != nil && !in.registered { // not handled by this runtime's handler
+			in.settle(nil)
 		}
-		r.stats.nacked.Add(1)
-		r.log.Warn("message failed; nacking it to its source", "step", step, "message", msg.UUID,
-			"delivery", failures, "error", err)
+		return out, nil
+	}
+	step := StepOf(err)
+	var pe middleware.RecoveredPanicError
+	if errors.As(err, &pe) {
+		r.log.Debug("panic stack", "stack", pe.Stacktrace)
+		err = fmt.Errorf("panic: %v", pe.V)
+	}
+	r.abandonOutput(msg, err)
+	nack := func() ([]*message.Message, error) {
+		if in != nil {
+			in.settle(fmt.Errorf("%s: message %s: %w: %w", in.sub.step.Path, msg.UUID, stages.ErrNacked, err))
+		}
 		return nil, err
+	}
+	if errors.Is(err, context.Canceled) && msg.Context().Err() != nil {
+		r.stats.nacked.Add(1)
+		return nack()
+	}
+	failures := r.deliveries.fail(deliveryKey(msg))
+	if r.cfg.maxRedeliveries >= 0 && failures > r.cfg.maxRedeliveries {
+		r.deliveries.forget(deliveryKey(msg))
+		r.stats.dropped.Add(1)
+		r.log.Error("dropping message: it failed on every delivery", "step", step, "message", msg.UUID,
+			"deliveries", failures, "error", err)
+		if in != nil {
+			in.settle(nil)
+		}
+		return nil, nil
+	}
+	r.stats.nacked.Add(1)
+	r.log.Warn("message failed; nacking it to its source", "step", step, "message", msg.UUID,
+		"delivery", failures, "error", err)
+	return nack()
+}
+
+// abandonOutput gives up the chain output of a failed message that holds
+// earlier inputs' data: they are nacked rather than waiting for a redelivery
+// that may never come. A redelivery still writes the output.
+func (r *Runner) abandonOutput(msg *message.Message, cause error) {
+	d := r.deliveries.lookup(deliveryKey(msg))
+	if d == nil {
+		return
+	}
+	r.chainMu.Lock()
+	defer r.chainMu.Unlock()
+	if _, ok := r.unwritten[d]; ok {
+		delete(r.unwritten, d)
+		r.giveUpOutput(d.floor, d.inputSeq, cause)
+		r.releaseLocked()
 	}
 }
 
@@ -245,7 +333,9 @@ const maxTrackedDeliveries = 4096
 // delivery is what the runtime knows of one message (by UUID) across in-place
 // retries and redeliveries.
 type delivery struct {
-	seq       uint64
+	seq       uint64 // insertion order in the table
+	inputSeq  uint64 // pipeline input number of the chain run; under Runner.chainMu
+	floor     uint64 // lowest input number whose data out may hold; under Runner.chainMu
 	failures  int
 	processed bool               // the processor chain ran; out is its output
 	out       []*message.Message // under Runner.chainMu
@@ -298,6 +388,13 @@ func (t *deliveryTable) get(uuid string) *delivery {
 		t.order = live
 	}
 	return d
+}
+
+// lookup returns the delivery of uuid, or nil.
+func (t *deliveryTable) lookup(uuid string) *delivery {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[uuid]
 }
 
 // fail records one more failed delivery of uuid and returns the total.

@@ -34,6 +34,7 @@ const (
 	DefaultRetryInterval   = 50 * time.Millisecond
 	DefaultRetryMaxDelay   = time.Second
 	DefaultDrainTimeout    = 30 * time.Second
+	DefaultInFlight        = stages.DefaultWindow
 )
 
 type runnerConfig struct {
@@ -43,6 +44,7 @@ type runnerConfig struct {
 	retryInterval     time.Duration
 	retryMaxDelay     time.Duration
 	drainTimeout      time.Duration
+	inFlight          int
 	stageMiddleware   []StageMiddleware
 	sinkMiddleware    []SinkMiddleware
 	handlerMiddleware []message.HandlerMiddleware
@@ -57,6 +59,7 @@ func defaultRunnerConfig() runnerConfig {
 		retryInterval:   DefaultRetryInterval,
 		retryMaxDelay:   DefaultRetryMaxDelay,
 		drainTimeout:    DefaultDrainTimeout,
+		inFlight:        DefaultInFlight,
 	}
 }
 
@@ -103,6 +106,21 @@ func WithDrainTimeout(d time.Duration) RunnerOption {
 	return func(c *runnerConfig) {
 		if d > 0 {
 			c.drainTimeout = d
+		}
+	}
+}
+
+// WithInFlight bounds how many messages one source may have handed over and
+// not yet acknowledged when it pipelines them with a stages.Window (the
+// generate, file and MQTT sources do). A message is acknowledged once all its
+// data was written, which behind a buffering stage can take up to its max_age:
+// the bound must cover the messages a source produces in that time, or the
+// source slows down to one window per max_age. Zero or less keeps the default
+// (4096).
+func WithInFlight(n int) RunnerOption {
+	return func(c *runnerConfig) {
+		if n > 0 {
+			c.inFlight = n
 		}
 	}
 }

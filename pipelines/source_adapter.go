@@ -20,7 +20,12 @@ var errSourceStopped = errors.New("pipeline stopped reading from the source")
 
 // sourceSubscriber adapts a stages.Source to a watermill message.Subscriber: a
 // goroutine calls Read, and every message Read emits goes to the subscriber's
-// channel; emit then blocks until the router acked or nacked the message.
+// channel; emit then blocks until the pipeline acknowledged or nacked the
+// message (see runtime_release.go: a message is acknowledged once all its data
+// was written, which with a buffering stage may be well after its chain ran).
+// Sources that emit from one goroutine keep many messages in flight with a
+// stages.Window over the stages.SubmitFunc in Read's context; the handler runs
+// a source's messages one at a time, in the order they were handed over.
 //
 // A source redelivers a message by emitting it again (or a message with the same
 // UUID): the runtime counts its failed deliveries by source and UUID and reuses
@@ -40,6 +45,10 @@ type sourceSubscriber struct {
 	readCtx  context.Context // ends when sources must stop (the run context)
 	abortCtx context.Context // ends when in-flight work must be cancelled
 
+	window int        // messages in flight a stages.Window may have
+	turns  *turns     // processing order of the source's messages
+	sendMu sync.Mutex // held while handing a message over: tickets go out in order
+
 	out      chan *message.Message
 	mu       sync.RWMutex // held for reading while sending on out; for writing to close it
 	closed   bool
@@ -51,10 +60,12 @@ type sourceSubscriber struct {
 	started  bool
 }
 
-func newSourceSubscriber(step Step, src stages.Source, pipeline string, counters *stageCounters, readCtx, abortCtx context.Context) *sourceSubscriber {
-	return &sourceSubscriber{step: step, src: src, pipeline: pipeline, counters: counters,
-		readCtx: readCtx, abortCtx: abortCtx,
+func newSourceSubscriber(step Step, src stages.Source, pipeline string, counters *stageCounters, readCtx, abortCtx context.Context, window int) *sourceSubscriber {
+	s := &sourceSubscriber{step: step, src: src, pipeline: pipeline, counters: counters,
+		readCtx: readCtx, abortCtx: abortCtx, window: window, turns: newTurns(),
 		out: make(chan *message.Message), stop: make(chan struct{}), done: make(chan struct{})}
+	context.AfterFunc(abortCtx, s.turns.abort)
+	return s
 }
 
 // Subscribe starts reading the source. The topic is ignored: a source is its own
@@ -92,7 +103,7 @@ func (s *sourceSubscriber) read(ctx context.Context) (err error) {
 			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
 		}
 	}()
-	return s.src.Read(ctx, s.emit)
+	return s.src.Read(stages.WithSubmit(ctx, s.submit, s.window), s.emit)
 }
 
 // Close stops the source: Read's context is cancelled and the channel closed.
@@ -134,13 +145,41 @@ func (s *sourceSubscriber) wait(d time.Duration) bool {
 	}
 }
 
-// emit is the stages.EmitFunc given to the source's Read.
+// emit is the stages.EmitFunc given to the source's Read: it hands msg over and
+// waits for its outcome.
 func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error {
+	in, err := s.submitInput(ctx, msg, true)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-in.done:
+		return in.err
+	case <-s.abortCtx.Done():
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errSourceStopped
+	}
+}
+
+// submit is the stages.SubmitFunc given to the source's Read (in its context).
+func (s *sourceSubscriber) submit(ctx context.Context, msg *message.Message, resume bool) (stages.Submission, error) {
+	in, err := s.submitInput(ctx, msg, resume)
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// submitInput hands msg to the router and returns without waiting for its
+// outcome.
+func (s *sourceSubscriber) submitInput(ctx context.Context, msg *message.Message, resume bool) (*sourceInput, error) {
 	if msg == nil {
-		return fmt.Errorf("%s: emit of a nil message", s.step.Path)
+		return nil, fmt.Errorf("%s: emit of a nil message", s.step.Path)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	// A message that already has an outcome (a source re-emitting the message it
 	// got a nack for) or was not made by message.NewMessage cannot carry a new
@@ -154,48 +193,42 @@ func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error
 	if msg.Metadata.Get(stages.MetaPipeline) == "" {
 		msg.Metadata.Set(stages.MetaPipeline, s.pipeline)
 	}
-	if s.tracer == nil {
-		msg.SetContext(detachedContext{Context: s.abortCtx, values: msg.Context()})
-		return s.handOver(ctx, msg)
+	in := &sourceInput{sub: s, resume: resume, uuid: msg.UUID, done: make(chan struct{})}
+	values := msg.Context()
+	if s.tracer != nil {
+		values, in.span = s.tracer.start(values, msg)
 	}
-	values, span := s.tracer.start(msg.Context(), msg)
-	msg.SetContext(detachedContext{Context: s.abortCtx, values: values})
-	err := s.handOver(ctx, msg)
-	endSpan(span, err)
-	return err
+	msg.SetContext(detachedContext{Context: s.abortCtx, values: context.WithValue(values, sourceInputKey{}, in)})
+	if err := s.handOver(ctx, msg, in); err != nil {
+		if in.span != nil {
+			endSpan(in.span, err)
+		}
+		return nil, err
+	}
+	return in, nil
 }
 
-// handOver sends msg to the router and waits for its outcome.
-func (s *sourceSubscriber) handOver(ctx context.Context, msg *message.Message) error {
+// handOver sends msg to the router with the source's next ticket.
+func (s *sourceSubscriber) handOver(ctx context.Context, msg *message.Message, in *sourceInput) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return errSourceStopped
 	}
+	in.ticket = s.turns.issue()
 	select {
 	case s.out <- msg:
-		s.mu.RUnlock()
 	case <-ctx.Done():
-		s.mu.RUnlock()
+		s.turns.cancel(in.ticket)
 		return ctx.Err()
 	case <-s.stop:
-		s.mu.RUnlock()
+		s.turns.cancel(in.ticket)
 		return errSourceStopped
 	}
 	s.counters.out.Add(1)
-
-	select {
-	case <-msg.Acked():
-		return nil
-	case <-msg.Nacked():
-		s.counters.errors.Add(1)
-		return fmt.Errorf("%s: message %s: %w", s.step.Path, msg.UUID, stages.ErrNacked)
-	case <-s.abortCtx.Done():
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return errSourceStopped
-	}
+	return nil
 }
 
 // settled reports whether msg cannot be acked or nacked anew.

@@ -13,7 +13,7 @@ const (
 	MaxTensors    = 1024    // tensors in a layout
 	MaxRank       = 8       // dimensions of a tensor
 	MaxNameLen    = 128     // bytes of a tensor, node or metric name
-	MaxParameters = 1 << 27 // parameters of a model (512 MiB of float32)
+	MaxParameters = 1 << 26 // parameters of a model (256 MiB of float32)
 )
 
 // ErrLayout is wrapped by errors about a layout that is not valid or does not

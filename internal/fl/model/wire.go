@@ -329,74 +329,100 @@ func DecodeUpdate(data []byte) (*Update, error) {
 		return nil, h.fail("body length", "%d above %d", bodyLen, MaxUpdateBytes)
 	}
 	raw := h.buf[h.pos:]
-	var body []byte
 	if comp == 0 {
 		if uint64(len(raw)) != bodyLen {
 			return nil, h.fail("body", "%d bytes, header says %d", len(raw), bodyLen)
 		}
-		body = raw
-	} else {
-		if body, err = decompress(raw, bodyLen); err != nil {
-			return nil, h.fail("body", "zstd: %v", err)
-		}
+		return decodeBody(raw, kind, q)
 	}
-	return decodeBody(body, kind, q)
-}
-
-func decompress(raw []byte, n uint64) ([]byte, error) {
+	// zstd: decode a prefix that holds every field before the values, check
+	// that the layout's values fill the declared length exactly, and only
+	// then decompress the rest. A small input cannot make the decoder inflate
+	// more than its own layout declares.
 	dec, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(max(n, 1<<16)), zstd.WithDecoderMaxWindow(max(min(n, 1<<30), zstd.MinWindowSize)))
+		zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(max(bodyLen, 1<<16)),
+		zstd.WithDecoderMaxWindow(max(min(bodyLen, 1<<30), zstd.MinWindowSize)))
+	if err != nil {
+		return nil, h.fail("body", "zstd: %v", err)
+	}
+	defer dec.Close()
+	prefix := make([]byte, min(bodyLen, maxFieldsBytes))
+	if _, err := io.ReadFull(dec, prefix); err != nil {
+		return nil, h.fail("body", "zstd: %v", err)
+	}
+	u, r, need, err := decodeFields(prefix, kind, q)
 	if err != nil {
 		return nil, err
 	}
-	defer dec.Close()
-	var out bytes.Buffer
-	if _, err := out.ReadFrom(io.LimitReader(dec, int64(n)+1)); err != nil {
-		return nil, err
+	if total := uint64(r.pos + need); total != bodyLen {
+		return nil, h.fail("body length", "%d, the fields and the layout's values need %d", bodyLen, total)
 	}
-	if uint64(out.Len()) != n {
-		return nil, fmt.Errorf("decoded %d bytes, header says %d", out.Len(), n)
+	full := make([]byte, bodyLen)
+	copy(full, prefix)
+	if _, err := io.ReadFull(dec, full[len(prefix):]); err != nil {
+		return nil, h.fail("body", "zstd: %v", err)
 	}
-	return out.Bytes(), nil
+	if n, _ := dec.Read(make([]byte, 1)); n > 0 {
+		return nil, h.fail("body", "zstd: more than the declared %d bytes", bodyLen)
+	}
+	r.buf = full
+	return u, decodeValues(u, r, q)
 }
 
+// maxFieldsBytes bounds the encoding of everything before the values (node,
+// metrics and layout at their limits).
+const maxFieldsBytes = 256 << 10
+
 func decodeBody(body []byte, kind Kind, q Quantization) (*Update, error) {
-	r := reader{buf: body}
+	u, r, need, err := decodeFields(body, kind, q)
+	if err != nil {
+		return nil, err
+	}
+	if rest := len(body) - r.pos; rest != need {
+		return nil, r.fail("values", "%d bytes, the layout needs %d as %v", rest, need, q)
+	}
+	return u, decodeValues(u, r, q)
+}
+
+// decodeFields reads everything before the values and returns the reader
+// positioned at the values and their size in bytes.
+func decodeFields(body []byte, kind Kind, q Quantization) (*Update, *reader, int, error) {
+	r := &reader{buf: body}
 	u := &Update{Kind: kind}
 	var err error
 	if u.Round, err = r.uvarint("round"); err != nil {
-		return nil, err
+		return nil, r, 0, err
 	}
 	if u.Node, err = r.str("node"); err != nil {
-		return nil, err
+		return nil, r, 0, err
 	}
 	if u.Examples, err = r.uvarint("examples"); err != nil {
-		return nil, err
+		return nil, r, 0, err
 	}
 	n, err := r.count("metrics", MaxMetrics)
 	if err != nil {
-		return nil, err
+		return nil, r, 0, err
 	}
 	for i := range n {
 		f := fmt.Sprintf("metrics[%d]", i)
 		name, err := r.str(f + ".name")
 		if err != nil {
-			return nil, err
+			return nil, r, 0, err
 		}
 		if name == "" {
-			return nil, r.fail(f+".name", "empty")
+			return nil, r, 0, r.fail(f+".name", "empty")
 		}
 		b, err := r.bytes(8, f+".value")
 		if err != nil {
-			return nil, err
+			return nil, r, 0, err
 		}
 		u.Metrics = append(u.Metrics, Metric{Name: name, Value: math.Float64frombits(binary.LittleEndian.Uint64(b))})
 	}
 	if n, err = r.count("tensors", MaxTensors); err != nil {
-		return nil, err
+		return nil, r, 0, err
 	}
 	if n == 0 {
-		return nil, r.fail("tensors", "none")
+		return nil, r, 0, r.fail("tensors", "none")
 	}
 	total := 0
 	u.Layout = make(Layout, n)
@@ -404,48 +430,49 @@ func decodeBody(body []byte, kind Kind, q Quantization) (*Update, error) {
 		f := fmt.Sprintf("tensors[%d]", i)
 		t := &u.Layout[i]
 		if t.Name, err = r.str(f + ".name"); err != nil {
-			return nil, err
+			return nil, r, 0, err
 		}
 		if t.Name == "" {
-			return nil, r.fail(f+".name", "empty")
+			return nil, r, 0, r.fail(f+".name", "empty")
 		}
 		rank, err := r.count(f+".rank", MaxRank)
 		if err != nil {
-			return nil, err
+			return nil, r, 0, err
 		}
 		size := 1
 		t.Shape = make([]int, rank)
 		for j := range rank {
 			d, err := r.uvarint(fmt.Sprintf("%s.shape[%d]", f, j))
 			if err != nil {
-				return nil, err
+				return nil, r, 0, err
 			}
 			if d == 0 || d > MaxParameters {
-				return nil, r.fail(fmt.Sprintf("%s.shape[%d]", f, j), "%d not in [1,%d]", d, MaxParameters)
+				return nil, r, 0, r.fail(fmt.Sprintf("%s.shape[%d]", f, j), "%d not in [1,%d]", d, MaxParameters)
 			}
 			t.Shape[j] = int(d)
 			size *= int(d)
 			if size > MaxParameters {
-				return nil, r.fail(f+".shape", "more than %d values", MaxParameters)
+				return nil, r, 0, r.fail(f+".shape", "more than %d values", MaxParameters)
 			}
 		}
 		total += size
 		if total > MaxParameters {
-			return nil, r.fail(f+".shape", "model above %d values", MaxParameters)
+			return nil, r, 0, r.fail(f+".shape", "model above %d values", MaxParameters)
 		}
 	}
 	if err := u.Layout.Validate(); err != nil { // repeated names
-		return nil, r.fail("tensors", "%v", err)
+		return nil, r, 0, r.fail("tensors", "%v", err)
 	}
-	// Check the size before allocating.
 	need := total * valueSize(q)
 	if q == Int8 {
 		need += 4 * n
 	}
-	if rest := len(body) - r.pos; rest != need {
-		return nil, r.fail("values", "%d bytes, the layout needs %d as %v", rest, need, q)
-	}
-	u.Params = make([]float32, 0, total)
+	return u, r, need, nil
+}
+
+// decodeValues reads the values that decodeFields sized; r holds exactly them.
+func decodeValues(u *Update, r *reader, q Quantization) error {
+	u.Params = make([]float32, 0, u.Layout.NumParams())
 	for i, t := range u.Layout {
 		size := t.Size()
 		switch q {
@@ -463,7 +490,7 @@ func decodeBody(body []byte, kind Kind, q Quantization) (*Update, error) {
 			b, _ := r.bytes(4, "values")
 			scale := math.Float32frombits(binary.LittleEndian.Uint32(b))
 			if !(scale >= 0) || math.IsInf(float64(scale), 0) {
-				return nil, r.fail(fmt.Sprintf("tensors[%d] (%s).scale", i, t.Name), "%v, want finite and ≥ 0", scale)
+				return r.fail(fmt.Sprintf("tensors[%d] (%s).scale", i, t.Name), "%v, want finite and ≥ 0", scale)
 			}
 			b, _ = r.bytes(size, "values")
 			for _, q := range b {
@@ -471,7 +498,7 @@ func decodeBody(body []byte, kind Kind, q Quantization) (*Update, error) {
 			}
 		}
 	}
-	return u, nil
+	return nil
 }
 
 type reader struct {
