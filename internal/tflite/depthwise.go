@@ -15,7 +15,11 @@ type depthwiseQuant[T quantized] struct {
 	depthMult int
 	q         *quantizedFilter
 	acc       [][]int32 // per worker, outC
-	run       func(worker, lo, hi int)
+	// 3x3 filters with multiplier 1: the filter per tap and the bias with
+	// xOff·Σw folded in, for pixels whose window lies inside the input.
+	taps       [9][]int32
+	biasInside []int32
+	run        func(worker, lo, hi int)
 }
 
 func (ip *Interpreter) prepareDepthwise(op *Operator) (kernel, error) {
@@ -75,8 +79,44 @@ func newDepthwiseQuant[T quantized](ip *Interpreter, g *convGeometry, depthMult 
 	for i := range k.acc {
 		k.acc[i] = make([]int32, g.outC)
 	}
+	if g.kH == 3 && g.kW == 3 && depthMult == 1 {
+		k.biasInside = make([]int32, g.outC)
+		for t := range k.taps {
+			k.taps[t] = k.filter[t*g.outC : (t+1)*g.outC]
+			for c, w := range k.taps[t] {
+				k.biasInside[c] += q.xOff * w
+			}
+		}
+		for c := range k.biasInside {
+			k.biasInside[c] += q.bias[c]
+		}
+	}
 	k.run = k.rows
 	return k, nil
+}
+
+// inside3x3 computes the accumulators of a pixel whose 3x3 window lies
+// inside the input: Σ x·w over the nine taps plus biasInside.
+func (k *depthwiseQuant[T]) inside3x3(acc []int32, b, y0, x0 int) {
+	g := &k.g
+	n := len(acc)
+	row := func(dy, dx int) []T {
+		return k.in[((b*g.inH+y0+dy*g.dilationH)*g.inW+x0+dx*g.dilationW)*g.inC:][:n]
+	}
+	x00, x01, x02 := row(0, 0), row(0, 1), row(0, 2)
+	x10, x11, x12 := row(1, 0), row(1, 1), row(1, 2)
+	x20, x21, x22 := row(2, 0), row(2, 1), row(2, 2)
+	w := &k.taps
+	w00, w01, w02 := w[0][:n], w[1][:n], w[2][:n]
+	w10, w11, w12 := w[3][:n], w[4][:n], w[5][:n]
+	w20, w21, w22 := w[6][:n], w[7][:n], w[8][:n]
+	bias := k.biasInside[:n]
+	for c := range acc {
+		acc[c] = bias[c] +
+			int32(x00[c])*w00[c] + int32(x01[c])*w01[c] + int32(x02[c])*w02[c] +
+			int32(x10[c])*w10[c] + int32(x11[c])*w11[c] + int32(x12[c])*w12[c] +
+			int32(x20[c])*w20[c] + int32(x21[c])*w21[c] + int32(x22[c])*w22[c]
+	}
 }
 
 func (k *depthwiseQuant[T]) eval() error {
@@ -91,9 +131,14 @@ func (k *depthwiseQuant[T]) rows(worker, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		b, oy := r/g.outH, r%g.outH
 		for ox := range g.outW {
-			copy(acc, k.q.bias)
 			y0 := oy*g.strideH - g.padTop
 			x0 := ox*g.strideW - g.padLeft
+			if k.biasInside != nil && y0 >= 0 && x0 >= 0 && y0+2*g.dilationH < g.inH && x0+2*g.dilationW < g.inW {
+				k.inside3x3(acc, b, y0, x0)
+				k.finish(acc, ((b*g.outH+oy)*g.outW+ox)*g.outC)
+				continue
+			}
+			copy(acc, k.q.bias)
 			for ky := range g.kH {
 				y := y0 + ky*g.dilationH
 				if y < 0 || y >= g.inH {
@@ -123,11 +168,18 @@ func (k *depthwiseQuant[T]) rows(worker, lo, hi int) {
 					}
 				}
 			}
-			dst := k.out[((b*g.outH+oy)*g.outW+ox)*g.outC:][:g.outC]
-			for c, a := range acc {
-				dst[c] = T(clamp32(k.q.mult[c].apply(a)+k.q.outZP, k.q.lo, k.q.hi))
-			}
+			k.finish(acc, ((b*g.outH+oy)*g.outW+ox)*g.outC)
 		}
+	}
+}
+
+// finish scales and clamps one pixel's accumulators into the output at o.
+func (k *depthwiseQuant[T]) finish(acc []int32, o int) {
+	q := k.q
+	dst := k.out[o:][:len(acc)]
+	mult := q.mult[:len(acc)]
+	for c, a := range acc {
+		dst[c] = T(clamp32(mult[c].apply(a)+q.outZP, q.lo, q.hi))
 	}
 }
 
