@@ -39,9 +39,13 @@ type Runner struct {
 	// deadLetters is where inputs that cannot be parsed go (deadletter.go).
 	deadLetters *deadLetterRoute
 
-	chainMu    sync.Mutex // serialises the processor chain and sink writes
-	deliveries *deliveryTable
-	pending    []*pendingBatch // flushed output not yet written, oldest first; under chainMu
+	chainMu     sync.Mutex // serialises the processor chain and sink writes
+	deliveries  *deliveryTable
+	pending     []*pendingBatch        // flushed output not yet written, oldest first; under chainMu
+	inputSeq    uint64                 // number of the last input run through the chain; under chainMu
+	unwritten   map[*delivery]struct{} // chain output holding earlier inputs' data, not written yet; under chainMu
+	releases    releaseQueue           // written inputs waiting for the watermark
+	firstMarker int                    // index of the first stages.Watermarker processor, or len(procs)
 
 	ran       atomic.Bool
 	closed    atomic.Bool
@@ -57,8 +61,9 @@ type builtSource struct {
 
 type builtProcessor struct {
 	step    Step
-	proc    stages.Processor // with every StageMiddleware applied
-	flusher stages.Flusher   // nil unless the stage buffers
+	proc    stages.Processor   // with every StageMiddleware applied
+	flusher stages.Flusher     // nil unless the stage buffers
+	marker  stages.Watermarker // nil unless the stage says which inputs it holds
 }
 
 type builtSink struct {
@@ -110,7 +115,7 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		o(&cfg)
 	}
 	r := &Runner{p: p, env: env, cfg: cfg, stats: newRunnerCounters(p),
-		deliveries: newDeliveryTable(maxTrackedDeliveries)}
+		deliveries: newDeliveryTable(maxTrackedDeliveries), unwritten: map[*delivery]struct{}{}}
 	r.log = env.Log().With("pipeline", env.Pipeline)
 	r.env.Logger = r.log
 	r.tracer = newPipelineTracer(cfg.tracerProvider, r.env)
@@ -177,6 +182,12 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		procs[i] = r.wrapProcessor(step, raw)
 	}
 	r.procs = procs
+	r.firstMarker = len(procs)
+	for i := len(procs) - 1; i >= 0; i-- {
+		if procs[i].marker != nil {
+			r.firstMarker = i
+		}
+	}
 	for _, step := range p.Sources {
 		v, err := buildStep(step, stages.KindSource)
 		if err != nil {
@@ -234,6 +245,9 @@ func (r *Runner) wrapProcessor(step Step, raw stages.Processor) builtProcessor {
 		p = mws[i](step, p)
 	}
 	bp := builtProcessor{step: step, proc: p}
+	if m, ok := raw.(stages.Watermarker); ok {
+		bp.marker = m
+	}
 	if f, ok := p.(stages.Flusher); ok {
 		bp.flusher = f
 	} else if f, ok := raw.(stages.Flusher); ok {
@@ -295,7 +309,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	subs := make([]*sourceSubscriber, len(r.sources))
 	for i, s := range r.sources {
-		subs[i] = newSourceSubscriber(s.step, s.src, r.env.Pipeline, r.stats.of(s.step), ctx, abortCtx)
+		subs[i] = newSourceSubscriber(s.step, s.src, r.env.Pipeline, r.stats.of(s.step), ctx, abortCtx, r.cfg.inFlight)
 		subs[i].tracer = r.tracer.source(s.step)
 		router.AddConsumerHandler(r.env.Pipeline+"/"+s.step.Path, s.step.Path, subs[i], r.handle)
 	}
@@ -324,7 +338,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	stopTicker := make(chan struct{})
 	tickerDone := make(chan struct{})
-	go r.flushLoop(abortCtx, stopTicker, tickerDone)
+	go r.flushLoop(abortCtx, ctx, stopTicker, tickerDone)
 
 	var errs []error
 	if !ended {
@@ -357,10 +371,14 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	// Final flush: even after an aborted drain, buffered data gets a bounded chance.
 	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.drainTimeout)
-	if err := r.flush(flushCtx, true); err != nil {
+	if err := r.flush(flushCtx, stages.FlushAll, true); err != nil {
 		errs = append(errs, err)
 	}
 	cancelFlush()
+	if n := r.releases.nackAll(errors.New("the pipeline stopped before it was written")); n > 0 {
+		r.stats.nacked.Add(uint64(n))
+		r.log.Warn("nacked messages whose data was not written when the pipeline stopped", "messages", n)
+	}
 	if err := r.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -429,7 +447,11 @@ func (r *Runner) awaitOrAbort(ctx context.Context, done <-chan struct{}, abort c
 	return fmt.Errorf("did not finish within the drain timeout of %s; cancelled", r.cfg.drainTimeout)
 }
 
-func (r *Runner) flushLoop(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
+// flushLoop flushes buffering processors every flush interval: what is due
+// while the pipeline runs, everything once draining starts (runCtx ended), so
+// that sources waiting for their messages' data to be written get their answer
+// without waiting for the stages' own deadlines (the encoder's max_age).
+func (r *Runner) flushLoop(ctx, runCtx context.Context, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	hasFlusher := false
 	for _, p := range r.procs {
@@ -441,14 +463,18 @@ func (r *Runner) flushLoop(ctx context.Context, stop <-chan struct{}, done chan<
 	}
 	t := time.NewTicker(r.cfg.flushInterval)
 	defer t.Stop()
+	mode, draining := stages.FlushDue, runCtx.Done()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-ctx.Done():
 			return
+		case <-draining:
+			mode, draining = stages.FlushAll, nil
+			_ = r.flush(ctx, mode, false)
 		case <-t.C:
-			_ = r.flush(ctx, false) // flush logs its own failures
+			_ = r.flush(ctx, mode, false) // flush logs its own failures
 		}
 	}
 }
