@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -340,4 +341,27 @@ func BenchmarkCombine(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestSelectKMatchesSort(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		v := rapid.SliceOfN(rapid.Float32Range(-5, 5), 1, 200).Draw(t, "v")
+		if rapid.Bool().Draw(t, "ties") {
+			for i := range v {
+				v[i] = float32(int(v[i]))
+			}
+		}
+		k := rapid.IntRange(0, len(v)-1).Draw(t, "k")
+		sorted := append([]float32(nil), v...)
+		slices.Sort(sorted)
+		selectK(v, k)
+		if v[k] != sorted[k] {
+			t.Fatalf("v[%d] = %v, sorted has %v", k, v[k], sorted[k])
+		}
+		for i := range v {
+			if (i < k && v[i] > v[k]) || (i > k && v[i] < v[k]) {
+				t.Fatalf("v[%d] = %v on the wrong side of v[%d] = %v", i, v[i], k, v[k])
+			}
+		}
+	})
 }

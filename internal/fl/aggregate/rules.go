@@ -111,14 +111,18 @@ func (t TrimmedMean) combine(ctx context.Context, deltas [][]float32, dst []floa
 			}
 			for j := range m {
 				c := col[j*n : (j+1)*n]
-				slices.Sort(c)
 				if median {
+					selectK(c, n/2)
 					if n%2 == 1 {
 						dst[b+j] = c[n/2]
 					} else {
-						dst[b+j] = (c[n/2-1] + c[n/2]) / 2
+						dst[b+j] = (slices.Max(c[:n/2]) + c[n/2]) / 2
 					}
 					continue
+				}
+				if cut > 0 {
+					selectK(c, cut)
+					selectK(c[cut+1:], n-2*cut-1) // c[n-cut-1]: the largest kept
 				}
 				var s float64
 				for _, v := range c[cut : n-cut] {
