@@ -88,8 +88,26 @@ func newMultiplier(m float64) multiplier {
 	return multiplier{s, e}
 }
 
+// apply is MultiplyByQuantizedMultiplier(x, q.significand, q.exponent),
+// written for speed (TestMultiplierApply checks that the two agree).
 func (q multiplier) apply(x int32) int32 {
-	return MultiplyByQuantizedMultiplier(x, q.significand, q.exponent)
+	if q.exponent > 0 {
+		x <<= uint(q.exponent)
+	}
+	if x == math.MinInt32 && q.significand == math.MinInt32 {
+		return math.MaxInt32
+	}
+	ab := int64(x) * int64(q.significand)
+	var hi int32
+	if ab >= 0 {
+		hi = int32((ab + 1<<30) >> 31)
+	} else {
+		hi = -int32((1<<30 - 1 - ab) >> 31) // (ab + 1 - 2^30) / 2^31, truncated
+	}
+	if q.exponent >= 0 {
+		return hi
+	}
+	return RoundingDivideByPOT(hi, -q.exponent)
 }
 
 // roundHalfAway rounds to the nearest integer, ties away from zero (C's round).

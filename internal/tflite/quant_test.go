@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -124,6 +125,27 @@ func TestReciprocal(t *testing.T) {
 		got := float64(s) / (1 << 31) / math.Ldexp(1, over)
 		if want := 1 / x; math.Abs(got-want) > want*1e-6 {
 			t.Errorf("1/%g = %g, want %g", x, got, want)
+		}
+	}
+}
+
+// TestMultiplierApply: the fast apply agrees with MultiplyByQuantizedMultiplier.
+func TestMultiplierApply(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	xs := []int32{0, 1, -1, 2, -2, math.MaxInt32, math.MinInt32, 1 << 30, -1 << 30, 12345, -12345}
+	for range 2000 {
+		xs = append(xs, int32(rng.Uint32()), rng.Int32N(1<<20)-1<<19)
+	}
+	ms := []multiplier{{math.MinInt32, 0}, {math.MaxInt32, 0}, {1 << 30, 1}, {1 << 30, 31}, {1 << 30, -31}}
+	for range 300 {
+		ms = append(ms, newMultiplier(math.Ldexp(rng.Float64()+0.001, rng.IntN(40)-30)))
+		ms = append(ms, multiplier{int32(rng.Uint32()), rng.IntN(62) - 31})
+	}
+	for _, m := range ms {
+		for _, x := range xs {
+			if got, want := m.apply(x), MultiplyByQuantizedMultiplier(x, m.significand, m.exponent); got != want {
+				t.Fatalf("%+v.apply(%d) = %d, MultiplyByQuantizedMultiplier %d", m, x, got, want)
+			}
 		}
 	}
 }
