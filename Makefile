@@ -7,7 +7,7 @@ BIN := bin/edgeflow
 CACHE ?= $(CURDIR)/.cache
 export EDGEFLOW_CACHE := $(CACHE)
 
-.PHONY: all build run test test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule generate check-generated clean
+.PHONY: all build run test test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg generate check-generated clean
 
 all: build
 
@@ -31,6 +31,12 @@ bench-encode:
 ## of an hour on two cores) and rewrite the scheduling section of docs/benchmarks.md and its plot.
 bench-schedule:
 	cd internal/tools/benchschedule && $(GO) run -mod=mod . -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/schedule.png
+
+## bench-fedavg: McMahan et al.'s MNIST FedAvg experiment (2NN, 100 clients, IID and non-IID,
+## int8+zstd updates; tens of minutes on two cores) and rewrite the federated-averaging section
+## of docs/benchmarks.md and its plot. FEDAVG_FLAGS passes more flags (-settings, -lr, -budget).
+bench-fedavg:
+	cd internal/tools/benchfedavg && $(GO) run -mod=mod . -results results.json -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/fedavg.png $(FEDAVG_FLAGS)
 
 ## fuzz: every fuzz target for FUZZTIME each (default 30s).
 fuzz:

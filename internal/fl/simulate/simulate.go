@@ -22,6 +22,9 @@ type Config struct {
 	Sampling  aggregate.Sampling
 	Aggregate aggregate.Config
 	Uplink    model.EncodeOptions // how clients encode their updates
+	// Downlink is how the cloud encodes the global model; clients train from
+	// what they decode (lossy with quantisation), the cloud keeps float32.
+	Downlink model.EncodeOptions
 	Rounds    int                 // at most this many rounds
 	// StopAt ends the run after the first round whose test accuracy reaches
 	// it (0: run every round).
@@ -177,7 +180,7 @@ func (t *memoryTransport) trainLoss() float64 {
 }
 
 func (t *memoryTransport) Broadcast(ctx context.Context, round uint64, selected []string, global model.Model) error {
-	wire, err := model.AppendUpdate(nil, &model.Update{Round: round, Kind: model.KindWeights, Layout: global.Layout, Params: global.Params}, model.EncodeOptions{})
+	wire, err := model.AppendUpdate(nil, &model.Update{Round: round, Kind: model.KindWeights, Layout: global.Layout, Params: global.Params}, t.cfg.Downlink)
 	if err != nil {
 		return err
 	}

