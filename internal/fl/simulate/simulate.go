@@ -25,7 +25,7 @@ type Config struct {
 	// Downlink is how the cloud encodes the global model; clients train from
 	// what they decode (lossy with quantisation), the cloud keeps float32.
 	Downlink model.EncodeOptions
-	Rounds    int                 // at most this many rounds
+	Rounds   int // at most this many rounds
 	// StopAt ends the run after the first round whose test accuracy reaches
 	// it (0: run every round).
 	StopAt  float64
