@@ -37,7 +37,7 @@ type Encoder struct {
 	rankDeltas []uint64 // zigzag rank deltas of the dictionary transform
 	dictLo     int64    // smallest scaled integer of the dictionary transform
 	gaps       []uint64 // gaps - 1 between the sorted distinct scaled integers
-	gapSlots   []uint64 // the array behind gaps, with a slot before and after
+	present    []uint64 // bit sets of the scaled integers present, from the smallest
 
 	huff huff0.Scratch
 
@@ -267,34 +267,55 @@ func (e *Encoder) dictionaryPays() int {
 	if span >= maxDictRange || span >= uint64(8*n) {
 		return dictNo
 	}
-	// Count the distinct integers first: most blocks stop here.
-	rank := grow(e.rank, int(span)+1)
-	e.rank = rank
-	clear(rank)
-	for _, k := range ks {
-		rank[k-lo] = 1
+	// Count the distinct integers first, in a bit set of the span: most
+	// blocks stop here.
+	// Four sets take turns, so that marking neighbours in one word does not
+	// wait on the previous mark; they are merged into the first.
+	words := int(span/64) + 1
+	sets := grow(e.present, 4*words)
+	e.present = sets
+	clear(sets)
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		q := ks[i : i+4 : i+4]
+		o0, o1, o2, o3 := uint64(q[0]-lo), uint64(q[1]-lo), uint64(q[2]-lo), uint64(q[3]-lo)
+		sets[o0/64] |= 1 << (o0 % 64)
+		sets[words+int(o1/64)] |= 1 << (o1 % 64)
+		sets[2*words+int(o2/64)] |= 1 << (o2 % 64)
+		sets[3*words+int(o3/64)] |= 1 << (o3 % 64)
 	}
-	distinct := int32(0)
-	for _, p := range rank {
-		distinct += p
+	for _, k := range ks[i:] {
+		o := uint64(k - lo)
+		sets[o/64] |= 1 << (o % 64)
+	}
+	present := sets[:words]
+	for w := range present {
+		present[w] |= sets[words+w] | sets[2*words+w] | sets[3*words+w]
+	}
+	distinct := 0
+	for _, w := range present {
+		distinct += bits.OnesCount64(w)
 	}
 	if uint64(distinct)*10 > (span+1)*6 {
 		return dictNo
 	}
-	// Ranks and gaps without a branch on presence: slot r of gapSlots is
-	// rewritten at every absent integer and last written at the distinct
-	// integer of rank r, with its gap (slot 0 and the last slot are junk).
-	gapSlots := grow(e.gapSlots, int(distinct)+1)
-	e.gapSlots = gapSlots
-	r := int32(0)
-	last := 0
-	for i, p := range rank { // p is 0 or 1
-		rank[i] = (r+1)*p - 1 // r when present, else -1
-		gapSlots[r] = uint64(i - last - 1)
-		last += (i - last) * int(p)
-		r += p
+	// Ranks and gaps, visiting the present integers only: the rank table
+	// is written and read at those alone.
+	rank := grow(e.rank, int(span)+1)
+	e.rank = rank
+	gaps := grow(e.gaps, distinct-1)
+	r, last := int32(0), 0
+	for wi, w := range present {
+		for ; w != 0; w &= w - 1 {
+			i := 64*wi + bits.TrailingZeros64(w)
+			rank[i] = r
+			if r > 0 {
+				gaps[r-1] = uint64(i - last - 1)
+			}
+			last = i
+			r++
+		}
 	}
-	gaps := gapSlots[1:distinct]
 	e.gaps, e.dictLo = gaps, lo
 	_, gapBytes := chooseRice(gaps) // the gaps cost at most about this much
 	dictBits := float64(8 * (gapBytes + 6))
