@@ -32,7 +32,8 @@ type Interpreter struct {
 	pool    *workerPool
 	// plainConv disables the packed quantized convolution (tests compare
 	// the two paths).
-	plainConv bool
+	plainConv  bool
+	arenaLimit int
 }
 
 // kernel is one prepared operator.
@@ -44,8 +45,15 @@ type kernel interface {
 type InterpreterOption func(*interpreterConfig)
 
 type interpreterConfig struct {
-	threads   int
-	plainConv bool
+	threads    int
+	arenaLimit int
+	plainConv  bool
+}
+
+// WithArenaLimit sets the most activation memory the interpreter may
+// allocate, in bytes (default DefaultArenaLimit).
+func WithArenaLimit(bytes int) InterpreterOption {
+	return func(c *interpreterConfig) { c.arenaLimit = bytes }
 }
 
 // withPlainConv makes quantized CONV_2D use the plain kernel, not the packed
@@ -67,7 +75,7 @@ func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
 	if err := m.CheckSupported(); err != nil {
 		return nil, err
 	}
-	cfg := interpreterConfig{}
+	cfg := interpreterConfig{arenaLimit: DefaultArenaLimit}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -83,7 +91,8 @@ func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
 		kernels: make([]kernel, len(g.Operators)),
 		ops:     make([]string, len(g.Operators)),
 
-		plainConv: cfg.plainConv,
+		plainConv:  cfg.plainConv,
+		arenaLimit: cfg.arenaLimit,
 	}
 	for i := range g.Tensors {
 		t := g.Tensors[i]
@@ -181,9 +190,11 @@ func alignedBytes(n int) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:n]
 }
 
-// MaxArenaBytes bounds the activation memory NewInterpreter allocates for
-// one model (edge models need a few MiB to a few tens of MiB).
-const MaxArenaBytes = 1 << 30
+// DefaultArenaLimit bounds the activation memory NewInterpreter allocates
+// for one model unless WithArenaLimit says otherwise. Edge models need far
+// less (SSD MobileNet v1: 1.6 MB); the limit stops a hostile file from making
+// a node allocate gigabytes.
+const DefaultArenaLimit = 256 << 20
 
 // arenaAlign is the alignment of every tensor in the arena.
 const arenaAlign = 64
@@ -270,8 +281,8 @@ func (ip *Interpreter) planArena(g *Subgraph) error {
 		total = max(total, alignUp(offset+l.size))
 		placed = append(placed, l)
 	}
-	if total > MaxArenaBytes {
-		return fmt.Errorf("tflite: the activations need %d bytes, more than %d: %w", total, MaxArenaBytes, ErrInterpreter)
+	if total > ip.arenaLimit {
+		return fmt.Errorf("tflite: the activations need %d bytes, more than the limit of %d: %w", total, ip.arenaLimit, ErrInterpreter)
 	}
 	ip.arena = alignedBytes(total)
 	for _, l := range order {

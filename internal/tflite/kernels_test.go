@@ -522,12 +522,14 @@ func TestNewInterpreterErrors(t *testing.T) {
 		{"conv output shape", conv([]int{1, 4, 4, 1}), ErrInterpreter, "operators[0] (CONV_2D): output out float32[1 4 4 1]: want [1 2 2 1]"},
 		{"unquantized uint8", oneOp("RELU", nil, Tensor{Name: "a", Type: Uint8, Shape: []int{2}}, Tensor{Name: "b", Type: Uint8, Shape: []int{2}}),
 			ErrInterpreter, "operators[0] (RELU): input a uint8[2]: want per-tensor quantization"},
+		{"arena over the limit", oneOp("RELU", nil, Tensor{Name: "a", Type: Float32, Shape: []int{1 << 20}}, Tensor{Name: "b", Type: Float32, Shape: []int{1 << 20}}),
+			ErrInterpreter, "the activations need 8388608 bytes, more than the limit of 4194304"},
 		{"fused tanh", oneOp("ADD", &ArithmeticOptions{Activation: ActTanh}, Tensor{Name: "a", Type: Float32, Shape: []int{2}}, Tensor{Name: "b", Type: Float32, Shape: []int{2}}, Tensor{Name: "c", Type: Float32, Shape: []int{2}}),
 			ErrInterpreter, "fused activation TANH"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ip, err := NewInterpreter(tt.m)
+			ip, err := NewInterpreter(tt.m, WithArenaLimit(4<<20))
 			if err == nil {
 				ip.Close()
 				t.Fatal("no error")
