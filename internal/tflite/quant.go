@@ -89,7 +89,10 @@ func newMultiplier(m float64) multiplier {
 }
 
 // apply is MultiplyByQuantizedMultiplier(x, q.significand, q.exponent),
-// written for speed (TestMultiplierApply checks that the two agree).
+// branch-free in 64 bits (TestMultiplierApply checks that the two agree):
+// gemmlowp's nudge makes SaturatingRoundingDoublingHighMul's truncating
+// division equal to (a·b + 2^30) >> 31 for either sign, and
+// RoundingDivideByPOT(h, r) is (h + 2^(r-1) − [h < 0]) >> r.
 func (q multiplier) apply(x int32) int32 {
 	if q.exponent > 0 {
 		x <<= uint(q.exponent)
@@ -97,17 +100,11 @@ func (q multiplier) apply(x int32) int32 {
 	if x == math.MinInt32 && q.significand == math.MinInt32 {
 		return math.MaxInt32
 	}
-	ab := int64(x) * int64(q.significand)
-	var hi int32
-	if ab >= 0 {
-		hi = int32((ab + 1<<30) >> 31)
-	} else {
-		hi = -int32((1<<30 - 1 - ab) >> 31) // (ab + 1 - 2^30) / 2^31, truncated
+	h := (int64(x)*int64(q.significand) + 1<<30) >> 31
+	if r := -q.exponent; r > 0 {
+		h = (h + int64(1)<<(r-1) + h>>63) >> r
 	}
-	if q.exponent >= 0 {
-		return hi
-	}
-	return RoundingDivideByPOT(hi, -q.exponent)
+	return int32(h)
 }
 
 // roundHalfAway rounds to the nearest integer, ties away from zero (C's round).
