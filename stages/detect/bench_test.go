@@ -13,7 +13,7 @@ func BenchmarkResize(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	px, _, err := decodeImage(data, 3, nil)
+	px, _, err := decodeImage(data, 3, &decodeScratch{})
 	if err != nil {
 		b.Fatal(err)
 	}

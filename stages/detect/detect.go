@@ -194,12 +194,11 @@ func (d *Detector) fillImage(r *runner, set *modelSet, payload []byte, info *Inp
 		return fmt.Errorf("a picture: %w: input shape %v is not an image (see imageLayout)", ErrInput, in.shape)
 	}
 	l := in.image
-	px, format, err := decodeImage(payload, l.ch, r.decoded)
+	px, format, err := decodeImage(payload, l.ch, &r.decoded)
 	info.Format = format
 	if err != nil {
 		return err
 	}
-	r.decoded = px.pix
 	info.Width, info.Height = px.w, px.h
 	r.resized = grow(r.resized, l.w*l.h*l.ch)
 	r.resize.resize(r.resized, px.pix, px.w, px.h, px.ch, l.w, l.h)

@@ -27,12 +27,17 @@ type pixels struct {
 	pix      []uint8
 }
 
+// decodeScratch is the memory decodeImage reuses between pictures.
+type decodeScratch struct {
+	pix, cb, cr, row []uint8
+}
+
 // decodeImage decodes a JPEG, PNG or BMP picture into interleaved samples of
-// ch channels (1 or 3), reusing buf when large enough. Alpha is dropped
+// ch channels (1 or 3), reusing sc's memory (the result's pix is sc.pix). Alpha is dropped
 // without compositing and grey is Pillow's ITU-R 601-2 luma
 // ((19595 R + 38470 G + 7471 B + 2^15) >> 16), as Image.convert("RGB") and
 // convert("L") do.
-func decodeImage(data []byte, ch int, buf []uint8) (pixels, string, error) {
+func decodeImage(data []byte, ch int, sc *decodeScratch) (pixels, string, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return pixels{}, "", fmt.Errorf("%w: %w", ErrNotImage, err)
@@ -46,7 +51,8 @@ func decodeImage(data []byte, ch int, buf []uint8) (pixels, string, error) {
 	}
 	b := img.Bounds()
 	p := pixels{w: b.Dx(), h: b.Dy(), ch: ch}
-	p.pix = grow(buf, p.w*p.h*ch)
+	sc.pix = grow(sc.pix, p.w*p.h*ch)
+	p.pix = sc.pix
 	i := 0
 	put := func(r, g, bl uint8) {
 		if ch == 1 {
@@ -80,8 +86,10 @@ func decodeImage(data []byte, ch int, buf []uint8) (pixels, string, error) {
 			}
 		}
 	case *image.YCbCr:
-		cb, okB := upsampleChroma(m, m.Cb, nil)
-		cr, okR := upsampleChroma(m, m.Cr, nil)
+		var okB, okR bool
+		sc.cb, okB = upsampleChroma(m, m.Cb, sc.cb, &sc.row)
+		sc.cr, okR = upsampleChroma(m, m.Cr, sc.cr, &sc.row)
+		cb, cr := sc.cb, sc.cr
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
 				yi := m.YOffset(x, y)

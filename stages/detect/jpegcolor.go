@@ -47,7 +47,7 @@ func yccToRGB(y, cb, cr uint8) (r, g, b uint8) {
 // upsampleChroma returns a chroma plane at full resolution (w×h, stride w),
 // upsampled the way libjpeg-turbo does; ok is false for subsamplings it does
 // not handle (then the caller samples the nearest chroma value).
-func upsampleChroma(m *image.YCbCr, plane []uint8, dst []uint8) (out []uint8, ok bool) {
+func upsampleChroma(m *image.YCbCr, plane, dst []uint8, rowBuf *[]uint8) (out []uint8, ok bool) {
 	w, h := m.Rect.Dx(), m.Rect.Dy()
 	cw := (w + 1) / 2
 	var v2 bool
@@ -56,17 +56,18 @@ func upsampleChroma(m *image.YCbCr, plane []uint8, dst []uint8) (out []uint8, ok
 		v2 = true
 	case image.YCbCrSubsampleRatio422:
 	default:
-		return nil, false
+		return dst, false
 	}
 	if cw < 2 || m.Rect.Min != (image.Point{}) {
-		return nil, false
+		return dst, false
 	}
 	ch := h
 	if v2 {
 		ch = (h + 1) / 2
 	}
 	dst = grow(dst, w*h)
-	row := make([]uint8, 2*cw)
+	*rowBuf = grow(*rowBuf, 2*cw)
+	row := *rowBuf
 	for oy := range h {
 		cy := oy
 		if v2 {

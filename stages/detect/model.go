@@ -59,10 +59,12 @@ type inputSpec struct {
 type runner struct {
 	ip      *tflite.Interpreter
 	resize  resizer
-	decoded []uint8
+	decoded decodeScratch
 	resized []uint8
 	inReal  []float32 // the input as real numbers, kept for score: mse
 	outReal []float32
+	ssd     [4][]float32 // boxes, classes, scores, count
+	order   []int        // classify: class indices being ranked
 	rs      []reading.Reading
 }
 

@@ -54,7 +54,7 @@ func TestPreprocessGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			px, format, err := decodeImage(data, layout.ch, nil)
+			px, format, err := decodeImage(data, layout.ch, &decodeScratch{})
 			if err != nil {
 				t.Fatal(err)
 			}

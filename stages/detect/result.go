@@ -120,12 +120,12 @@ func (d *Detector) readOutputs(r *runner, set *modelSet, res *Result) error {
 	switch cfg.Output {
 	case OutputClassify:
 		r.outReal = realValues(ip.Output(0), r.outReal)
-		res.Classes = topClasses(r.outReal, cfg.TopK, cfg.Threshold, set.labels)
+		res.Classes, r.order = topClasses(r.outReal, cfg.TopK, cfg.Threshold, set.labels, r.order)
 	case OutputSSD:
-		boxes := realValues(ip.Output(0), nil)
-		classes := realValues(ip.Output(1), nil)
-		scores := realValues(ip.Output(2), nil)
-		count := realValues(ip.Output(3), nil)
+		for i := range r.ssd {
+			r.ssd[i] = realValues(ip.Output(i), r.ssd[i])
+		}
+		boxes, classes, scores, count := r.ssd[0], r.ssd[1], r.ssd[2], r.ssd[3]
 		n := len(scores)
 		if len(count) > 0 && count[0] >= 0 && int(count[0]) < n {
 			n = int(count[0])
@@ -185,9 +185,10 @@ func f(v float32) float64 {
 }
 
 // topClasses returns the k best classes scoring at least threshold, best
-// first, ties by lower index (k 0: all).
-func topClasses(scores []float32, k int, threshold float64, labels labelSet) []Class {
-	idx := make([]int, 0, len(scores))
+// first, ties by lower index (k 0: all); idx is scratch memory, returned for
+// reuse.
+func topClasses(scores []float32, k int, threshold float64, labels labelSet, idx []int) ([]Class, []int) {
+	idx = idx[:0]
 	for i, s := range scores {
 		if float64(s) >= threshold {
 			idx = append(idx, i)
@@ -201,5 +202,5 @@ func topClasses(scores []float32, k int, threshold float64, labels labelSet) []C
 	for j, i := range idx {
 		out[j] = Class{Index: i, Label: labels.label(i, false), Score: f(scores[i])}
 	}
-	return out
+	return out, idx
 }
