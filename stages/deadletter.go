@@ -3,7 +3,9 @@ package stages
 import (
 	"context"
 	"errors"
+	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
@@ -62,4 +64,39 @@ func (e Env) DeadLetter(ctx context.Context, msg *message.Message, reason error)
 	e.Log().Warn("input cannot be parsed; dropped (no dead-letter route)",
 		"source", msg.Metadata.Get(MetaSource), "error", reason)
 	return nil
+}
+
+// DeadLetterRetrying hands msg to env.DeadLetter and, while that fails, tries
+// again after a backoff growing from RetryFirstBackoff to RetryMaxBackoff, so
+// that a source never acknowledges an input before its dead letter is safe. It
+// returns nil once the dead letter was taken and ctx.Err() when ctx ends.
+// onFail, if not nil, is called with each failure and the wait before the next
+// attempt.
+func DeadLetterRetrying(ctx context.Context, env Env, msg *message.Message, reason error, onFail func(err error, wait time.Duration)) error {
+	wait := RetryFirstBackoff
+	for {
+		err := env.DeadLetter(ctx, msg, reason)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if onFail != nil {
+			onFail(err, wait)
+		}
+		if err := Sleep(ctx, wait); err != nil {
+			return err
+		}
+		wait = min(2*wait, RetryMaxBackoff)
+	}
+}
+
+// NewDeadLetter returns a message holding raw, an input that cannot be parsed,
+// with MetaSource set to source (where it came from). Its metadata may be
+// extended before it is handed to Env.DeadLetter.
+func NewDeadLetter(raw []byte, source string) *message.Message {
+	msg := message.NewMessage(watermill.NewUUID(), raw)
+	msg.Metadata.Set(MetaSource, source)
+	return msg
 }

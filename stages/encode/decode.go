@@ -55,7 +55,9 @@ func NewDecoder(cfg *DecodeConfig, env stages.Env) (*Decoder, error) {
 	return d, nil
 }
 
-// Process decodes the frames of a KindFrame message into readings messages.
+// Process decodes the frames of a KindFrame message into readings messages. A
+// corrupt frame fails the message with a stages.Malformed error: the runtime
+// moves it to the dead-letter sink.
 func (d *Decoder) Process(ctx context.Context, msg *message.Message) ([]*message.Message, error) {
 	if kind := msg.Metadata.Get(stages.MetaKind); kind != stages.KindFrame {
 		return nil, fmt.Errorf("decode: message %s has kind %q, want %q", msg.UUID, kind, stages.KindFrame)
@@ -67,11 +69,11 @@ func (d *Decoder) Process(ctx context.Context, msg *message.Message) ([]*message
 	for offset := 0; len(src) > 0; offset = len(msg.Payload) - len(src) {
 		f, rest, err := frame.Next(src)
 		if err != nil {
-			return nil, fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err)
+			return nil, stages.Malformed(fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err))
 		}
 		h, err := s.dec.Decode(f, &s.block)
 		if err != nil {
-			return nil, fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err)
+			return nil, stages.Malformed(fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err))
 		}
 		src = rest
 		s.rs = BlockReadings(&s.block, s.rs[:0])

@@ -88,10 +88,11 @@ func NewEncoder(cfg *Config, env stages.Env) (*Encoder, error) {
 
 // Process buffers the readings of a KindReadings message and returns the frames
 // that became due: full blocks, and blocks older than max_age. A payload that does
-// not parse is rejected whole (the error Nacks it) and leaves every buffer as it
-// was. A block the frame encoder refuses (it cannot for blocks within the frame
-// limits) is logged and dropped rather than failing the message, whose readings
-// are already buffered.
+// not parse is rejected whole with a stages.Malformed error (the runtime moves
+// it to the dead-letter sink) and leaves every buffer as it was. A block the
+// frame encoder refuses (it cannot for blocks within the frame limits) is
+// logged and dropped rather than failing the message, whose readings are
+// already buffered.
 func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message.Message, error) {
 	if kind := msg.Metadata.Get(stages.MetaKind); kind != stages.KindReadings {
 		return nil, fmt.Errorf("encode: message %s has kind %q, want %q", msg.UUID, kind, stages.KindReadings)
@@ -101,7 +102,7 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 	var err error
 	e.scratch, err = reading.DecodePayload(msg.Payload, e.scratch[:0])
 	if err != nil {
-		return nil, fmt.Errorf("encode: message %s: %w", msg.UUID, err)
+		return nil, stages.Malformed(fmt.Errorf("encode: message %s: %w", msg.UUID, err))
 	}
 	defaultNode := msg.Metadata.Get(stages.MetaNode)
 	if defaultNode == "" {
@@ -111,14 +112,14 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 	for i := range e.scratch {
 		r := &e.scratch[i]
 		if r.Stream == "" {
-			return nil, fmt.Errorf("encode: message %s: reading %d: stream is empty", msg.UUID, i+1)
+			return nil, stages.Malformed(fmt.Errorf("encode: message %s: reading %d: stream is empty", msg.UUID, i+1))
 		}
 		if len(r.Stream) > frame.MaxNameLen || len(r.Node) > frame.MaxNameLen || len(defaultNode) > frame.MaxNameLen {
-			return nil, fmt.Errorf("encode: message %s: reading %d: node or stream name longer than %d bytes", msg.UUID, i+1, frame.MaxNameLen)
+			return nil, stages.Malformed(fmt.Errorf("encode: message %s: reading %d: node or stream name longer than %d bytes", msg.UUID, i+1, frame.MaxNameLen))
 		}
 		if !inNanoRange(r.Time) {
-			return nil, fmt.Errorf("encode: message %s: reading %d (stream %q): timestamp %s outside the years 1678-2262 that Unix nanoseconds can hold",
-				msg.UUID, i+1, r.Stream, r.Time.Format(time.RFC3339))
+			return nil, stages.Malformed(fmt.Errorf("encode: message %s: reading %d (stream %q): timestamp %s outside the years 1678-2262 that Unix nanoseconds can hold",
+				msg.UUID, i+1, r.Stream, r.Time.Format(time.RFC3339)))
 		}
 	}
 	now := e.now()

@@ -104,6 +104,7 @@ type Source struct {
 	node     string
 	csvOpts  reading.CSVOptions
 	log      *slog.Logger
+	env      stages.Env // for dead letters
 	badLines atomic.Int64
 	sent     atomic.Int64
 	now      func() time.Time
@@ -124,7 +125,7 @@ func buildSource(_ context.Context, cfg *SourceConfig, env stages.Env) (stages.S
 	if stream == "" {
 		stream = strings.TrimSuffix(filepath.Base(cfg.Path), filepath.Ext(cfg.Path))
 	}
-	s := &Source{cfg: cfg, format: format, stream: stream, node: env.Node.ID, log: env.Log(), now: time.Now}
+	s := &Source{cfg: cfg, format: format, stream: stream, node: env.Node.ID, log: env.Log(), env: env, now: time.Now}
 	s.csvOpts = reading.CSVOptions{
 		TimeColumn: cfg.CSV.TimeColumn, SeqColumn: cfg.CSV.SeqColumn, Interval: cfg.CSV.Interval,
 		NodeColumn: cfg.CSV.NodeColumn, StreamColumn: cfg.CSV.StreamColumn,
@@ -224,6 +225,9 @@ func (s *Source) pass(ctx context.Context, emit stages.EmitFunc, st *replay) (fi
 		case errors.As(err, &le):
 			s.badLines.Add(1)
 			s.log.Warn(fmt.Sprintf("%s:%d: %v", s.cfg.Path, le.Line, le.Err), "skipped", s.badLines.Load())
+			if err := s.deadLetter(ctx, le); err != nil {
+				return first, last, step, n, err
+			}
 			continue
 		case err == io.EOF:
 			return first, last, step, n, flush()

@@ -87,6 +87,7 @@ type Source struct {
 	cfg  *Config
 	node string
 	log  *slog.Logger
+	env  stages.Env // for dead letters
 	ln   net.Listener
 
 	mu     sync.Mutex
@@ -99,7 +100,7 @@ func build(_ context.Context, cfg *Config, env stages.Env) (stages.Source, error
 	if err != nil {
 		return nil, stages.FieldErrorf("address", "%w", err)
 	}
-	return &Source{cfg: cfg, node: env.Node.ID, log: env.Log(), ln: ln}, nil
+	return &Source{cfg: cfg, node: env.Node.ID, log: env.Log(), env: env, ln: ln}, nil
 }
 
 // Addr is the address the source listens on (useful with port 0).
@@ -204,12 +205,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rs, err := parseBody(body, ndjson, opts)
-	if err != nil {
-		reply(w, http.StatusBadRequest, "%v; nothing accepted", err)
-		return
+	if err == nil && len(rs) == 0 {
+		err = errors.New("no readings in the body")
 	}
-	if len(rs) == 0 {
-		reply(w, http.StatusBadRequest, "no readings in the body")
+	if err != nil {
+		h.badBody(ctx, w, r, body, err)
 		return
 	}
 	err = h.emit(ctx, reading.NewMessage(rs))

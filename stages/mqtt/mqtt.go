@@ -139,6 +139,7 @@ type Source struct {
 	node     string
 	clientID string
 	log      *slog.Logger
+	env      stages.Env // for dead letters
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc // cancels a running Read
@@ -152,7 +153,7 @@ func build(_ context.Context, cfg *Config, env stages.Env) (stages.Source, error
 		id = "edgeflow-" + env.Node.ID + "-" + env.Pipeline
 		id = strings.Trim(strings.ReplaceAll(id, "--", "-"), "-")
 	}
-	return &Source{cfg: cfg, node: env.Node.ID, clientID: id, log: env.Log()}, nil
+	return &Source{cfg: cfg, node: env.Node.ID, clientID: id, log: env.Log(), env: env}, nil
 }
 
 // received is one PUBLISH waiting for the pipeline.
@@ -278,6 +279,9 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 			s.skipped++
 			s.mu.Unlock()
 			s.log.Warn("mqtt source: payload skipped", "topic", in.pub.Topic, "err", err)
+			if err := s.deadLetter(ctx, in, err); err != nil {
+				return err // not acknowledged: the broker redelivers it
+			}
 			s.ack(in)
 			continue
 		}

@@ -111,11 +111,11 @@ func (r *CSVReader) Next(dst []Reading) ([]Reading, error) {
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			return dst, nil // blank line
 		}
-		return dst, &LineError{Line: line, Err: fmt.Errorf("%d fields, header has %d", len(rec), len(r.names))}
+		return dst, r.lineError(line, rec, fmt.Errorf("%d fields, header has %d", len(rec), len(r.names)))
 	}
 	t, err := r.rowTime(rec, row)
 	if err != nil {
-		return dst, &LineError{Line: line, Err: err}
+		return dst, r.lineError(line, rec, err)
 	}
 	node := r.opts.Node
 	if r.nodeCol >= 0 {
@@ -125,7 +125,7 @@ func (r *CSVReader) Next(dst []Reading) ([]Reading, error) {
 	if r.streamCol >= 0 {
 		stream = rec[r.streamCol]
 		if stream == "" {
-			return dst, &LineError{Line: line, Err: fmt.Errorf("column %q is empty", r.names[r.streamCol])}
+			return dst, r.lineError(line, rec, fmt.Errorf("column %q is empty", r.names[r.streamCol]))
 		}
 	}
 	var labels map[string]string
@@ -143,7 +143,7 @@ func (r *CSVReader) Next(dst []Reading) ([]Reading, error) {
 		}
 		v, err := ParseValue(cell)
 		if err != nil {
-			return dst[:n], &LineError{Line: line, Err: fmt.Errorf("column %q: %w", r.names[c], err)}
+			return dst[:n], r.lineError(line, rec, fmt.Errorf("column %q: %w", r.names[c], err))
 		}
 		name := stream
 		switch suffix := r.valueNames[i]; {
@@ -272,4 +272,14 @@ func (r *CSVReader) readHeader() error {
 		r.valueNames = append(r.valueNames, suffix)
 	}
 	return nil
+}
+
+// lineError is the *LineError of data row rec at line, its Text the row's
+// fields joined again by the separator.
+func (r *CSVReader) lineError(line int, rec []string, err error) *LineError {
+	comma := r.opts.Comma
+	if comma == 0 {
+		comma = ','
+	}
+	return &LineError{Line: line, Err: err, Text: []byte(strings.Join(rec, string(comma)))}
 }

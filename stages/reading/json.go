@@ -185,7 +185,7 @@ func DecodePayload(payload []byte, dst []Reading) ([]Reading, error) {
 		}
 		var err error
 		if dst, err = ParseJSONLine(line, dst); err != nil {
-			return dst[:n], &LineError{Line: lineNo, Err: err}
+			return dst[:n], &LineError{Line: lineNo, Err: err, Text: line}
 		}
 	}
 	return dst, nil
@@ -225,6 +225,10 @@ func NewMessage(rs []Reading) *message.Message {
 type LineError struct {
 	Line int // 1-based
 	Err  error
+	// Text is the line as read, for dead letters, when the reader has it (a CSV
+	// row is its fields joined again by the separator; a line over the length
+	// limit is left out).
+	Text []byte
 }
 
 func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }

@@ -49,14 +49,14 @@ func (r *JSONLReader) Next(dst []Reading) ([]Reading, error) {
 		}
 		r.line++
 		if tooLong {
-			return dst, &LineError{Line: r.line, Err: fmt.Errorf("line longer than %d bytes", r.maxLine)}
+			return dst, &LineError{Line: r.line, Err: fmt.Errorf("line longer than %d bytes", r.maxLine), Text: bytes.Clone(line)}
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		out, perr := ParseJSONLineOptions(line, dst, r.opts)
 		if perr != nil {
-			return dst, &LineError{Line: r.line, Err: perr}
+			return dst, &LineError{Line: r.line, Err: perr, Text: bytes.Clone(line)}
 		}
 		return out, nil
 	}
