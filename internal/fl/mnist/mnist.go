@@ -24,23 +24,27 @@ const (
 
 // Load reads the training (60,000) and test (10,000) sets from dir (the
 // module's data directory). Pixels are scaled to [0, 1].
-func Load(dir string) (trainSet, testSet train.Dataset, err error) {
-	if trainSet, err = load(filepath.Join(dir, "train-images-idx3-ubyte.gz"), filepath.Join(dir, "train-labels-idx1-ubyte.gz")); err != nil {
+func Load(dir string) (trainSet, testSet train.Dataset, err error) { return LoadFirst(dir, 0, 0) }
+
+// LoadFirst is Load reading only the first maxTrain training and maxTest
+// test examples (0: all), for tests that need a few seconds, not the set.
+func LoadFirst(dir string, maxTrain, maxTest int) (trainSet, testSet train.Dataset, err error) {
+	if trainSet, err = load(filepath.Join(dir, "train-images-idx3-ubyte.gz"), filepath.Join(dir, "train-labels-idx1-ubyte.gz"), maxTrain); err != nil {
 		return
 	}
-	testSet, err = load(filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"))
+	testSet, err = load(filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"), maxTest)
 	return
 }
 
-func load(imagesPath, labelsPath string) (train.Dataset, error) {
-	images, dims, err := readIDX(imagesPath, 0x803, 3)
+func load(imagesPath, labelsPath string, limit int) (train.Dataset, error) {
+	images, dims, err := readIDX(imagesPath, 0x803, 3, limit)
 	if err != nil {
 		return train.Dataset{}, err
 	}
 	if dims[1] != 28 || dims[2] != 28 {
 		return train.Dataset{}, fmt.Errorf("%s: images %d×%d, want 28×28", imagesPath, dims[1], dims[2])
 	}
-	labels, ldims, err := readIDX(labelsPath, 0x801, 1)
+	labels, ldims, err := readIDX(labelsPath, 0x801, 1, limit)
 	if err != nil {
 		return train.Dataset{}, err
 	}
@@ -57,8 +61,9 @@ func load(imagesPath, labelsPath string) (train.Dataset, error) {
 	return d, nil
 }
 
-// readIDX reads a gzipped IDX file of unsigned bytes with the given magic.
-func readIDX(path string, magic uint32, rank int) ([]byte, []int, error) {
+// readIDX reads a gzipped IDX file of unsigned bytes with the given magic,
+// the first limit items (0: all); dims[0] is the number read.
+func readIDX(path string, magic uint32, rank int, limit int) ([]byte, []int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -79,6 +84,9 @@ func readIDX(path string, magic uint32, rank int) ([]byte, []int, error) {
 	size := 1
 	for i := range dims {
 		dims[i] = int(binary.BigEndian.Uint32(head[4+4*i:]))
+		if i == 0 && limit > 0 {
+			dims[0] = min(dims[0], limit)
+		}
 		size *= dims[i]
 	}
 	if size > 100<<20 {
