@@ -19,9 +19,9 @@ Pacing: rate limits readings per second; speedup replays the gaps between timest
 times faster; with both, the slower wins; with neither, the file goes as fast as the pipeline
 acknowledges. loop starts over at the end with timestamps shifted past the previous pass.
 
-A line that does not parse is logged as "FILE:LINE: reason", counted and skipped; the rest
-keeps flowing. The source moves past a batch only after the pipeline acknowledged it; a nacked
-batch is sent again after a short backoff. Readings without a node get the edge node's id.`,
+A line that does not parse is logged as "FILE:LINE: reason", counted, and sent to the pipeline's
+dead_letter: sink (skipped without one); the rest keeps flowing. The source moves past a batch
+only after the pipeline acknowledged it; a nacked batch is sent again after a short backoff. Readings without a node get the edge node's id.`,
 		Produces: []string{stages.KindReadings},
 		Examples: []stages.Example{
 			{Title: "Replay a NAB series, one simulated hour per second", YAML: `type: file
