@@ -25,13 +25,13 @@ func (r *report) drawPlot(path string) error {
 	p.Title.Text = "FedAvg on MNIST, 2NN, C=0.1, E=1, B=10"
 	p.X.Label.Text = "round"
 	p.Y.Label.Text = "test accuracy"
-	p.Y.Min, p.Y.Max = 0.85, 1
+	p.Y.Min, p.Y.Max = 0.8, 1
 	p.Legend.Left, p.Legend.Top = false, false
 	maxRound := 1.0
 	for _, o := range r.present() {
 		xys := make(plotter.XYs, len(o.Rounds))
 		for i, rec := range o.Rounds {
-			xys[i] = plotter.XY{X: float64(rec.Round), Y: max(rec.TestAccuracy, 0.85)}
+			xys[i] = plotter.XY{X: float64(rec.Round), Y: max(rec.TestAccuracy, 0.8)}
 		}
 		maxRound = max(maxRound, float64(len(o.Rounds)))
 		l, err := plotter.NewLine(xys)
