@@ -89,6 +89,7 @@ const (
 	rejectMemory
 	rejectDisk
 	rejectAccelerators
+	rejectCPUOrMemory // a skipped page: no node has enough CPU and memory at once
 	rejectLabels
 	rejectAcceleratorKind
 	rejectMaxPerNode
@@ -98,7 +99,7 @@ const (
 
 var rejectNames = [rejectShared]string{
 	"down", "insufficient cpu", "insufficient memory", "insufficient disk", "insufficient accelerators",
-	"labels do not match", "no accelerator of the kind", "group at max per node", "zone spread skew",
+	"insufficient cpu or memory", "labels do not match", "no accelerator of the kind", "group at max per node", "zone spread skew",
 }
 
 // Plan places the tasks of down nodes and then tasks, highest priority first
@@ -306,6 +307,7 @@ func (d *decider) decide(t *Task, rng *rand.Rand) (int32, bool) {
 		first = rng.IntN(len(pages))
 	}
 	best, bestTier, bestScore, feasible := int32(-1), false, 0.0, 0
+	level := cpuLevel(n.req.MilliCPU)
 	for k := range pages {
 		if d.enough > 0 && feasible >= d.enough {
 			break
@@ -315,6 +317,10 @@ func (d *decider) decide(t *Task, rng *rand.Rand) (int32, bool) {
 		d.nodes += pg.count
 		if r := resourceReject(pg.maxFree, n.req); r >= 0 {
 			d.rejects[r] += pg.count // no node of the page has enough of r
+			continue
+		}
+		if pg.memAtCPU[level] < n.req.MemoryBytes {
+			d.rejects[rejectCPUOrMemory] += pg.count // no node has enough of both
 			continue
 		}
 		for j := range pageSize {

@@ -33,11 +33,31 @@ type page struct {
 	// the page, so the planner skips the page. count is its number of nodes.
 	maxFree Resources
 	count   int
+	// memAtCPU[i] is the most free memory on a node of the page with at
+	// least cpuLevels[i] free CPU: a request for c ≥ cpuLevels[i] CPU and
+	// more memory than that fits no node of the page.
+	memAtCPU [len(cpuLevels)]int64
+}
+
+// cpuLevels are the free-CPU thresholds (millicores) of page.memAtCPU.
+var cpuLevels = [...]int64{0, 125, 250, 500, 1000, 2000, 4000, 8000}
+
+// cpuLevel is the index of the largest level at most c.
+func cpuLevel(c int64) int {
+	i := 0
+	for i+1 < len(cpuLevels) && cpuLevels[i+1] <= c {
+		i++
+	}
+	return i
 }
 
 // summarize recomputes maxFree and count after a change.
 func (pg *page) summarize() {
 	var m Resources
+	var mem [len(cpuLevels)]int64
+	for i := range mem {
+		mem[i] = -1
+	}
 	n := 0
 	for j := range pageSize {
 		if pg.node[j] == nil {
@@ -46,8 +66,11 @@ func (pg *page) summarize() {
 		n++
 		f := pg.free[j]
 		m = Resources{max(m.MilliCPU, f.MilliCPU), max(m.MemoryBytes, f.MemoryBytes), max(m.DiskBytes, f.DiskBytes), max(m.Accelerators, f.Accelerators)}
+		for i := range cpuLevel(f.MilliCPU) + 1 {
+			mem[i] = max(mem[i], f.MemoryBytes)
+		}
 	}
-	pg.maxFree, pg.count = m, n
+	pg.maxFree, pg.count, pg.memAtCPU = m, n, mem
 }
 
 type groupCount struct {

@@ -37,7 +37,7 @@ func (r *report) drawPlot(path string) error {
 	}
 
 	right := plot.New()
-	right.Title.Text = fmt.Sprintf("decision latency p99, load %.2f", r.config.load)
+	right.Title.Text = fmt.Sprintf("decision latency p99, load %.2f (dashed: CPU time)", r.config.load)
 	right.X.Label.Text = "nodes"
 	right.Y.Label.Text = "p99 (µs)"
 	right.X.Scale, right.Y.Scale = plot.LogScale{}, plot.LogScale{}
@@ -52,6 +52,16 @@ func (r *report) drawPlot(path string) error {
 			if err := addLine(right, xys, colours[a%len(colours)], r.sizes[0][a].Algorithm); err != nil {
 				return err
 			}
+			cpu := make(plotter.XYs, len(r.sizes))
+			for k, rows := range r.sizes {
+				cpu[k] = plotter.XY{X: float64(rows[a].Nodes), Y: max(float64(rows[a].CPUP99.Nanoseconds())/1000, 0.1)}
+			}
+			l, err := plotter.NewLine(cpu)
+			if err != nil {
+				return err
+			}
+			l.Color, l.Width, l.Dashes = colours[a%len(colours)], vg.Points(1), []vg.Length{vg.Points(4), vg.Points(3)}
+			right.Add(l)
 		}
 	}
 
