@@ -34,7 +34,14 @@ type Interpreter struct {
 	// the two paths).
 	plainConv  bool
 	arenaLimit int
+	closed     bool
 }
+
+// ErrClosed is returned by Invoke after Close.
+var ErrClosed = errors.New("tflite: interpreter closed")
+
+// MaxThreads bounds WithThreads.
+const MaxThreads = 64
 
 // kernel is one prepared operator.
 type kernel interface {
@@ -63,7 +70,8 @@ func withPlainConv() InterpreterOption {
 }
 
 // WithThreads sets the number of goroutines a kernel splits its work over
-// (output rows or channels); n < 1 means runtime.GOMAXPROCS(0), the default.
+// (output rows); n < 1 means runtime.GOMAXPROCS(0), the default, and n is at
+// most MaxThreads.
 func WithThreads(n int) InterpreterOption {
 	return func(c *interpreterConfig) { c.threads = n }
 }
@@ -72,6 +80,9 @@ func WithThreads(n int) InterpreterOption {
 // ErrUnsupportedOps or ErrInterpreter and naming the operator, when an
 // operator is not supported or its tensors are not what its kernel handles.
 func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
+	if m == nil || len(m.Subgraphs) == 0 {
+		return nil, fmt.Errorf("tflite: no subgraph to run: %w", ErrInterpreter)
+	}
 	if err := m.CheckSupported(); err != nil {
 		return nil, err
 	}
@@ -82,6 +93,7 @@ func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
 	if cfg.threads < 1 {
 		cfg.threads = runtime.GOMAXPROCS(0)
 	}
+	cfg.threads = min(cfg.threads, MaxThreads)
 	g := m.Main()
 	ip := &Interpreter{
 		model:   m,
@@ -129,10 +141,13 @@ func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
 	return ip, nil
 }
 
-// Close stops the interpreter's worker goroutines. The Interpreter must not
-// be used afterwards. Closing is optional: an unreachable Interpreter's
+// Close stops the interpreter's worker goroutines; Invoke then returns
+// ErrClosed. Closing is optional: an unreachable Interpreter's
 // workers stop when it is garbage collected.
-func (ip *Interpreter) Close() { ip.pool.close() }
+func (ip *Interpreter) Close() {
+	ip.closed = true
+	ip.pool.close()
+}
 
 // NumInputs is the number of the subgraph's inputs.
 func (ip *Interpreter) NumInputs() int { return len(ip.inputs) }
@@ -163,6 +178,9 @@ func (ip *Interpreter) ArenaBytes() int { return len(ip.arena) }
 
 // Invoke runs the operators in order, checking ctx before each one.
 func (ip *Interpreter) Invoke(ctx context.Context) error {
+	if ip.closed {
+		return ErrClosed
+	}
 	for i, k := range ip.kernels {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("tflite: before operators[%d] (%s): %w", i, ip.ops[i], err)

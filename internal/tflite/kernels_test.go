@@ -541,6 +541,19 @@ func TestNewInterpreterErrors(t *testing.T) {
 	}
 }
 
+func TestInvokeAfterClose(t *testing.T) {
+	m := oneOp("RELU", nil, Tensor{Name: "a", Type: Float32, Shape: []int{2}}, Tensor{Name: "b", Type: Float32, Shape: []int{2}})
+	ip := newTestInterpreter(t, m, WithThreads(2))
+	ip.Close()
+	ip.Close()
+	if err := ip.Invoke(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Invoke after Close: %v, want ErrClosed", err)
+	}
+	if _, err := NewInterpreter(&Model{}); !errors.Is(err, ErrInterpreter) {
+		t.Errorf("NewInterpreter of a model without subgraphs: %v", err)
+	}
+}
+
 func TestInvokeCancelled(t *testing.T) {
 	m := oneOp("RELU", nil, Tensor{Name: "a", Type: Float32, Shape: []int{2}}, Tensor{Name: "b", Type: Float32, Shape: []int{2}})
 	ip := newTestInterpreter(t, m)
