@@ -38,7 +38,8 @@ bench-schedule:
 bench-fedavg:
 	cd internal/tools/benchfedavg && $(GO) run -mod=mod . -results results.json -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/fedavg.png $(FEDAVG_FLAGS)
 
-## fuzz: every fuzz target for FUZZTIME each (default 30s).
+## fuzz: every fuzz target of the module for FUZZTIME each (default 60s: about one minute per
+## target, see internal/tools/fuzz.sh; FUZZPARALLEL=1 on a shared machine).
 fuzz:
 	bash internal/tools/fuzz.sh
 

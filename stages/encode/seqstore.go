@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -113,12 +114,15 @@ func (s *SeqStore) Next(node, stream string) (uint64, error) {
 		st = &seqState{}
 		s.streams[k] = st
 	}
+	if st.last == math.MaxUint64 {
+		return st.last, fmt.Errorf("encode: stream %s/%s: sequence numbers exhausted (sequence file %s)", node, stream, s.path)
+	}
 	st.last++
 	if s.path == "" || st.last <= st.limit {
 		return st.last, nil
 	}
 	old := st.limit
-	st.limit = st.last + SeqReserve - 1
+	st.limit = st.last + min(SeqReserve-1, math.MaxUint64-st.last)
 	if err := s.persistLocked(); err != nil {
 		st.limit = old
 		return st.last, err
