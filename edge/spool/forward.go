@@ -1,0 +1,170 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	bolt "go.etcd.io/bbolt"
+)
+
+// forward runs until Close: it sends the oldest records to the sink in
+// batches, deletes them once the sink took them, and deletes expired ones.
+func (s *Spool) forward(ctx context.Context) {
+	defer close(s.done)
+	wait := RetryFirstWait
+	failing := false
+	for {
+		stopping := isClosed(s.stop)
+		keys, msgs, err := s.head()
+		if err != nil {
+			// The file is unreadable or a record corrupt; nothing better to do
+			// than to report it and try again later.
+			s.log.Error("spool: reading the oldest messages failed", "path", s.path, "error", err)
+			if stopping || !s.sleep(ctx, s.cfg.RetryMaxWait) {
+				return
+			}
+			continue
+		}
+		if len(keys) == 0 {
+			if stopping {
+				return
+			}
+			select {
+			case <-s.arrived:
+			case <-s.stop:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		err = s.sink.Write(ctx, msgs)
+		if err == nil {
+			if failing {
+				s.log.Info("spool: the sink takes messages again", "path", s.path, "depth", s.Stats().Depth)
+				failing = false
+			}
+			wait = RetryFirstWait
+			if err := s.remove(keys); err != nil {
+				s.log.Error("spool: deleting forwarded messages failed; they will be sent again", "path", s.path, "error", err)
+			}
+			continue
+		}
+		s.mu.Lock()
+		s.stats.WriteErrors++
+		s.mu.Unlock()
+		if !failing {
+			s.log.Warn("spool: the sink failed; keeping messages and retrying", "path", s.path, "error", err)
+			failing = true
+		}
+		if stopping || ctx.Err() != nil || !s.sleep(ctx, wait) {
+			return
+		}
+		wait = min(2*wait, s.cfg.RetryMaxWait)
+	}
+}
+
+// sleep waits for d, a Kick or Close; false when the forwarder must end.
+func (s *Spool) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.kick:
+	case <-s.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// head returns the oldest batch of records that are not expired, after
+// deleting the expired ones in front of them.
+func (s *Spool) head() (keys [][]byte, msgs []*message.Message, err error) {
+	for {
+		var expired [][]byte
+		var size int64
+		cutoff := time.Time{}
+		if s.cfg.MaxAge > 0 {
+			cutoff = s.now().Add(-s.cfg.MaxAge)
+		}
+		err = s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(recordsBucket).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				at, err := recordTime(v)
+				if err != nil {
+					return fmt.Errorf("record %x: %w", k, err)
+				}
+				if !cutoff.IsZero() && at.Before(cutoff) && len(msgs) == 0 {
+					expired = append(expired, append([]byte(nil), k...))
+					if len(expired) >= maxExpiredPerPass {
+						return nil
+					}
+					continue
+				}
+				if len(msgs) >= s.cfg.BatchMessages || (len(msgs) > 0 && size+int64(len(v)) > int64(s.cfg.BatchBytes)) {
+					return nil
+				}
+				m, err := decodeRecord(v)
+				if err != nil {
+					return fmt.Errorf("record %x: %w", k, err)
+				}
+				keys = append(keys, append([]byte(nil), k...))
+				msgs = append(msgs, m)
+				size += int64(len(v))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(expired) == 0 {
+			return keys, msgs, nil
+		}
+		if err := s.delete(expired, true); err != nil {
+			return nil, nil, err
+		}
+		if len(msgs) > 0 {
+			return keys, msgs, nil
+		}
+		keys, msgs = nil, nil
+	}
+}
+
+// remove deletes forwarded records.
+func (s *Spool) remove(keys [][]byte) error { return s.delete(keys, false) }
+
+// delete deletes the records of keys that are still there (drop_oldest may
+// have deleted some meanwhile), counting them as expired or forwarded.
+func (s *Spool) delete(keys [][]byte, expired bool) error {
+	return s.update(func(b *bolt.Bucket, _, _ int64, c *change) error {
+		var errs []error
+		for _, k := range keys {
+			v := b.Get(k)
+			if v == nil {
+				continue
+			}
+			c.count--
+			c.bytes -= recordSize(k, v)
+			if expired {
+				c.expired++
+			} else {
+				c.forwarded++
+			}
+			errs = append(errs, b.Delete(k))
+		}
+		return errors.Join(errs...)
+	})
+}

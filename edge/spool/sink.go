@@ -1,0 +1,53 @@
+package spool
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/edgeflow/edgeflow/stages"
+)
+
+// Sink is a stages.Sink whose Write returns once the messages are durable in
+// a Spool; the spool's forwarder writes them to the wrapped sink.
+type Sink struct {
+	spool *Spool
+	next  stages.Sink
+}
+
+// NewSink opens the spool at path in front of next; see Open.
+func NewSink(path string, cfg Config, next stages.Sink, opts Options) (*Sink, error) {
+	s, err := Open(path, cfg, next, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{spool: s, next: next}, nil
+}
+
+// Write appends msgs to the spool (see Spool.Append).
+func (s *Sink) Write(ctx context.Context, msgs []*message.Message) error {
+	return s.spool.Append(ctx, msgs)
+}
+
+// Spool is the spool in front of the wrapped sink.
+func (s *Sink) Spool() *Spool { return s.spool }
+
+// Unwrap returns the wrapped sink.
+func (s *Sink) Unwrap() stages.Sink { return s.next }
+
+// Close closes the spool (letting it drain for a while, see Spool.Close), then
+// the wrapped sink if it holds resources. It is idempotent when the wrapped
+// sink's Close is.
+func (s *Sink) Close() error {
+	err := s.spool.Close()
+	if c, ok := s.next.(stages.Closer); ok {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}
+
+var (
+	_ stages.Sink   = (*Sink)(nil)
+	_ stages.Closer = (*Sink)(nil)
+)
