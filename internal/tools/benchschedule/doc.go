@@ -6,7 +6,7 @@
 // against greedy from the same run, and at 10,000 nodes the same with
 // Kubernetes-style sampling of feasible nodes;
 // the utilisation each algorithm reaches at equal acceptance (a search for the
-// load at which 95 % of tasks are accepted); and the reference article's
+// load at which 99 % and 95 % of tasks are accepted); and the reference article's
 // 10-node comparison of greedy and random over several seeds. With -doc it
 // rewrites the scheduling section of docs/benchmarks.md, with -plot it draws a
 // PNG. It is a separate Go module so that the plotting dependency stays out of

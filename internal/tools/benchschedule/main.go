@@ -19,7 +19,7 @@ func main() {
 	perNode := flag.Int("arrivals-per-node", 40, "tasks per node in each run (at least 4,000, at most -max-arrivals)")
 	maxArrivals := flag.Int("max-arrivals", 100000, "cap on tasks per run")
 	sampleFrom := flag.Int("sample-from", 10000, "from this cluster size on, also run every algorithm with Kubernetes' adaptive sampling")
-	target := flag.Float64("target-acceptance", 0.95, "acceptance at which utilisation is compared")
+	targets := flag.String("target-acceptance", "0.99,0.95", "acceptance levels at which utilisation is compared")
 	equalSizes := flag.String("equal-sizes", "100,1000", "cluster sizes for the equal-acceptance search")
 	articleSeeds := flag.Int("article-seeds", 20, "seeds for the 10-node greedy vs random comparison")
 	seed := flag.Uint64("seed", 1, "workload and planner seed")
@@ -30,7 +30,7 @@ func main() {
 
 	if err := run(config{
 		sizes: parseInts(*sizes), equalSizes: parseInts(*equalSizes), load: *load, perNode: *perNode,
-		maxArrivals: *maxArrivals, sampleFrom: *sampleFrom, target: *target, articleSeeds: *articleSeeds, seed: *seed,
+		maxArrivals: *maxArrivals, sampleFrom: *sampleFrom, targets: parseFloats(*targets), articleSeeds: *articleSeeds, seed: *seed,
 		doc: *doc, plot: *plotPath, command: *command,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchschedule:", err)
@@ -40,7 +40,8 @@ func main() {
 
 type config struct {
 	sizes, equalSizes []int
-	load, target      float64
+	load              float64
+	targets           []float64
 	perNode           int
 	maxArrivals       int
 	sampleFrom        int
@@ -48,6 +49,22 @@ type config struct {
 	seed              uint64
 	doc, plot         string
 	command           string
+}
+
+func parseFloats(s string) []float64 {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		x, err := strconv.ParseFloat(f, 64)
+		if err != nil || x <= 0 || x > 1 {
+			fmt.Fprintf(os.Stderr, "benchschedule: %q is not a share in (0,1]\n", f)
+			os.Exit(2)
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 func parseInts(s string) []int {
@@ -143,13 +160,15 @@ func run(c config) error {
 
 	// 3. Utilisation at equal acceptance: the load at which each algorithm
 	// accepts the target share, found by bisection.
-	for _, n := range c.equalSizes {
-		for _, a := range algs {
-			e, err := equalAcceptance(ctx, c, a, n)
-			if err != nil {
-				return err
+	for _, target := range c.targets {
+		for _, n := range c.equalSizes {
+			for _, a := range algs {
+				e, err := equalAcceptance(ctx, c, a, n, target)
+				if err != nil {
+					return err
+				}
+				rep.equal = append(rep.equal, e)
 			}
-			rep.equal = append(rep.equal, e)
 		}
 	}
 
@@ -189,13 +208,14 @@ type articleRow struct {
 type equalRow struct {
 	alg    string
 	nodes  int
+	target float64
 	load   float64
 	result placementsim.Result
 }
 
 // equalAcceptance bisects the offered load for the highest load at which alg
-// still accepts at least c.target of the tasks.
-func equalAcceptance(ctx context.Context, c config, alg string, nodes int) (equalRow, error) {
+// still accepts at least target of the tasks.
+func equalAcceptance(ctx context.Context, c config, alg string, nodes int, target float64) (equalRow, error) {
 	lo, hi := 0.3, 3.0
 	var best placementsim.Result
 	bestLoad := 0.0
@@ -205,11 +225,11 @@ func equalAcceptance(ctx context.Context, c config, alg string, nodes int) (equa
 		if err != nil {
 			return equalRow{}, err
 		}
-		if r.AcceptanceRate() >= c.target {
+		if r.AcceptanceRate() >= target {
 			lo, best, bestLoad = mid, r, mid
 		} else {
 			hi = mid
 		}
 	}
-	return equalRow{alg: alg, nodes: nodes, load: bestLoad, result: best}, nil
+	return equalRow{alg: alg, nodes: nodes, target: target, load: bestLoad, result: best}, nil
 }

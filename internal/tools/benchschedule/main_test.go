@@ -29,7 +29,7 @@ func TestRunSmall(t *testing.T) {
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "benchmarks.md")
 	c := config{sizes: []int{10, 20}, equalSizes: []int{10}, load: 1.1, perNode: 10, maxArrivals: 1000, sampleFrom: 20,
-		target: 0.9, articleSeeds: 2, seed: 1, doc: doc, plot: filepath.Join(dir, "images", "schedule.png"), command: "test"}
+		targets: []float64{0.9}, articleSeeds: 2, seed: 1, doc: doc, plot: filepath.Join(dir, "images", "schedule.png"), command: "test"}
 	if err := run(c); err != nil {
 		t.Fatal(err)
 	}
