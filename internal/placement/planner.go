@@ -53,7 +53,7 @@ type Options struct {
 	// percentageOfNodesToScore: the planner starts at a node drawn from the
 	// task's seed, goes round the snapshot a page of nodes at a time, and
 	// stops once it has seen this many feasible nodes; ties then go to the
-	// node seen first. 0 scores every feasible node, and the result is exact.
+	// node seen first, and NearSite prefers among the nodes seen. 0 scores every feasible node, and the result is exact.
 	// A task is left waiting only if no node at all can take it, either way.
 	// AdaptiveNodesToScore gives Kubernetes' default for a cluster size.
 	FeasibleNodesToScore int
