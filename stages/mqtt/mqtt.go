@@ -39,8 +39,9 @@ With QoS 1 or 2 the acknowledgement (PUBACK) goes to the broker only after the p
 acknowledged the message; a nacked message is retried after a short backoff. The session
 (client_id, session_expiry) outlives reconnects, so messages published while the connection is
 down are delivered later; messages on topics the configuration no longer lists (subscriptions
-an earlier configuration left in the session) are acknowledged and dropped. A payload that does not parse is logged with its topic and acknowledged
-(skipped), so the broker does not redeliver it forever.`,
+an earlier configuration left in the session) are acknowledged and dropped. A payload that does
+not parse is logged with its topic, sent to the pipeline's dead_letter: sink (dropped without
+one) and then acknowledged, so the broker does not redeliver it forever.`,
 		Produces: []string{stages.KindReadings},
 		Examples: []stages.Example{
 			{Title: "Sensors publishing JSON readings on sensors/<room>/<quantity>", YAML: `type: mqtt
