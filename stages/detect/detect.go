@@ -123,7 +123,8 @@ func (d *Detector) SwapModel(ctx context.Context, model []byte) error {
 // of readings (kind readings). It returns one inference message whose
 // payload is a Result in JSON and whose metadata are the input's, with
 // edgeflow-kind inference and edgeflow-model set. A message that does not
-// fit the model fails alone, with an error naming it.
+// fit the model fails alone, with a stages.Malformed error naming it (so the
+// runtime dead-letters it rather than redelivering it).
 func (d *Detector) Process(ctx context.Context, msg *message.Message) ([]*message.Message, error) {
 	var set *modelSet
 	var r *runner
@@ -145,7 +146,8 @@ func (d *Detector) Process(ctx context.Context, msg *message.Message) ([]*messag
 		Name: msg.Metadata.Get(stages.MetaImageName),
 	}}
 	if err := d.fill(r, set, msg, &res.Input); err != nil {
-		return nil, fmt.Errorf("detect: message %s%s: %w", msg.UUID, nameOf(msg), err)
+		// The message can never fit: the runtime moves it to the dead letters.
+		return nil, stages.Malformed(fmt.Errorf("detect: message %s%s: %w", msg.UUID, nameOf(msg), err))
 	}
 	if err := r.ip.Invoke(ctx); err != nil {
 		return nil, fmt.Errorf("detect: message %s%s: %w", msg.UUID, nameOf(msg), err)

@@ -217,8 +217,8 @@ func TestBadInputs(t *testing.T) {
 			msg := message.NewMessage("bad-"+strings.ReplaceAll(tt.name, " ", "-"), tt.payload)
 			msg.Metadata.Set(stages.MetaKind, tt.kind)
 			_, err := d.Process(context.Background(), msg)
-			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), msg.UUID) {
-				t.Fatalf("error %v: want one wrapping %v and naming %s", err, tt.want, msg.UUID)
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), msg.UUID) || !stages.IsMalformed(err) {
+				t.Fatalf("error %v: want a malformed-input error wrapping %v and naming %s", err, tt.want, msg.UUID)
 			}
 			good := message.NewMessage("good", png)
 			good.Metadata.Set(stages.MetaKind, stages.KindImage)

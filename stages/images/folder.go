@@ -87,6 +87,7 @@ func (c *FolderConfig) Validate() error {
 // FolderSource sends the pictures appearing in a folder.
 type FolderSource struct {
 	cfg  *FolderConfig
+	env  stages.Env
 	node string
 	log  *slog.Logger
 	exts []string
@@ -117,7 +118,7 @@ func buildFolder(_ context.Context, cfg *FolderConfig, env stages.Env) (stages.S
 	for i, e := range cfg.Extensions {
 		exts[i] = strings.ToLower(e)
 	}
-	return &FolderSource{cfg: cfg, node: env.Node.ID, log: env.Log().With("stage", "images", "path", cfg.Path),
+	return &FolderSource{cfg: cfg, env: env, node: env.Node.ID, log: env.Log().With("stage", "images", "path", cfg.Path),
 		exts: exts, seen: map[string]fileStamp{}}, nil
 }
 
@@ -211,8 +212,11 @@ func (s *FolderSource) send(ctx context.Context, emit stages.EmitFunc, f candida
 	}
 	format, err := CheckPicture(data)
 	if err != nil {
-		s.log.Warn("images source: picture skipped", "file", f.path, "err", err)
-		return nil
+		// Not a picture: to the dead letters (the file stays where it is).
+		dl := stages.NewDeadLetter(data, f.path)
+		return stages.DeadLetterRetrying(ctx, s.env, dl, fmt.Errorf("%s: %w", f.path, err), func(err error, wait time.Duration) {
+			s.log.Warn("images source: dead letter not written; trying again", "file", f.path, "wait", wait, "err", err)
+		})
 	}
 	name := filepath.Base(f.path)
 	stream := s.cfg.Stream

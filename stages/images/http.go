@@ -65,6 +65,7 @@ var imageTypes = map[string]string{
 // HTTPSource accepts pictures POSTed over HTTP.
 type HTTPSource struct {
 	cfg  *HTTPConfig
+	env  stages.Env
 	node string
 	log  *slog.Logger
 	ln   net.Listener
@@ -79,7 +80,7 @@ func buildHTTP(_ context.Context, cfg *HTTPConfig, env stages.Env) (stages.Sourc
 	if err != nil {
 		return nil, stages.FieldErrorf("address", "%w", err)
 	}
-	return &HTTPSource{cfg: cfg, node: env.Node.ID, log: env.Log().With("stage", "http-images"), ln: ln}, nil
+	return &HTTPSource{cfg: cfg, env: env, node: env.Node.ID, log: env.Log().With("stage", "http-images"), ln: ln}, nil
 }
 
 // Addr is the address the source listens on (useful with port 0).
@@ -165,12 +166,13 @@ func (h *imageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	format, err := CheckPicture(body)
-	if err != nil {
-		reply(w, http.StatusBadRequest, "%v", err)
-		return
+	if err == nil {
+		if want := imageTypes[mediaType]; want != "" && want != format {
+			err = fmt.Errorf("content type %s, but the body is a %s picture", mediaType, format)
+		}
 	}
-	if want := imageTypes[mediaType]; want != "" && want != format {
-		reply(w, http.StatusBadRequest, "content type %s, but the body is a %s picture", mediaType, format)
+	if err != nil {
+		h.badBody(ctx, w, r, body, err)
 		return
 	}
 	name := r.URL.Query().Get("name")
@@ -201,6 +203,23 @@ func (h *imageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		reply(w, http.StatusServiceUnavailable, "picture not delivered: %v; retry later", err)
 	}
+}
+
+// badBody answers a request whose body is not a usable picture. The body goes
+// to the pipeline's dead-letter route first ("http REMOTE PATH" as its
+// source): 400 once the route took it, 503 with Retry-After when it did not.
+func (h *imageHandler) badBody(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, reason error) {
+	msg := stages.NewDeadLetter(body, "http "+r.RemoteAddr+" "+r.URL.Path)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		msg.Metadata.Set("content-type", ct)
+	}
+	if err := h.src.env.DeadLetter(ctx, msg, reason); err != nil {
+		h.src.log.Warn("http-images source: dead letter not written", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, "%v; and the dead-letter sink failed: retry later", reason)
+		return
+	}
+	reply(w, http.StatusBadRequest, "%v; nothing accepted", reason)
 }
 
 // reply writes a JSON error.

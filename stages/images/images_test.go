@@ -59,7 +59,21 @@ func write(t *testing.T, path string, data []byte, age time.Duration) {
 	}
 }
 
-func folderSource(t *testing.T, cfgYAML string) *FolderSource {
+// deadLetters collects what a source hands to the dead-letter route.
+type deadLetters struct {
+	mu   sync.Mutex
+	msgs []*message.Message
+}
+
+func (d *deadLetters) route(ctx context.Context, msg *message.Message, reason error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	msg.Metadata.Set(stages.MetaError, reason.Error())
+	d.msgs = append(d.msgs, msg)
+	return nil
+}
+
+func folderSource(t *testing.T, cfgYAML string, dl ...*deadLetters) *FolderSource {
 	t.Helper()
 	cfg := defaultFolderConfig()
 	if err := yaml.Unmarshal([]byte(cfgYAML), cfg); err != nil {
@@ -68,7 +82,11 @@ func folderSource(t *testing.T, cfgYAML string) *FolderSource {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	src, err := buildFolder(context.Background(), cfg, stages.Env{Node: stages.Node{ID: "edge-1"}})
+	env := stages.Env{Node: stages.Node{ID: "edge-1"}}
+	if len(dl) > 0 {
+		env.DeadLetters = dl[0].route
+	}
+	src, err := buildFolder(context.Background(), cfg, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +100,8 @@ func TestFolderOnceMove(t *testing.T) {
 	write(t, filepath.Join(dir, "notes.txt"), []byte("not taken"), time.Minute)
 	write(t, filepath.Join(dir, "fake.jpg"), []byte("not a picture"), time.Minute)
 	write(t, filepath.Join(dir, "nacked.png"), pngBytes(t, 3), 30*time.Second)
-	src := folderSource(t, "path: "+dir+"\nonce: true\nafter: move\nmove_to: "+done+"\nmax_attempts: 2")
+	var dl deadLetters
+	src := folderSource(t, "path: "+dir+"\nonce: true\nafter: move\nmove_to: "+done+"\nmax_attempts: 2", &dl)
 	var names []string
 	attempts := 0
 	err := src.Read(context.Background(), func(ctx context.Context, msg *message.Message) error {
@@ -103,6 +122,10 @@ func TestFolderOnceMove(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"a.PNG", "b.png"}) || attempts != 2 {
 		t.Fatalf("sent %v, nacked.png tried %d times", names, attempts)
+	}
+	if len(dl.msgs) != 1 || string(dl.msgs[0].Payload) != "not a picture" || dl.msgs[0].Metadata.Get(stages.MetaSource) != filepath.Join(dir, "fake.jpg") ||
+		!strings.Contains(dl.msgs[0].Metadata.Get(stages.MetaError), "not a JPEG, PNG or BMP picture") {
+		t.Fatalf("dead letters %v", dl.msgs)
 	}
 	for _, p := range []string{filepath.Join(done, "a.PNG"), filepath.Join(done, "b.png"), filepath.Join(done, "failed", "nacked.png"), filepath.Join(dir, "fake.jpg"), filepath.Join(dir, "notes.txt")} {
 		if _, err := os.Stat(p); err != nil {

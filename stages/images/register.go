@@ -11,7 +11,8 @@ least settle ago and was not taken before in its present size and modification t
 one message of kind image: the file's bytes, edgeflow-image-name the file name,
 edgeflow-image-format its format, edgeflow-stream the stream (default: the folder's name).
 Pictures are sent oldest first, one at a time, each only after the previous one was
-acknowledged. A file whose header is not a JPEG, PNG or BMP picture is logged and skipped.
+acknowledged. A file whose header is not a JPEG, PNG or BMP picture goes to the pipeline's
+dead letters (source: its path) and is left in place.
 
 after says what happens to an acknowledged picture: keep (it is taken again only when
 rewritten, as a camera overwriting latest.jpg does; after a restart, existing decides), delete,
@@ -42,7 +43,8 @@ else the edge node's id.
 
 Answers, as JSON: 200 {"accepted":1,"message":"<uuid>"} once the pipeline acknowledged the
 message (the inference result goes on through the pipeline's sinks, it is not in the answer);
-400 for a body that is not a JPEG, PNG or BMP picture or not the format its content type says;
+400 for a body that is not a JPEG, PNG or BMP picture or not the format its content type says
+(once the body went to the pipeline's dead letters; 503 if they failed);
 413 over max_body_bytes; 415 for other content types; 405 for other methods; 503 with
 Retry-After when the pipeline rejected the picture or is shutting down.`,
 		Produces: []string{stages.KindImage},
