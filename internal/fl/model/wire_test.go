@@ -266,3 +266,40 @@ func floatBits(v []float32) []byte {
 	}
 	return out
 }
+
+// BenchmarkWire encodes and decodes a 2NN delta (199,210 parameters) in
+// each representation.
+func BenchmarkWire(b *testing.B) {
+	u := sampleUpdate(1, 784, 200, 200, 10)
+	for _, tc := range []struct {
+		name string
+		opts EncodeOptions
+	}{
+		{"float32", EncodeOptions{}},
+		{"float16", EncodeOptions{Quantization: Float16}},
+		{"int8", EncodeOptions{Quantization: Int8}},
+		{"int8+zstd", EncodeOptions{Quantization: Int8, Compress: true}},
+	} {
+		wire, err := AppendUpdate(nil, u, tc.opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("encode/"+tc.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(u.Params)))
+			buf := make([]byte, 0, len(wire)+1024)
+			for b.Loop() {
+				if _, err := AppendUpdate(buf[:0], u, tc.opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("decode/"+tc.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(u.Params)))
+			for b.Loop() {
+				if _, err := DecodeUpdate(wire); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
