@@ -27,7 +27,7 @@ func main() {
 	settings := flag.String("settings", "iid,iid-int8,noniid", "settings to run: iid, iid-int8 (IID with int8+zstd updates), noniid")
 	grid := flag.String("lr-grid", "0.05,0.1,0.2,0.3,0.45", "learning rates tried (short runs) before each full run")
 	gridRounds := flag.Int("grid-rounds", 15, "rounds of each learning-rate trial")
-	lr := flag.String("lr", "", "skip the grid: setting=rate pairs, e.g. iid=0.1,noniid=0.05")
+	lr := flag.String("lr", "", "skip the grid: setting=rate pairs, e.g. iid=0.1,noniid=0.05 (a grid kept in -results from an earlier run stays in the report)")
 	maxRounds := flag.String("max-rounds", "iid=300,iid-int8=300,noniid=1500", "round limit per setting")
 	budget := flag.Duration("budget", 0, "wall-clock limit per full run (0: none); a run cut short is reported as partial")
 	target := flag.Float64("target", 0.97, "test accuracy to reach")
@@ -139,6 +139,8 @@ func run(ctx context.Context, cfg config) error {
 			if out.Grid, rate, err = tryGrid(ctx, base, cfg); err != nil {
 				return err
 			}
+		} else if prev, found := all[s]; found {
+			out.Grid = prev.Grid // the grid that chose the rate, from an earlier invocation
 		}
 		out.LearningRate = rate
 		base.Train.LearningRate = float32(rate)
