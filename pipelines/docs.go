@@ -50,6 +50,9 @@ func StagesDocFor(regs []*stages.Registration) []byte {
 			continue
 		}
 		fmt.Fprintf(&b, "\n## %s\n", titles[k])
+		if k == stages.KindSink {
+			writeSpoolDoc(&b)
+		}
 		for _, r := range byKind[k] {
 			writeStage(&b, r)
 		}

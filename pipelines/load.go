@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/edgeflow/edgeflow/edge/spool"
 	"github.com/edgeflow/edgeflow/stages"
 )
 
@@ -336,11 +337,15 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 		l.errorf(item.Line, path, "want a mapping with a \"type\" key, got %s", describeNode(item))
 		return nil
 	}
-	var typeNode *yaml.Node
+	var typeNode, spoolNode *yaml.Node
 	body := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: item.Line, Column: item.Column}
 	for j := 0; j+1 < len(item.Content); j += 2 {
 		if k := deref(item.Content[j]); k.Kind == yaml.ScalarNode && k.Value == "type" && typeNode == nil {
 			typeNode = deref(item.Content[j+1])
+			continue
+		}
+		if k := deref(item.Content[j]); kind == stages.KindSink && k.Kind == yaml.ScalarNode && k.Value == spoolKey && spoolNode == nil {
+			spoolNode = deref(item.Content[j+1])
 			continue
 		}
 		body.Content = append(body.Content, item.Content[j], item.Content[j+1])
@@ -382,6 +387,11 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 	path = fmt.Sprintf("%s[%d] (%s)", section, i, id)
 	cfg := reg.NewConfig()
 	before := len(l.errs)
+	var spoolCfg *spool.Config
+	var spoolImplicit bool
+	if kind == stages.KindSink {
+		spoolCfg, spoolImplicit = l.spool(spoolNode, id, path)
+	}
 	l.check(body, reflectTypeOf(cfg), path, "")
 	if len(l.errs) > before {
 		return nil
@@ -396,7 +406,7 @@ func (l *loader) step(section string, kind stages.Kind, i int, item *yaml.Node) 
 		l.validationErrors(err, body, path, item.Line)
 		return nil
 	}
-	return &Step{Path: path, Line: item.Line, Reg: reg, Config: cfg}
+	return &Step{Path: path, Line: item.Line, Reg: reg, Config: cfg, Spool: spoolCfg, spoolImplicit: spoolImplicit}
 }
 
 // validate calls cfg.Validate, reporting a panic as an error.

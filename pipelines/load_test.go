@@ -142,6 +142,9 @@ func dump(p *Pipeline) string {
 	for _, list := range [][]Step{p.Sources, p.Stages, p.Sinks} {
 		for _, s := range list {
 			fmt.Fprintf(&b, "%s line %d: %s\n", s.Path, s.Line, configJSON(s.Config))
+			if s.Spool != nil {
+				fmt.Fprintf(&b, "%s spool: %+v (default: %t)\n", s.Path, *s.Spool, s.spoolImplicit)
+			}
 		}
 	}
 	return b.String()

@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"github.com/edgeflow/edgeflow/edge/spool"
 	"github.com/edgeflow/edgeflow/stages"
 )
 
@@ -27,4 +28,11 @@ type Step struct {
 	// Pipeline is the name the step's pipeline runs under (stages.Env.Pipeline),
 	// set on the steps middleware gets; empty in a loaded Pipeline.
 	Pipeline string
+	// Spool, on a sink, puts a durable spool in front of it: the sink entry's
+	// spool: block, or the defaults for sinks spooled by default (kafka) when
+	// the entry has none. nil: no spool.
+	Spool *spool.Config
+	// spoolImplicit: Spool holds the defaults of a sink spooled by default; it
+	// is used only on nodes with a data directory.
+	spoolImplicit bool
 }

@@ -163,6 +163,13 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		if r.tracer != nil { // innermost: it sees the stage (MessagingSink)
 			s = r.tracer.sinkMiddleware(step, s)
 		}
+		s, spoolCloser, err := spooled(step, s, r.env) // the spool forwards through the tracer
+		if err != nil {
+			return fail(step, err)
+		}
+		if spoolCloser != nil { // closed before the sink it drains into
+			built = append(built, builtCloser{step, spoolCloser})
+		}
 		for i := len(r.cfg.sinkMiddleware) - 1; i >= 0; i-- {
 			s = r.cfg.sinkMiddleware[i](step, s)
 		}

@@ -26,7 +26,11 @@ func Schema() ([]byte, error) {
 // Each entry of sources, stages and sinks is discriminated by its "type":
 // the matching stage's settings are checked with additionalProperties false.
 func SchemaFor(regs []*stages.Registration) ([]byte, error) {
-	defs := map[string]any{}
+	spoolDef, err := spoolSchema()
+	if err != nil {
+		return nil, err
+	}
+	defs := map[string]any{spoolKey: spoolDef}
 	byKind := map[stages.Kind][]*stages.Registration{}
 	for _, r := range regs {
 		byKind[r.Kind] = append(byKind[r.Kind], r)
@@ -108,6 +112,9 @@ func stageSchema(r *stages.Registration) (map[string]any, error) {
 		if f.Required {
 			required = append(required, f.Name)
 		}
+	}
+	if r.Kind == stages.KindSink {
+		props[spoolKey] = map[string]any{"$ref": "#/$defs/" + spoolKey}
 	}
 	desc := spec.Summary
 	if spec.Description != "" {

@@ -151,3 +151,6 @@ func (b ByteSize) String() string {
 	}
 	return strconv.FormatInt(int64(b), 10) + "B"
 }
+
+// MarshalYAML writes b as String does, so that it reads back the same.
+func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }

@@ -2,7 +2,6 @@ package spool
 
 import (
 	"context"
-	"errors"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -36,16 +35,10 @@ func (s *Sink) Spool() *Spool { return s.spool }
 // Unwrap returns the wrapped sink.
 func (s *Sink) Unwrap() stages.Sink { return s.next }
 
-// Close closes the spool (letting it drain for a while, see Spool.Close), then
-// the wrapped sink if it holds resources. It is idempotent when the wrapped
-// sink's Close is.
-func (s *Sink) Close() error {
-	err := s.spool.Close()
-	if c, ok := s.next.(stages.Closer); ok {
-		err = errors.Join(err, c.Close())
-	}
-	return err
-}
+// Close closes the spool, letting it drain into the wrapped sink for a while
+// (see Spool.Close). It does not close the wrapped sink: close that after. It
+// is idempotent.
+func (s *Sink) Close() error { return s.spool.Close() }
 
 var (
 	_ stages.Sink   = (*Sink)(nil)
