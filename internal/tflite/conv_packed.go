@@ -51,6 +51,10 @@ func newConvPacked(ip *Interpreter, g *convGeometry, in, filter, bias, out *Tens
 	if err != nil {
 		return nil, true, err
 	}
+	if haveGEMMAsm && !ip.packedConv {
+		kern, err := newConvGEMM(ip, g, q, in, filter, out)
+		return kern, true, err
+	}
 	w := filter.Data
 	if len(w) < g.outC*k {
 		return nil, true, errTensor("filter", filter, "no constant data")

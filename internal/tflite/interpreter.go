@@ -32,7 +32,10 @@ type Interpreter struct {
 	pool    *workerPool
 	// plainConv disables the packed quantized convolution (tests compare
 	// the two paths).
-	plainConv  bool
+	plainConv bool
+	// packedConv keeps the pure-Go packed convolution where an assembly
+	// kernel exists (tests compare them).
+	packedConv bool
 	arenaLimit int
 	closed     bool
 }
@@ -55,6 +58,7 @@ type interpreterConfig struct {
 	threads    int
 	arenaLimit int
 	plainConv  bool
+	packedConv bool
 }
 
 // WithArenaLimit sets the most activation memory the interpreter may
@@ -67,6 +71,12 @@ func WithArenaLimit(bytes int) InterpreterOption {
 // matrix product (for tests that compare the two).
 func withPlainConv() InterpreterOption {
 	return func(c *interpreterConfig) { c.plainConv = true }
+}
+
+// withPackedConv makes quantized CONV_2D use the pure-Go packed matrix
+// product even where the assembly micro-kernel runs (for tests).
+func withPackedConv() InterpreterOption {
+	return func(c *interpreterConfig) { c.packedConv = true }
 }
 
 // WithThreads sets the number of goroutines a kernel splits its work over
@@ -104,6 +114,7 @@ func NewInterpreter(m *Model, opts ...InterpreterOption) (*Interpreter, error) {
 		ops:     make([]string, len(g.Operators)),
 
 		plainConv:  cfg.plainConv,
+		packedConv: cfg.packedConv,
 		arenaLimit: cfg.arenaLimit,
 	}
 	for i := range g.Tensors {

@@ -1,0 +1,26 @@
+package tflite
+
+import "golang.org/x/sys/cpu"
+
+// haveGEMMAsm: the AVX2 micro-kernel runs on this CPU.
+var haveGEMMAsm = cpu.X86.HasAVX2
+
+// gemm4x3AVX2 is gemm4x3Go in AVX2 (gemm_amd64.s): strideBytes is the
+// distance between rows in bytes, n a multiple of 16.
+//
+//go:noescape
+func gemm4x3AVX2(p, w *int16, strideBytes, n int, out *[12]int32)
+
+// gemm4x3 is the fastest 4x3 micro-kernel of this machine. It computes
+// nothing when the slices do not fit (gemmFits); callers size them.
+func gemm4x3(p, w []int16, stride, n int, out *[12]int32) {
+	if !gemmFits(p, w, stride, n) {
+		*out = [12]int32{}
+		return
+	}
+	if haveGEMMAsm && n > 0 {
+		gemm4x3AVX2(&p[0], &w[0], 2*stride, n, out)
+		return
+	}
+	gemm4x3Go(p, w, stride, n, out)
+}

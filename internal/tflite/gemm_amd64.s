@@ -1,0 +1,104 @@
+// Hand-written AVX2 micro-kernel of the quantized convolution
+// (gemm_amd64.go, reference gemm4x3Go in gemm.go).
+//
+// The values are bytes widened to int16 (0..255), so VPMADDWD's pairwise
+// products summed into int32 are exact (2·255·255 < 2^31) and VPADDD wraps
+// modulo 2^32 like the uint32 sums of the Go version.
+
+#include "textflag.h"
+
+// func gemm4x3AVX2(p, w *int16, strideBytes, n int, out *[12]int32)
+//
+// Y0..Y11 accumulate patch j × filter row c in Y(3j+c); Y12 holds the
+// filter vector, Y13 the products.
+TEXT ·gemm4x3AVX2(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ strideBytes+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), DX
+
+	LEAQ (SI)(BX*1), R8  // patch 1
+	LEAQ (SI)(BX*2), R9  // patch 2
+	LEAQ (R8)(BX*2), R10 // patch 3
+	LEAQ (DI)(BX*1), R11 // filter row 1
+	LEAQ (DI)(BX*2), R12 // filter row 2
+
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+
+	SHLQ $1, CX // bytes
+	XORQ AX, AX
+	TESTQ CX, CX
+	JZ   reduce
+
+loop:
+	VMOVDQU (DI)(AX*1), Y12
+	VPMADDWD (SI)(AX*1), Y12, Y13
+	VPADDD   Y13, Y0, Y0
+	VPMADDWD (R8)(AX*1), Y12, Y13
+	VPADDD   Y13, Y3, Y3
+	VPMADDWD (R9)(AX*1), Y12, Y13
+	VPADDD   Y13, Y6, Y6
+	VPMADDWD (R10)(AX*1), Y12, Y13
+	VPADDD   Y13, Y9, Y9
+
+	VMOVDQU (R11)(AX*1), Y12
+	VPMADDWD (SI)(AX*1), Y12, Y13
+	VPADDD   Y13, Y1, Y1
+	VPMADDWD (R8)(AX*1), Y12, Y13
+	VPADDD   Y13, Y4, Y4
+	VPMADDWD (R9)(AX*1), Y12, Y13
+	VPADDD   Y13, Y7, Y7
+	VPMADDWD (R10)(AX*1), Y12, Y13
+	VPADDD   Y13, Y10, Y10
+
+	VMOVDQU (R12)(AX*1), Y12
+	VPMADDWD (SI)(AX*1), Y12, Y13
+	VPADDD   Y13, Y2, Y2
+	VPMADDWD (R8)(AX*1), Y12, Y13
+	VPADDD   Y13, Y5, Y5
+	VPMADDWD (R9)(AX*1), Y12, Y13
+	VPADDD   Y13, Y8, Y8
+	VPMADDWD (R10)(AX*1), Y12, Y13
+	VPADDD   Y13, Y11, Y11
+
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT  loop
+
+reduce:
+	// Four accumulators a..d → one xmm of their horizontal sums.
+	VPHADDD Y1, Y0, Y0
+	VPHADDD Y3, Y2, Y2
+	VPHADDD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD  X1, X0, X0
+	VMOVDQU X0, (DX)
+
+	VPHADDD Y5, Y4, Y4
+	VPHADDD Y7, Y6, Y6
+	VPHADDD Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD  X5, X4, X4
+	VMOVDQU X4, 16(DX)
+
+	VPHADDD Y9, Y8, Y8
+	VPHADDD Y11, Y10, Y10
+	VPHADDD Y10, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD  X9, X8, X8
+	VMOVDQU X8, 32(DX)
+
+	VZEROUPPER
+	RET

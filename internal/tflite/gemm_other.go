@@ -1,0 +1,16 @@
+//go:build !amd64
+
+package tflite
+
+// haveGEMMAsm: no assembly micro-kernel for this architecture; quantized
+// convolutions use the packed pure-Go kernel (conv_packed.go).
+const haveGEMMAsm = false
+
+// gemm4x3 is gemm4x3Go on architectures without an assembly kernel.
+func gemm4x3(p, w []int16, stride, n int, out *[12]int32) {
+	if !gemmFits(p, w, stride, n) {
+		*out = [12]int32{}
+		return
+	}
+	gemm4x3Go(p, w, stride, n, out)
+}
