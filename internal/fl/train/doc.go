@@ -8,6 +8,8 @@
 // and the training loss and accuracy. Forward and backward passes are
 // batched: each weight row is read once a minibatch (cache-friendly loops
 // over float32 slices; see kernels.go for the measured choice of dot and
-// axpy). A Trainer keeps its scratch buffers between calls and is not safe
+// axpy). The first, largest layer is kept transposed while training and
+// evaluating, so that it sums only the weight rows of non-zero inputs (most
+// MNIST pixels are zero). A Trainer keeps its scratch buffers between calls and is not safe
 // for concurrent use: simulate many clients with one Trainer a goroutine.
 package train

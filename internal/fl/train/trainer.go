@@ -62,6 +62,23 @@ type Trainer struct {
 	grads   [][]float32 // grads[l]: dLoss/d(pre-activation) of layer l
 	perm    []int
 	capRows int
+	w0t     []float32 // the first layer's weights, transposed, while training
+	g0t     []float32 // the same of the global model (FedProx)
+}
+
+// transpose writes the transpose of m (rows×cols, row-major) to dst
+// (cols×rows), reusing dst's array when it is large enough, and returns it.
+func transpose(dst, m []float32, rows, cols int) []float32 {
+	if cap(dst) < rows*cols {
+		dst = make([]float32, rows*cols)
+	}
+	dst = dst[:rows*cols]
+	for r := range rows {
+		for c, v := range m[r*cols : (r+1)*cols] {
+			dst[c*rows+r] = v
+		}
+	}
+	return dst
 }
 
 // ErrData is wrapped by errors about a dataset that does not fit the model.
@@ -115,13 +132,30 @@ func (t *Trainer) check(m model.Model, data Dataset) error {
 
 // forward runs rows examples held in acts[0]; acts[L] ends as softmax
 // probabilities. It adds the batch's cross-entropy and correct count to m.
-func (t *Trainer) forward(p []float32, rows int, labels []uint8, m *Metrics) {
+// With w0t (the first layer's weights transposed, [in][out]) the first layer
+// is computed as a sum of weight rows over the input's non-zero values: MNIST
+// pixels are four-fifths zero, so this skips most of the largest layer.
+func (t *Trainer) forward(p, w0t []float32, rows int, labels []uint8, m *Metrics) {
 	L := len(t.widths) - 1
 	for l := 1; l <= L; l++ {
 		in, out := t.widths[l-1], t.widths[l]
 		W, bias := p[t.wOff[l-1]:t.wOff[l-1]+in*out], p[t.bOff[l-1]:t.bOff[l-1]+out]
 		X, Z := t.acts[l-1], t.acts[l]
+		if l == 1 && w0t != nil {
+			for b := range rows {
+				z := Z[b*out : (b+1)*out]
+				copy(z, bias)
+				for i, v := range X[b*in : (b+1)*in] {
+					if v != 0 {
+						axpy(v, w0t[i*out:(i+1)*out], z)
+					}
+				}
+			}
+		}
 		for o := range out {
+			if l == 1 && w0t != nil {
+				break
+			}
 			w := W[o*in : (o+1)*in]
 			for b := range rows {
 				Z[b*out+o] = dot(X[b*in:(b+1)*in], w) + bias[o]
@@ -164,8 +198,9 @@ func (t *Trainer) forward(p []float32, rows int, labels []uint8, m *Metrics) {
 	m.Examples += rows
 }
 
-// backward takes one SGD step on p from the probabilities of forward.
-func (t *Trainer) backward(p []float32, rows int, labels []uint8, lr float32) {
+// backward takes one SGD step on p (and w0t, the first layer's weights
+// transposed, which stand in for p's) from the probabilities of forward.
+func (t *Trainer) backward(p, w0t []float32, rows int, labels []uint8, lr float32) {
 	L := len(t.widths) - 1
 	classes := t.widths[L]
 	G := t.grads[L]
@@ -180,6 +215,18 @@ func (t *Trainer) backward(p []float32, rows int, labels []uint8, lr float32) {
 		in, out := t.widths[l-1], t.widths[l]
 		W, bias := p[t.wOff[l-1]:t.wOff[l-1]+in*out], p[t.bOff[l-1]:t.bOff[l-1]+out]
 		X, G := t.acts[l-1], t.grads[l]
+		if l == 1 { // the first layer's weights are transposed; no input gradient
+			for b := range rows {
+				g := G[b*out : (b+1)*out]
+				for i, v := range X[b*in : (b+1)*in] {
+					if v != 0 {
+						axpy(-lr*v, g, w0t[i*out:(i+1)*out])
+					}
+				}
+				axpy(-lr, g, bias)
+			}
+			continue
+		}
 		var dX []float32
 		if l > 1 {
 			dX = t.grads[l-1][:rows*in]
@@ -228,6 +275,13 @@ func (t *Trainer) Train(ctx context.Context, global model.Model, data Dataset, c
 	}
 	t.ensure(min(cfg.BatchSize, n))
 	p := append([]float32(nil), global.Params...)
+	in, out := t.widths[0], t.widths[1]
+	w0 := p[t.wOff[0] : t.wOff[0]+in*out]
+	w0t := transpose(t.w0t[:0], w0, out, in)
+	var g0t []float32
+	if cfg.ProximalMu > 0 {
+		g0t = transpose(t.g0t[:0], w0, out, in)
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a1))
 	if cap(t.perm) < n {
 		t.perm = make([]int, n)
@@ -252,17 +306,26 @@ func (t *Trainer) Train(ctx context.Context, global model.Model, data Dataset, c
 				copy(t.acts[0][b*dim:(b+1)*dim], data.Row(i))
 				labels[b] = data.Labels[i]
 			}
-			t.forward(p, rows, labels[:rows], &res.Train)
-			t.backward(p, rows, labels[:rows], cfg.LearningRate)
-			if cfg.ProximalMu > 0 {
+			t.forward(p, w0t, rows, labels[:rows], &res.Train)
+			t.backward(p, w0t, rows, labels[:rows], cfg.LearningRate)
+			if cfg.ProximalMu > 0 { // w0 is stale during the epoch: w0t stands in for it
 				a := cfg.LearningRate * cfg.ProximalMu
-				for i, w := range global.Params {
+				for i, w := range global.Params[:t.wOff[0]] {
 					p[i] -= a * (p[i] - w)
+				}
+				for i, w := range global.Params[t.wOff[0]+in*out:] {
+					j := t.wOff[0] + in*out + i
+					p[j] -= a * (p[j] - w)
+				}
+				for i, w := range g0t {
+					w0t[i] -= a * (w0t[i] - w)
 				}
 			}
 			res.Steps++
 		}
 	}
+	transpose(w0, w0t, in, out) // back into p, in place
+	t.w0t, t.g0t = w0t, g0t
 	res.Train.Loss /= float64(res.Train.Examples)
 	res.Train.Accuracy /= float64(res.Train.Examples)
 	res.Params = p
@@ -301,6 +364,8 @@ func (t *Trainer) Evaluate(ctx context.Context, m model.Model, data Dataset) (Me
 		return Metrics{}, err
 	}
 	t.ensure(evalRows)
+	in, out := t.widths[0], t.widths[1]
+	t.w0t = transpose(t.w0t, m.Params[t.wOff[0]:t.wOff[0]+in*out], out, in)
 	var res Metrics
 	dim := data.Dim
 	for start := 0; start < data.Len(); start += evalRows {
@@ -309,7 +374,7 @@ func (t *Trainer) Evaluate(ctx context.Context, m model.Model, data Dataset) (Me
 		}
 		rows := min(evalRows, data.Len()-start)
 		copy(t.acts[0], data.Features[start*dim:(start+rows)*dim])
-		t.forward(m.Params, rows, data.Labels[start:start+rows], &res)
+		t.forward(m.Params, t.w0t, rows, data.Labels[start:start+rows], &res)
 	}
 	if res.Examples > 0 {
 		res.Loss /= float64(res.Examples)
@@ -335,7 +400,7 @@ func (t *Trainer) Predict(m model.Model, x []float32) ([]float32, error) {
 	for start := 0; start < n; start += evalRows {
 		rows := min(evalRows, n-start)
 		copy(t.acts[0], x[start*dim:(start+rows)*dim])
-		t.forward(m.Params, rows, nil, &ignored)
+		t.forward(m.Params, nil, rows, nil, &ignored)
 		out = append(out, t.acts[len(t.widths)-1][:rows*classes]...)
 	}
 	return out, nil
