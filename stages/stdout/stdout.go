@@ -1,6 +1,7 @@
 package stdout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,8 +30,9 @@ frame header, e.g.
     {"frame":{"node":"n1","stream":"temp","seq":3,"codec":"zstd","lossy":false,"first_ts":"2026-01-02T15:04:05Z","count":60,"bytes":97}}
 
 or, with decode: true, as the readings the frame holds (checking its checksum on the way).
+Messages of kind inference (the detect stage's results) are printed as their JSON line.
 A malformed message fails the write, naming the message.`,
-		Consumes: []string{stages.KindReadings, stages.KindFrame},
+		Consumes: []string{stages.KindReadings, stages.KindFrame, stages.KindInference},
 		Examples: []stages.Example{
 			{Title: "Print what a pipeline produces", YAML: `type: stdout`},
 			{Title: "Print the readings inside encoded frames, on standard error", YAML: `type: stdout
@@ -149,8 +151,14 @@ func (s *Sink) format(buf []byte, msg *message.Message) ([]byte, error) {
 			return buf, err
 		}
 		return append(append(buf, b...), '\n'), nil
+	case stages.KindInference:
+		line := bytes.TrimRight(msg.Payload, "\n")
+		if !json.Valid(line) || bytes.ContainsRune(line, '\n') {
+			return buf, errors.New("inference payload is not one JSON line")
+		}
+		return append(append(buf, line...), '\n'), nil
 	default:
-		return buf, errors.New("payload kind " + fmt.Sprintf("%q", kind) + " unknown (want readings or frame)")
+		return buf, errors.New("payload kind " + fmt.Sprintf("%q", kind) + " unknown (want readings, frame or inference)")
 	}
 }
 

@@ -87,3 +87,21 @@ func TestWriteMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestInferenceLines(t *testing.T) {
+	var out bytes.Buffer
+	s := &Sink{w: &out}
+	ok := message.NewMessage("r1", []byte(`{"kind":"ssd","detections":[]}`+"\n"))
+	ok.Metadata.Set(stages.MetaKind, stages.KindInference)
+	if err := s.Write(context.Background(), []*message.Message{ok}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != `{"kind":"ssd","detections":[]}`+"\n" {
+		t.Fatalf("printed %q", out.String())
+	}
+	bad := message.NewMessage("r2", []byte("{half"))
+	bad.Metadata.Set(stages.MetaKind, stages.KindInference)
+	if err := s.Write(context.Background(), []*message.Message{bad}); err == nil || !strings.Contains(err.Error(), "r2") {
+		t.Fatalf("error %v", err)
+	}
+}
