@@ -49,3 +49,24 @@ func TestScore(t *testing.T) {
 func near(got, want float64) bool {
 	return math.Abs(got-want) <= max(1e-5*math.Abs(want), 1e-7)
 }
+
+// TestQuantizedWindow feeds a uint8 model its golden input as readings of the
+// real values the bytes stand for ((q - 128) / 128): quantised back with the
+// input's scale and zero point they are the same bytes, so the outputs are
+// TensorFlow Lite's reference exactly.
+func TestQuantizedWindow(t *testing.T) {
+	c := goldenCase(t, "mobilenet_v1_0.25_128_quant/cat")
+	q := c.Input.Quantization
+	rs := make([]reading.Reading, len(c.Input.Data))
+	for i, b := range c.Input.Data {
+		rs[i] = reading.Reading{Stream: "pixels", Time: time.Unix(int64(i), 0), Value: float64(q.Scale) * float64(int64(b)-q.ZeroPoint)}
+	}
+	d := newDetector(t, "model: "+modelPath(t, c)+"\noutput: raw")
+	res := process(t, d, reading.NewMessage(rs))
+	want := c.TFLite.Outputs[0]
+	for j, v := range res.Outputs[0].Values {
+		if w := f(want.Quantization.Scale * float32(want.Ints[j]-want.Quantization.ZeroPoint)); v != w {
+			t.Fatalf("output value %d = %v, TFLite's reference %v", j, v, w)
+		}
+	}
+}
