@@ -43,8 +43,9 @@ type ModelSwapper interface {
 // goroutines: each call takes one of cfg.Concurrency interpreters of the
 // current model.
 type Detector struct {
-	cfg    *Config
-	labels labelSet
+	cfg      *Config
+	labels   labelSet
+	pipeline string // the pipeline it was built for (see Running)
 
 	current atomic.Pointer[modelSet]
 	swapMu  sync.Mutex // serialises SwapModel
@@ -83,8 +84,13 @@ func New(ctx context.Context, cfg *Config) (*Detector, error) {
 	return d, nil
 }
 
-func build(ctx context.Context, cfg *Config, _ stages.Env) (stages.Processor, error) {
-	return New(ctx, cfg)
+func build(ctx context.Context, cfg *Config, env stages.Env) (stages.Processor, error) {
+	d, err := New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	track(env.Pipeline, d)
+	return d, nil
 }
 
 // Model describes the model messages are run on now.
@@ -346,6 +352,7 @@ func (d *Detector) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
+	untrack(d)
 	d.current.Load().retire()
 	return nil
 }

@@ -421,3 +421,22 @@ func TestReadLabels(t *testing.T) {
 		t.Error("label offset for ssd label maps")
 	}
 }
+
+// TestRunning: a stage built for a pipeline is listed under its name until closed.
+func TestRunning(t *testing.T) {
+	reg, _ := stages.Lookup(stages.KindProcessor, "detect")
+	cfg := DefaultConfig()
+	cfg.Model = exampleFile(t, "mnist/mnist_model.tflite")
+	v, err := reg.Build(context.Background(), cfg, stages.Env{Pipeline: "door-cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v.(*Detector)
+	if got := Running("door-cam"); len(got) != 1 || got[0] != d {
+		t.Fatalf("Running: %v", got)
+	}
+	d.Close()
+	if got := Running("door-cam"); len(got) != 0 {
+		t.Fatalf("Running after Close: %v", got)
+	}
+}

@@ -19,5 +19,6 @@
 // is built. SwapModel replaces it at run time atomically: the new model is
 // made ready completely, then an atomic pointer switches to it, so every
 // message runs wholly on one model; a future model topic and over-the-air
-// updates use that hook (the ModelSwapper interface).
+// updates use that hook (the ModelSwapper interface), finding the stages of
+// a running pipeline with Running(pipeline).
 package detect
