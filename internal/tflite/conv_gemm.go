@@ -19,15 +19,42 @@ type convGEMM struct {
 	k, kp   int  // patch length and padded row length
 	outCp   int  // output channels rounded up to a multiple of 3
 	filter  []int16
-	bias    []int32 // bias − xzp·Σwu + K·xzp·wzp, per channel
-	wZP     []int32 // unsigned-domain filter zero point per channel
-	mult    []multiplier
+	ch      []gemmChannel
 	outZP   int32
 	lo, hi  int32
 	chunk   int // output pixels widened at a time, a multiple of 4
 	block   int // channels per filter block, a multiple of 3
 	work    []gemmWork
 	run     func(worker, lo, hi int)
+}
+
+// gemmChannel is what finishing one output channel takes: the folded bias,
+// the unsigned-domain filter zero point and the multiplier in the shifts
+// and rounding constant of multiplier.apply.
+type gemmChannel struct {
+	bias, wZP   int32
+	left, right uint8
+	sig         int64
+	round, neg  int64 // 2^(right−1) and −1 when right > 0, else 0
+}
+
+func newGemmChannel(bias, wZP int32, m multiplier) gemmChannel {
+	c := gemmChannel{bias: bias, wZP: wZP, sig: int64(m.significand)}
+	if m.exponent > 0 {
+		c.left = uint8(m.exponent)
+	} else if m.exponent < 0 {
+		c.right = uint8(-m.exponent)
+		c.round, c.neg = int64(1)<<(c.right-1), -1
+	}
+	return c
+}
+
+// apply is multiplier.apply for a significand other than MinInt32 (the one
+// case needing saturation, which newConvGEMM refuses).
+func (c *gemmChannel) apply(x int32) int32 {
+	x <<= c.left
+	h := (int64(x)*c.sig + 1<<30) >> 31
+	return int32((h + c.round + (h>>63)&c.neg) >> c.right)
 }
 
 // gemmWork is one worker's scratch space.
@@ -53,8 +80,8 @@ func newConvGEMM(ip *Interpreter, g *convGeometry, q *quantizedFilter, in, filte
 	}
 	c := &convGEMM{g: *g, pool: ip.pool, in: in.Data[:in.NumElements()], out: out.Data[:out.NumElements()],
 		xZPRaw: byte(-q.xOff), k: k, kp: (k + gemmAlign - 1) / gemmAlign * gemmAlign,
-		outCp: (g.outC + gemmCols - 1) / gemmCols * gemmCols, mult: q.mult, outZP: q.outZP, lo: q.lo, hi: q.hi,
-		bias: make([]int32, g.outC), wZP: make([]int32, g.outC)}
+		outCp: (g.outC + gemmCols - 1) / gemmCols * gemmCols, outZP: q.outZP, lo: q.lo, hi: q.hi,
+		ch: make([]gemmChannel, g.outC)}
 	shift := int32(0)
 	if in.Type == Int8 {
 		shift, c.flip = 128, 0x80
@@ -69,8 +96,8 @@ func newConvGEMM(ip *Interpreter, g *convGeometry, q *quantizedFilter, in, filte
 			row[i] = int16(u)
 			sumW += int32(u)
 		}
-		c.wZP[ch] = -q.wOff[ch] + shift
-		c.bias[ch] = q.bias[ch] - xZP*sumW + int32(k)*xZP*c.wZP[ch]
+		wZP := -q.wOff[ch] + shift
+		c.ch[ch] = newGemmChannel(q.bias[ch]-xZP*sumW+int32(k)*xZP*wZP, wZP, q.mult[ch])
 	}
 	c.chunk = max(gemmRows, min(gemmMaxChunk, gemmChunkBytes/(2*c.kp))/gemmRows*gemmRows)
 	c.block = min(c.outCp, max(gemmCols, gemmBlockBytes/(2*c.kp)/gemmCols*gemmCols))
@@ -104,10 +131,14 @@ func (c *convGEMM) rows(worker, lo, hi int) {
 				patches := wk.patches[j0*c.kp:]
 				for ch := cb; ch < ce; ch += gemmCols {
 					gemm4x3(patches, c.filter[ch*c.kp:], c.kp, c.kp, &wk.acc)
+					if ch+gemmCols <= g.outC {
+						c.store3(wk, p0+j0, ch, rows, j0)
+						continue
+					}
 					for r := range rows {
 						o := (p0 + j0 + r) * g.outC
-						for l := range gemmCols {
-							c.store(o, ch+l, uint32(wk.acc[r*gemmCols+l]), wk.sums[j0+r])
+						for l := range min(gemmCols, g.outC-ch) {
+							c.store(o+ch+l, &c.ch[ch+l], wk.acc[r*gemmCols+l], wk.sums[j0+r])
 						}
 					}
 				}
@@ -139,12 +170,24 @@ func (c *convGEMM) widen(wk *gemmWork, j, pix int) {
 	wk.sums[j] = s
 }
 
-// store finishes channel ch of the pixel at o from its unsigned sum s.
-func (c *convGEMM) store(o, ch int, s uint32, sumX int32) {
-	if ch >= c.g.outC {
-		return
+// store3 finishes channels ch..ch+2 of rows pixels from pixel pix on, whose
+// patches are rows j0.. of the worker's.
+func (c *convGEMM) store3(wk *gemmWork, pix, ch, rows, j0 int) {
+	outC := c.g.outC
+	c0, c1, c2 := &c.ch[ch], &c.ch[ch+1], &c.ch[ch+2]
+	for r := range rows {
+		o := (pix+r)*outC + ch
+		s := wk.sums[j0+r]
+		a := wk.acc[r*gemmCols:][:3]
+		dst := c.out[o:][:3]
+		dst[0] = byte(clamp32(c0.apply(a[0]+c0.bias-c0.wZP*s)+c.outZP, c.lo, c.hi))
+		dst[1] = byte(clamp32(c1.apply(a[1]+c1.bias-c1.wZP*s)+c.outZP, c.lo, c.hi))
+		dst[2] = byte(clamp32(c2.apply(a[2]+c2.bias-c2.wZP*s)+c.outZP, c.lo, c.hi))
 	}
-	acc := int32(s) + c.bias[ch] - c.wZP[ch]*sumX
-	v := clamp32(c.mult[ch].apply(acc)+c.outZP, c.lo, c.hi)
-	c.out[o+ch] = byte(v)
+}
+
+// store finishes one output value at o from its unsigned sum s (read as
+// int32: the arithmetic wraps like uint32) and the patch sum sumX.
+func (c *convGEMM) store(o int, ch *gemmChannel, s, sumX int32) {
+	c.out[o] = byte(clamp32(ch.apply(s+ch.bias-ch.wZP*sumX)+c.outZP, c.lo, c.hi))
 }

@@ -1,5 +1,10 @@
 package tflite
 
+import (
+	"math"
+	"slices"
+)
+
 // convPacked is the fast path of quantized CONV_2D: the same arithmetic as
 // convQuant, computed as an integer matrix product of im2col patches and the
 // filter. Values move to the unsigned domain (int8 bytes XOR 0x80, zero
@@ -51,7 +56,7 @@ func newConvPacked(ip *Interpreter, g *convGeometry, in, filter, bias, out *Tens
 	if err != nil {
 		return nil, true, err
 	}
-	if haveGEMMAsm && !ip.packedConv {
+	if haveGEMMAsm && !ip.packedConv && !slices.ContainsFunc(q.mult, func(m multiplier) bool { return m.significand == math.MinInt32 }) {
 		kern, err := newConvGEMM(ip, g, q, in, filter, out)
 		return kern, true, err
 	}
