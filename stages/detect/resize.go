@@ -102,6 +102,7 @@ func grow[T any](s []T, n int) []T {
 type resizer struct {
 	horiz, vert axisCoeffs
 	tmp         []uint8
+	acc         []int32
 }
 
 // resize resizes src, an interleaved 8-bit image of w×h pixels with ch
@@ -127,7 +128,7 @@ func (r *resizer) resize(dst, src []uint8, w, h, ch, ow, oh int) {
 	}
 	if needV {
 		precomputeCoeffs(h, oh, &r.vert)
-		resampleVertical(dst, in, inW, ch, oh, &r.vert)
+		r.resampleVertical(dst, in, inW, ch, oh, &r.vert)
 	}
 }
 
@@ -138,6 +139,19 @@ func resampleHorizontal(dst, src []uint8, w, h, ch, ow int, c *axisCoeffs) {
 		for xx := range ow {
 			xmin, xmax := c.bounds[2*xx], c.bounds[2*xx+1]
 			k := c.weights[xx*c.ksize : xx*c.ksize+xmax]
+			if ch == 3 {
+				p := in[xmin*3 : (xmin+xmax)*3]
+				s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+				for x, wt := range k {
+					px := p[x*3 : x*3+3 : x*3+3]
+					s0 += int32(px[0]) * wt
+					s1 += int32(px[1]) * wt
+					s2 += int32(px[2]) * wt
+				}
+				o := out[xx*3 : xx*3+3 : xx*3+3]
+				o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
+				continue
+			}
 			for b := range ch {
 				ss := int32(1 << (precisionBits - 1))
 				p := in[xmin*ch+b:]
@@ -150,18 +164,28 @@ func resampleHorizontal(dst, src []uint8, w, h, ch, ow int, c *axisCoeffs) {
 	}
 }
 
-func resampleVertical(dst, src []uint8, w, ch, oh int, c *axisCoeffs) {
+// resampleVertical accumulates whole rows, tap by tap, in acc, so that it
+// reads the source row by row.
+func (r *resizer) resampleVertical(dst, src []uint8, w, ch, oh int, c *axisCoeffs) {
 	stride := w * ch
+	r.acc = grow(r.acc, stride)
+	acc := r.acc
 	for yy := range oh {
 		ymin, ymax := c.bounds[2*yy], c.bounds[2*yy+1]
 		k := c.weights[yy*c.ksize : yy*c.ksize+ymax]
-		out := dst[yy*stride : (yy+1)*stride]
-		for i := range stride {
-			ss := int32(1 << (precisionBits - 1))
-			for y, wt := range k {
-				ss += int32(src[(ymin+y)*stride+i]) * wt
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		for y, wt := range k {
+			row := src[(ymin+y)*stride : (ymin+y+1)*stride]
+			acc := acc[:len(row)]
+			for i, v := range row {
+				acc[i] += int32(v) * wt
 			}
-			out[i] = clip8(ss)
+		}
+		out := dst[yy*stride : (yy+1)*stride]
+		for i, v := range acc {
+			out[i] = clip8(v)
 		}
 	}
 }
