@@ -59,9 +59,11 @@ const DefaultDedupeWindow = 4096
 // recorded frame. Frames arriving in order cost one comparison; frames arriving
 // out of order or redelivered within the window are recognised exactly; older
 // ones are Stale. A frame whose sequence number was seen but whose data is newer
-// than everything recorded is Restarted (edge nodes number frames from 1 again
-// after a restart): since its first timestamp is later than that of every
-// delivered frame, it was never delivered, so it is never a duplicate.
+// than everything recorded is Restarted (an edge node without a data dir, or
+// that lost it, numbers frames from 1 again after a restart; with one, numbers
+// continue across restarts with a gap, which needs no special case): since its
+// first timestamp is later than that of every delivered frame, it was never
+// delivered, so it is never a duplicate.
 //
 // Check and Record are separate so that a caller records a frame only once it was
 // handled: a frame whose handling failed is redelivered and must be New again.
