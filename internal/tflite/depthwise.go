@@ -19,7 +19,35 @@ type depthwiseQuant[T quantized] struct {
 	// xOff·Σw folded in, for pixels whose window lies inside the input.
 	taps       [9][]int32
 	biasInside []int32
-	run        func(worker, lo, hi int)
+	// The same interleaved for the assembly kernel (depthwise3x3Interleave)
+	// and the input as bytes.
+	interleaved []int32
+	inBytes     []byte
+	signed      bool
+	run         func(worker, lo, hi int)
+}
+
+// The assembly 3x3 kernel works on groups of depthwiseLanes channels; a
+// group's filter is nine tap vectors then the bias vector.
+const (
+	depthwiseLanes    = 8
+	depthwiseGroupLen = 10 * depthwiseLanes
+)
+
+// depthwise3x3Interleave lays out the whole groups of channels of taps and
+// bias for the assembly kernel: per group, tap 0's eight channels, …, tap
+// 8's, then the bias's.
+func depthwise3x3Interleave(taps *[9][]int32, bias []int32) []int32 {
+	groups := len(bias) / depthwiseLanes
+	w := make([]int32, groups*depthwiseGroupLen)
+	for g := range groups {
+		dst := w[g*depthwiseGroupLen:]
+		for t := range taps {
+			copy(dst[t*depthwiseLanes:][:depthwiseLanes], taps[t][g*depthwiseLanes:])
+		}
+		copy(dst[9*depthwiseLanes:][:depthwiseLanes], bias[g*depthwiseLanes:])
+	}
+	return w
 }
 
 func (ip *Interpreter) prepareDepthwise(op *Operator) (kernel, error) {
@@ -90,6 +118,9 @@ func newDepthwiseQuant[T quantized](ip *Interpreter, g *convGeometry, depthMult 
 		for c := range k.biasInside {
 			k.biasInside[c] += q.bias[c]
 		}
+		k.interleaved = depthwise3x3Interleave(&k.taps, k.biasInside)
+		k.inBytes = in.Data[:in.NumElements()]
+		k.signed = in.Type == Int8
 	}
 	k.run = k.rows
 	return k, nil
@@ -111,7 +142,9 @@ func (k *depthwiseQuant[T]) inside3x3(acc []int32, b, y0, x0 int) {
 	w10, w11, w12 := w[3][:n], w[4][:n], w[5][:n]
 	w20, w21, w22 := w[6][:n], w[7][:n], w[8][:n]
 	bias := k.biasInside[:n]
-	for c := range acc {
+	x0Byte := ((b*g.inH+y0)*g.inW + x0) * g.inC
+	done := depthwise3x3Asm(k.inBytes, x0Byte, g.dilationW*g.inC, g.dilationH*g.inW*g.inC, k.signed, k.interleaved, acc)
+	for c := done; c < n; c++ {
 		acc[c] = bias[c] +
 			int32(x00[c])*w00[c] + int32(x01[c])*w01[c] + int32(x02[c])*w02[c] +
 			int32(x10[c])*w10[c] + int32(x11[c])*w11[c] + int32(x12[c])*w12[c] +
