@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,8 +56,16 @@ func (l *loader) deadLetter(v *yaml.Node) *Step {
 		}
 	}
 	step := l.step(deadLetterSection, stages.KindSink, 0, v)
-	if step != nil {
-		step.Path = fmt.Sprintf("%s (%s)", deadLetterSection, step.Reg.ID)
+	if step == nil {
+		return nil
+	}
+	step.Path = fmt.Sprintf("%s (%s)", deadLetterSection, step.Reg.ID)
+	if len(step.Reg.Consumes) > 0 {
+		// A sink that refuses some payloads would refuse dead letters forever
+		// and hold up the inputs waiting for them.
+		l.errorf(step.Line, step.Path, "sink %q takes only %s payloads; a dead-letter sink must take any payload as received (kafka does)",
+			step.Reg.ID, strings.Join(step.Reg.Consumes, "|"))
+		return nil
 	}
 	return step
 }

@@ -117,6 +117,10 @@ func init() {
 		func(_ context.Context, c *dlSrcConfig, env stages.Env) (stages.Source, error) { return &dlSrc{cfg: c, env: env}, nil })
 	stages.RegisterProcessor(stages.Info{ID: "dl-proc", Summary: "test"}, func() *dlProcConfig { return &dlProcConfig{} },
 		func(context.Context, *dlProcConfig, stages.Env) (stages.Processor, error) { return dlProc{}, nil })
+	stages.RegisterSink(stages.Info{ID: "dl-picky", Summary: "test", Consumes: []string{stages.KindFrame}}, func() *dlSinkConfig { return &dlSinkConfig{} },
+		func(_ context.Context, c *dlSinkConfig, _ stages.Env) (stages.Sink, error) {
+			return &dlSink{cfg: c, rec: dlRecordOf(c.Name)}, nil
+		})
 	stages.RegisterSink(stages.Info{ID: "dl-sink", Summary: "test"}, func() *dlSinkConfig { return &dlSinkConfig{} },
 		func(_ context.Context, c *dlSinkConfig, _ stages.Env) (stages.Sink, error) {
 			return &dlSink{cfg: c, rec: dlRecordOf(c.Name)}, nil
@@ -281,6 +285,7 @@ func TestLoadDeadLetter(t *testing.T) {
 		{name: "a source is no sink", entry: "{type: dl-src}", wantErr: `"dl-src" is a source, not a sink`},
 		{name: "unknown field", entry: "{type: dl-sink, nmae: d}", wantErr: `unknown field "nmae"`},
 		{name: "not a mapping", entry: "[dl-sink]", wantErr: `want a mapping with a "type" key`},
+		{name: "a sink that takes only some kinds", entry: "{type: dl-picky}", wantErr: `dead_letter (dl-picky): sink "dl-picky" takes only frame payloads`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
