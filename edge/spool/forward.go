@@ -23,7 +23,7 @@ func (s *Spool) forward(ctx context.Context) {
 			// The file is unreadable or a record corrupt; nothing better to do
 			// than to report it and try again later.
 			s.log.Error("spool: reading the oldest messages failed", "path", s.path, "error", err)
-			if stopping || !s.sleep(ctx, s.cfg.RetryMaxWait) {
+			if stopping || !s.sleep(ctx, s.cfg.RetryMaxWait, false) {
 				return
 			}
 			continue
@@ -59,22 +59,27 @@ func (s *Spool) forward(ctx context.Context) {
 			s.log.Warn("spool: the sink failed; keeping messages and retrying", "path", s.path, "error", err)
 			failing = true
 		}
-		if stopping || ctx.Err() != nil || !s.sleep(ctx, wait) {
+		// While draining (Close), keep trying until the drain timeout cancels ctx.
+		if ctx.Err() != nil || !s.sleep(ctx, wait, stopping) {
 			return
 		}
 		wait = min(2*wait, s.cfg.RetryMaxWait)
 	}
 }
 
-// sleep waits for d, a Kick or Close; false when the forwarder must end.
-func (s *Spool) sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits for d or a Kick; false when the forwarder must end: ctx ended
+// or, unless draining, Close was called.
+func (s *Spool) sleep(ctx context.Context, d time.Duration, draining bool) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
+	stop := s.stop
+	if draining {
+		stop = nil
+	}
 	select {
 	case <-t.C:
 	case <-s.kick:
-	case <-s.stop:
-		return false
+	case <-stop:
 	case <-ctx.Done():
 		return false
 	}

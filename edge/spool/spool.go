@@ -324,7 +324,7 @@ func (s *Spool) Kick() {
 func (s *Spool) Path() string { return s.path }
 
 // Close stops taking messages, lets the forwarder send what the spool holds for
-// up to Config.DrainTimeout (stopping at the first failure), then closes the
+// up to Config.DrainTimeout (retrying while the sink fails), then closes the
 // file. What is left stays on disk for the next Open. Close does not close the
 // sink. It is idempotent.
 func (s *Spool) Close() error {
