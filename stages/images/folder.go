@@ -33,7 +33,7 @@ type FolderConfig struct {
 	Existing    bool          `yaml:"existing" doc:"Take the pictures already in the folder when the pipeline starts; false: only those appearing later."`
 	After       string        `yaml:"after" doc:"What happens to a picture once the pipeline acknowledged it: keep (left in place; taken again only when rewritten), delete, or move into move_to." enum:"keep|delete|move"`
 	MoveTo      string        `yaml:"move_to" doc:"With after: move, the folder pictures are moved into (created when missing); pictures the pipeline kept rejecting go there too, into a failed subfolder." example:"/var/lib/edgeflow/camera/done"`
-	Once        bool          `yaml:"once" doc:"List the folder once, send what is there, then end (the pipeline drains and stops when all its sources ended)."`
+	Once        bool          `yaml:"once" doc:"List the folder once, send every picture there (without waiting for settle), then end (the pipeline drains and stops when all its sources ended)."`
 	Stream      string        `yaml:"stream" doc:"The edgeflow-stream of the messages. Empty: the folder's name."`
 	MaxBytes    int64         `yaml:"max_bytes" doc:"Largest picture file taken; larger ones are logged and skipped." advanced:"true"`
 	MaxAttempts int           `yaml:"max_attempts" doc:"How often a picture the pipeline rejects (nacks) is sent before it is logged and given up (moved to move_to/failed with after: move)." advanced:"true"`
