@@ -19,7 +19,7 @@ type convGEMM struct {
 	k, kp   int  // patch length and padded row length
 	outCp   int  // output channels rounded up to a multiple of 3
 	filter  []int16
-	ch      []gemmChannel
+	rq      []int32 // requantParams of the folded bias and filter zero points
 	outZP   int32
 	lo, hi  int32
 	chunk   int // output pixels widened at a time, a multiple of 4
@@ -28,40 +28,13 @@ type convGEMM struct {
 	run     func(worker, lo, hi int)
 }
 
-// gemmChannel is what finishing one output channel takes: the folded bias,
-// the unsigned-domain filter zero point and the multiplier in the shifts
-// and rounding constant of multiplier.apply.
-type gemmChannel struct {
-	bias, wZP   int32
-	left, right uint8
-	sig         int64
-	round, neg  int64 // 2^(right−1) and −1 when right > 0, else 0
-}
-
-func newGemmChannel(bias, wZP int32, m multiplier) gemmChannel {
-	c := gemmChannel{bias: bias, wZP: wZP, sig: int64(m.significand)}
-	if m.exponent > 0 {
-		c.left = uint8(m.exponent)
-	} else if m.exponent < 0 {
-		c.right = uint8(-m.exponent)
-		c.round, c.neg = int64(1)<<(c.right-1), -1
-	}
-	return c
-}
-
-// apply is multiplier.apply for a significand other than MinInt32 (the one
-// case needing saturation, which newConvGEMM refuses).
-func (c *gemmChannel) apply(x int32) int32 {
-	x <<= c.left
-	h := (int64(x)*c.sig + 1<<30) >> 31
-	return int32((h + c.round + (h>>63)&c.neg) >> c.right)
-}
-
 // gemmWork is one worker's scratch space.
 type gemmWork struct {
 	patches []int16 // chunk rows of kp
 	im2col  []byte  // one patch of k bytes
 	sums    []int32 // Σxu per row
+	raw     []int32 // chunk rows of block sums
+	outs    []int32 // one row of requantized values
 	acc     [12]int32
 }
 
@@ -70,6 +43,7 @@ const (
 	gemmChunkBytes = 256 << 10
 	gemmBlockBytes = 96 << 10
 	gemmMaxChunk   = 64
+	gemmMaxBlock   = 480
 )
 
 func newConvGEMM(ip *Interpreter, g *convGeometry, q *quantizedFilter, in, filter, out *Tensor) (kernel, error) {
@@ -81,13 +55,14 @@ func newConvGEMM(ip *Interpreter, g *convGeometry, q *quantizedFilter, in, filte
 	c := &convGEMM{g: *g, pool: ip.pool, in: in.Data[:in.NumElements()], out: out.Data[:out.NumElements()],
 		xZPRaw: byte(-q.xOff), k: k, kp: (k + gemmAlign - 1) / gemmAlign * gemmAlign,
 		outCp: (g.outC + gemmCols - 1) / gemmCols * gemmCols, outZP: q.outZP, lo: q.lo, hi: q.hi,
-		ch: make([]gemmChannel, g.outC)}
+	}
 	shift := int32(0)
 	if in.Type == Int8 {
 		shift, c.flip = 128, 0x80
 	}
 	c.filter = make([]int16, c.outCp*c.kp)
 	xZP := -q.xOff + shift
+	bias, wZPs := make([]int32, g.outC), make([]int32, g.outC)
 	for ch := range g.outC {
 		row := c.filter[ch*c.kp:][:k]
 		var sumW int32
@@ -96,14 +71,20 @@ func newConvGEMM(ip *Interpreter, g *convGeometry, q *quantizedFilter, in, filte
 			row[i] = int16(u)
 			sumW += int32(u)
 		}
-		wZP := -q.wOff[ch] + shift
-		c.ch[ch] = newGemmChannel(q.bias[ch]-xZP*sumW+int32(k)*xZP*wZP, wZP, q.mult[ch])
+		wZPs[ch] = -q.wOff[ch] + shift
+		bias[ch] = q.bias[ch] - xZP*sumW + int32(k)*xZP*wZPs[ch]
+	}
+	const blockStep = gemmCols * requantLanes
+	c.block = min((c.outCp+blockStep-1)/blockStep*blockStep, gemmMaxBlock,
+		max(blockStep, gemmBlockBytes/(2*c.kp)/blockStep*blockStep))
+	if c.rq = requantParams(bias, wZPs, q.mult, c.outCp+c.block); c.rq == nil {
+		return nil, errTensor("output", out, "negative multiplier")
 	}
 	c.chunk = max(gemmRows, min(gemmMaxChunk, gemmChunkBytes/(2*c.kp))/gemmRows*gemmRows)
-	c.block = min(c.outCp, max(gemmCols, gemmBlockBytes/(2*c.kp)/gemmCols*gemmCols))
 	c.work = make([]gemmWork, ip.pool.n)
 	for i := range c.work {
-		c.work[i] = gemmWork{patches: make([]int16, c.chunk*c.kp), im2col: make([]byte, k), sums: make([]int32, c.chunk)}
+		c.work[i] = gemmWork{patches: make([]int16, c.chunk*c.kp), im2col: make([]byte, k), sums: make([]int32, c.chunk),
+			raw: make([]int32, c.chunk*c.block), outs: make([]int32, c.block)}
 	}
 	c.run = c.rows
 	return c, nil
@@ -131,18 +112,28 @@ func (c *convGEMM) rows(worker, lo, hi int) {
 				patches := wk.patches[j0*c.kp:]
 				for ch := cb; ch < ce; ch += gemmCols {
 					gemm4x3(patches, c.filter[ch*c.kp:], c.kp, c.kp, &wk.acc)
-					if ch+gemmCols <= g.outC {
-						c.store3(wk, p0+j0, ch, rows, j0)
-						continue
-					}
 					for r := range rows {
-						o := (p0 + j0 + r) * g.outC
-						for l := range min(gemmCols, g.outC-ch) {
-							c.store(o+ch+l, &c.ch[ch+l], wk.acc[r*gemmCols+l], wk.sums[j0+r])
-						}
+						copy(wk.raw[(j0+r)*c.block+ch-cb:][:gemmCols], wk.acc[r*gemmCols:])
 					}
 				}
 			}
+			c.finish(wk, p0, n, cb, min(ce, g.outC))
+		}
+	}
+}
+
+// finish requantizes channels [cb, ce) of the chunk's n pixels from pixel
+// p0 on into the output.
+func (c *convGEMM) finish(wk *gemmWork, p0, n, cb, ce int) {
+	outC := c.g.outC
+	lanes := (ce - cb + requantLanes - 1) / requantLanes * requantLanes
+	rq := c.rq[cb/requantLanes*requantGroupLen:]
+	outs := wk.outs[:lanes]
+	for j := range n {
+		requant(wk.raw[j*c.block:][:lanes], wk.sums[j], rq, c.outZP, c.lo, c.hi, outs)
+		dst := c.out[(p0+j)*outC+cb:][:ce-cb]
+		for i := range dst {
+			dst[i] = byte(outs[i])
 		}
 	}
 }
@@ -168,26 +159,4 @@ func (c *convGEMM) widen(wk *gemmWork, j, pix int) {
 		s += int32(u)
 	}
 	wk.sums[j] = s
-}
-
-// store3 finishes channels ch..ch+2 of rows pixels from pixel pix on, whose
-// patches are rows j0.. of the worker's.
-func (c *convGEMM) store3(wk *gemmWork, pix, ch, rows, j0 int) {
-	outC := c.g.outC
-	c0, c1, c2 := &c.ch[ch], &c.ch[ch+1], &c.ch[ch+2]
-	for r := range rows {
-		o := (pix+r)*outC + ch
-		s := wk.sums[j0+r]
-		a := wk.acc[r*gemmCols:][:3]
-		dst := c.out[o:][:3]
-		dst[0] = byte(clamp32(c0.apply(a[0]+c0.bias-c0.wZP*s)+c.outZP, c.lo, c.hi))
-		dst[1] = byte(clamp32(c1.apply(a[1]+c1.bias-c1.wZP*s)+c.outZP, c.lo, c.hi))
-		dst[2] = byte(clamp32(c2.apply(a[2]+c2.bias-c2.wZP*s)+c.outZP, c.lo, c.hi))
-	}
-}
-
-// store finishes one output value at o from its unsigned sum s (read as
-// int32: the arithmetic wraps like uint32) and the patch sum sumX.
-func (c *convGEMM) store(o int, ch *gemmChannel, s, sumX int32) {
-	c.out[o] = byte(clamp32(ch.apply(s+ch.bias-ch.wZP*sumX)+c.outZP, c.lo, c.hi))
 }

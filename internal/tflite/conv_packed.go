@@ -1,9 +1,6 @@
 package tflite
 
-import (
-	"math"
-	"slices"
-)
+import "slices"
 
 // convPacked is the fast path of quantized CONV_2D: the same arithmetic as
 // convQuant, computed as an integer matrix product of im2col patches and the
@@ -56,7 +53,7 @@ func newConvPacked(ip *Interpreter, g *convGeometry, in, filter, bias, out *Tens
 	if err != nil {
 		return nil, true, err
 	}
-	if haveGEMMAsm && !ip.packedConv && !slices.ContainsFunc(q.mult, func(m multiplier) bool { return m.significand == math.MinInt32 }) {
+	if haveGEMMAsm && !ip.packedConv && !slices.ContainsFunc(q.mult, func(m multiplier) bool { return m.significand < 0 }) {
 		kern, err := newConvGEMM(ip, g, q, in, filter, out)
 		return kern, true, err
 	}
