@@ -14,7 +14,9 @@ type depthwiseQuant[T quantized] struct {
 	filter    []int32 // (w + wOff) in [kh][kw][outC] order
 	depthMult int
 	q         *quantizedFilter
-	acc       [][]int32 // per worker, outC
+	acc       [][]int32 // per worker, outC (capacity a whole number of requantLanes)
+	rq        []int32   // requantParams of the multipliers
+	outs      [][]int32 // per worker, requantized values
 	// 3x3 filters with multiplier 1: the filter per tap and the bias with
 	// xOff·Σw folded in, for pixels whose window lies inside the input.
 	taps       [9][]int32
@@ -104,8 +106,12 @@ func newDepthwiseQuant[T quantized](ip *Interpreter, g *convGeometry, depthMult 
 	for i, v := range w {
 		k.filter[i] = int32(v) + q.wOff[i%g.outC]
 	}
+	lanes := (g.outC + requantLanes - 1) / requantLanes * requantLanes
+	k.rq = requantParams(nil, nil, q.mult, lanes)
+	k.outs = make([][]int32, ip.pool.n)
 	for i := range k.acc {
-		k.acc[i] = make([]int32, g.outC)
+		k.acc[i] = make([]int32, g.outC, lanes)
+		k.outs[i] = make([]int32, lanes)
 	}
 	if g.kH == 3 && g.kW == 3 && depthMult == 1 {
 		k.biasInside = make([]int32, g.outC)
@@ -168,7 +174,7 @@ func (k *depthwiseQuant[T]) rows(worker, lo, hi int) {
 			x0 := ox*g.strideW - g.padLeft
 			if k.biasInside != nil && y0 >= 0 && x0 >= 0 && y0+2*g.dilationH < g.inH && x0+2*g.dilationW < g.inW {
 				k.inside3x3(acc, b, y0, x0)
-				k.finish(acc, ((b*g.outH+oy)*g.outW+ox)*g.outC)
+				k.finish(worker, acc, ((b*g.outH+oy)*g.outW+ox)*g.outC)
 				continue
 			}
 			copy(acc, k.q.bias)
@@ -201,15 +207,23 @@ func (k *depthwiseQuant[T]) rows(worker, lo, hi int) {
 					}
 				}
 			}
-			k.finish(acc, ((b*g.outH+oy)*g.outW+ox)*g.outC)
+			k.finish(worker, acc, ((b*g.outH+oy)*g.outW+ox)*g.outC)
 		}
 	}
 }
 
 // finish scales and clamps one pixel's accumulators into the output at o.
-func (k *depthwiseQuant[T]) finish(acc []int32, o int) {
+func (k *depthwiseQuant[T]) finish(worker int, acc []int32, o int) {
 	q := k.q
 	dst := k.out[o:][:len(acc)]
+	if haveGEMMAsm && k.rq != nil {
+		outs := k.outs[worker]
+		requant(acc[:len(outs)], 0, k.rq, q.outZP, q.lo, q.hi, outs)
+		for c := range dst {
+			dst[c] = T(outs[c])
+		}
+		return
+	}
 	mult := q.mult[:len(acc)]
 	for c, a := range acc {
 		dst[c] = T(clamp32(mult[c].apply(a)+q.outZP, q.lo, q.hi))
