@@ -18,6 +18,7 @@ import (
 	"github.com/edgeflow/edgeflow/stages/detect"
 	_ "github.com/edgeflow/edgeflow/stages/images"
 	_ "github.com/edgeflow/edgeflow/stages/kafka"
+	_ "github.com/edgeflow/edgeflow/stages/stdout"
 )
 
 // TestCameraSSDExample runs pipelines/examples/camera-ssd.yaml against the
@@ -104,5 +105,56 @@ func TestCameraSSDExample(t *testing.T) {
 	if !strings.HasPrefix(strings.Join(found["example.jpg"], ","), "person,laptop,person") ||
 		!strings.HasPrefix(strings.Join(found["grace_hopper.png"], ","), "person,tie") {
 		t.Errorf("detections %v", found)
+	}
+}
+
+// TestCorruptPictureDeadLettered: a JPEG whose header reads but whose data is
+// cut short passes the images source's check, fails in detect as malformed,
+// and the runtime dead-letters it (no dead_letter: sink here, so it is logged
+// and counted) and acknowledges it, while the good picture's result reaches
+// the sink: the pipeline keeps flowing, nothing is nacked.
+func TestCorruptPictureDeadLettered(t *testing.T) {
+	ex := filepath.Join(testenv.GoModuleDir(t, "github.com/mattn/go-tflite@v1.0.1"), "_example")
+	camera := t.TempDir()
+	good, err := os.ReadFile(filepath.Join(ex, "mnist", "3.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpg, err := os.ReadFile(filepath.Join(ex, "ssd", "example.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(camera, "a-good.png"), good, 0o644)
+	os.WriteFile(filepath.Join(camera, "b-cut.jpg"), jpg[:2000], 0o644)
+	p, err := pipelines.Load("cut.yaml", []byte(fmt.Sprintf(`name: cut
+sources:
+  - {type: images, path: %s, once: true}
+stages:
+  - {type: detect, model: %s, top_k: 1}
+sinks:
+  - {type: stdout, output: stderr}
+`, camera, filepath.Join(ex, "mnist", "mnist_model.tflite"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	runner, err := p.Build(ctx, stages.Env{Node: stages.Node{ID: "n1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := runner.Stats()
+	t.Log(st)
+	dead := uint64(0)
+	for _, d := range st.DeadLetters {
+		if strings.Contains(d.Path, "detect") {
+			dead += d.Count
+		}
+	}
+	if st.Acked != 2 || st.Nacked != 0 || dead != 1 {
+		t.Fatalf("acked %d, nacked %d, dead letters from detect %d (%+v); want 2, 0, 1", st.Acked, st.Nacked, dead, st.DeadLetters)
 	}
 }
