@@ -56,8 +56,10 @@ func NewDecoder(cfg *DecodeConfig, env stages.Env) (*Decoder, error) {
 }
 
 // Process decodes the frames of a KindFrame message into readings messages. A
-// corrupt frame fails the message with a stages.Malformed error: the runtime
-// moves it to the dead-letter sink.
+// corrupt frame goes to the pipeline's dead-letter route on its own and the
+// frames around it are decoded; when no frame boundary follows it, the rest of
+// the payload goes as one dead letter. Outside a pipeline (no route) a corrupt
+// frame fails the message with a stages.Malformed error.
 func (d *Decoder) Process(ctx context.Context, msg *message.Message) ([]*message.Message, error) {
 	if kind := msg.Metadata.Get(stages.MetaKind); kind != stages.KindFrame {
 		return nil, fmt.Errorf("decode: message %s has kind %q, want %q", msg.UUID, kind, stages.KindFrame)
@@ -69,11 +71,19 @@ func (d *Decoder) Process(ctx context.Context, msg *message.Message) ([]*message
 	for offset := 0; len(src) > 0; offset = len(msg.Payload) - len(src) {
 		f, rest, err := frame.Next(src)
 		if err != nil {
-			return nil, stages.Malformed(fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err))
+			// No frame boundary to go on from: the rest is one dead letter.
+			if err := d.deadLetter(ctx, msg, src, offset, err); err != nil {
+				return nil, err
+			}
+			break
 		}
 		h, err := s.dec.Decode(f, &s.block)
 		if err != nil {
-			return nil, stages.Malformed(fmt.Errorf("decode: message %s: frame at byte %d: %w", msg.UUID, offset, err))
+			if err := d.deadLetter(ctx, msg, f, offset, err); err != nil {
+				return nil, err
+			}
+			src = rest
+			continue
 		}
 		src = rest
 		s.rs = BlockReadings(&s.block, s.rs[:0])
