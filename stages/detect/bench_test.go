@@ -50,3 +50,19 @@ func BenchmarkProcess(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecode is decoding example.jpg (1920×1280, 4:2:0) to RGB samples,
+// libjpeg's chroma upsampling included.
+func BenchmarkDecode(b *testing.B) {
+	data, err := os.ReadFile(exampleFile(b, "ssd/example.jpg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sc decodeScratch
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := decodeImage(data, 3, &sc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -142,11 +142,12 @@ func resampleHorizontal(dst, src []uint8, w, h, ch, ow int, c *axisCoeffs) {
 			if ch == 3 {
 				p := in[xmin*3 : (xmin+xmax)*3]
 				s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-				for x, wt := range k {
-					px := p[x*3 : x*3+3 : x*3+3]
-					s0 += int32(px[0]) * wt
-					s1 += int32(px[1]) * wt
-					s2 += int32(px[2]) * wt
+				for len(p) >= 3 && len(k) > 0 {
+					wt := k[0]
+					s0 += int32(p[0]) * wt
+					s1 += int32(p[1]) * wt
+					s2 += int32(p[2]) * wt
+					p, k = p[3:], k[1:]
 				}
 				o := out[xx*3 : xx*3+3 : xx*3+3]
 				o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
