@@ -2,12 +2,18 @@ package pipelines
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/trace"
 	"gopkg.in/yaml.v3"
+
+	"github.com/edgeflow/edgeflow/internal/telemetry"
 
 	"github.com/edgeflow/edgeflow/edge/spool"
 	"github.com/edgeflow/edgeflow/stages"
@@ -103,7 +109,7 @@ func spooled(step Step, s stages.Sink, env stages.Env) (stages.Sink, stages.Clos
 		}
 		return nil, nil, errNoDataDir
 	}
-	sp, err := spool.NewSink(spoolFile(env, step), *step.Spool, s, spool.Options{
+	sp, err := spool.NewSink(spoolFile(env, step), *step.Spool, traceRestoringSink{s}, spool.Options{
 		Logger: env.Log().With("step", step.Path),
 		Node:   env.Node.ID,
 		Name:   env.Pipeline + "/" + step.Path,
@@ -112,7 +118,42 @@ func spooled(step Step, s stages.Sink, env stages.Env) (stages.Sink, stages.Clos
 		return nil, nil, err
 	}
 	env.Log().Info("sink spooled", "step", step.Path, "path", sp.Spool().Path())
-	return sp, sp, nil
+	return traceSavingSink{sp}, sp, nil
+}
+
+// traceSavingSink hands the spool copies of the messages whose Go context
+// carries a span, with that span's context in their metadata (traceparent), so
+// that the trace survives the spool's disk.
+type traceSavingSink struct{ *spool.Sink }
+
+func (s traceSavingSink) Write(ctx context.Context, msgs []*message.Message) error {
+	out, cloned := msgs, false
+	for i, m := range msgs {
+		mctx := m.Context()
+		if !trace.SpanContextFromContext(mctx).IsValid() {
+			continue
+		}
+		if !cloned {
+			out, cloned = slices.Clone(msgs), true
+		}
+		c := m.Copy()
+		telemetry.InjectMetadata(mctx, c.Metadata)
+		out[i] = c
+	}
+	return s.Sink.Write(ctx, out)
+}
+
+// traceRestoringSink gives the messages the forwarder read back a context
+// with the span their metadata names, for the tracing middleware inside it.
+type traceRestoringSink struct{ next stages.Sink }
+
+func (s traceRestoringSink) Write(ctx context.Context, msgs []*message.Message) error {
+	for _, m := range msgs {
+		if telemetry.HasTraceContext(m.Metadata) {
+			m.SetContext(telemetry.ExtractMetadata(ctx, m.Metadata))
+		}
+	}
+	return s.next.Write(ctx, msgs)
 }
 
 // byteSizePattern is the JSON Schema pattern of a spool.ByteSize string.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/edgeflow/edgeflow/edge/spool"
 )
 
@@ -110,4 +112,36 @@ func TestKafkaSinksAreSpooledByDefault(t *testing.T) {
 		}
 	}
 	_ = time.Second
+}
+
+// TestSpoolKeepsTheTrace: the write span of a spooled sink, started by the
+// forwarder, is still a child of the message's span in the chain.
+func TestSpoolKeepsTheTrace(t *testing.T) {
+	tp, rec := recordingProvider(t, 1)
+	p := testPipeline("traced", []*rtSrcConfig{{Name: "s", Messages: []string{"a", "b"}}},
+		[]*rtProcConfig{{Mode: "pass"}}, []*rtSinkConfig{{Name: "out"}})
+	p.Sinks[0].Spool = spoolTestConfig()
+	env := testEnv(t)
+	env.Node.DataDir = t.TempDir()
+	r, err := p.Build(context.Background(), env, fastOpts(WithTracing(tp))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ingest := spansNamed(rec, "ingest rt-src")
+	write := spansNamed(rec, "write rt-sink")
+	if len(ingest) != 2 || len(write) != 2 {
+		t.Fatalf("spans: %d ingest, %d write; want 2, 2", len(ingest), len(write))
+	}
+	ids := map[trace.SpanID]bool{}
+	for _, s := range ingest {
+		ids[s.SpanContext().SpanID()] = true
+	}
+	for _, s := range write {
+		if !ids[s.Parent().SpanID()] {
+			t.Errorf("write span's parent %v is not an ingest span", s.Parent())
+		}
+	}
 }
