@@ -23,9 +23,12 @@ type convGEMM struct {
 	outZP   int32
 	lo, hi  int32
 	chunk   int // output pixels widened at a time, a multiple of 4
-	block   int // channels per filter block, a multiple of 3
-	work    []gemmWork
-	run     func(worker, lo, hi int)
+	block   int // channels per filter block, a multiple of 24 (3 and 8)
+	// rawStride is the length of a worker's row of block sums: the
+	// micro-kernel writes a fourth value after each three channels.
+	rawStride int
+	work      []gemmWork
+	run       func(worker, lo, hi int)
 }
 
 // gemmWork is one worker's scratch space.
@@ -33,9 +36,8 @@ type gemmWork struct {
 	patches []int16 // chunk rows of kp
 	im2col  []byte  // one patch of k bytes
 	sums    []int32 // Σxu per row
-	raw     []int32 // chunk rows of block sums
+	raw     []int32 // chunk rows of rawStride sums (block and spare)
 	outs    []int32 // one row of requantized values
-	acc     [12]int32
 }
 
 // Cache budgets: the widened patches of a chunk and one filter block.
@@ -81,10 +83,11 @@ func newConvGEMM(ip *Interpreter, g *convGeometry, q *quantizedFilter, in, filte
 		return nil, errTensor("output", out, "negative multiplier")
 	}
 	c.chunk = max(gemmRows, min(gemmMaxChunk, gemmChunkBytes/(2*c.kp))/gemmRows*gemmRows)
+	c.rawStride = c.block + requantLanes
 	c.work = make([]gemmWork, ip.pool.n)
 	for i := range c.work {
 		c.work[i] = gemmWork{patches: make([]int16, c.chunk*c.kp), im2col: make([]byte, k), sums: make([]int32, c.chunk),
-			raw: make([]int32, c.chunk*c.block), outs: make([]int32, c.block)}
+			raw: make([]int32, c.chunk*c.rawStride), outs: make([]int32, c.block)}
 	}
 	c.run = c.rows
 	return c, nil
@@ -108,13 +111,10 @@ func (c *convGEMM) rows(worker, lo, hi int) {
 		for cb := 0; cb < c.outCp; cb += c.block {
 			ce := min(cb+c.block, c.outCp)
 			for j0 := 0; j0 < n; j0 += gemmRows {
-				rows := min(gemmRows, n-j0)
 				patches := wk.patches[j0*c.kp:]
+				raw := wk.raw[j0*c.rawStride:]
 				for ch := cb; ch < ce; ch += gemmCols {
-					gemm4x3(patches, c.filter[ch*c.kp:], c.kp, c.kp, &wk.acc)
-					for r := range rows {
-						copy(wk.raw[(j0+r)*c.block+ch-cb:][:gemmCols], wk.acc[r*gemmCols:])
-					}
+					gemm4x3(patches, c.filter[ch*c.kp:], c.kp, c.kp, raw[ch-cb:], c.rawStride)
 				}
 			}
 			c.finish(wk, p0, n, cb, min(ce, g.outC))
@@ -130,7 +130,7 @@ func (c *convGEMM) finish(wk *gemmWork, p0, n, cb, ce int) {
 	rq := c.rq[cb/requantLanes*requantGroupLen:]
 	outs := wk.outs[:lanes]
 	for j := range n {
-		requant(wk.raw[j*c.block:][:lanes], wk.sums[j], rq, c.outZP, c.lo, c.hi, outs)
+		requant(wk.raw[j*c.rawStride:][:lanes], wk.sums[j], rq, c.outZP, c.lo, c.hi, outs)
 		dst := c.out[(p0+j)*outC+cb:][:ce-cb]
 		for i := range dst {
 			dst[i] = byte(outs[i])

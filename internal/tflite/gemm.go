@@ -10,12 +10,13 @@ const (
 )
 
 // gemm4x3Go is the portable micro-kernel of the widened quantized
-// convolution: out[j*3+c] = Σ_i p[j*stride+i]·w[c*stride+i] for i < n, four
-// patches j and three filter rows c, stride values apart. Sums wrap modulo
+// convolution: out[j*outStride+c] = Σ_i p[j*stride+i]·w[c*stride+i] for
+// i < n, four patches j and three filter rows c, stride values apart, and
+// out[j*outStride+3] = 0 (the assembly version stores four values a row). Sums wrap modulo
 // 2^32 exactly as the vector instructions do; callers read them as uint32.
 // It is the reference the assembly version is tested against and the
 // kernel on machines without one.
-func gemm4x3Go(p, w []int16, stride, n int, out *[12]int32) {
+func gemm4x3Go(p, w []int16, stride, n int, out []int32, outStride int) {
 	p0, p1, p2, p3 := p[:n], p[stride:][:n], p[2*stride:][:n], p[3*stride:][:n]
 	w0, w1, w2 := w[:n], w[stride:][:n], w[2*stride:][:n]
 	var s [12]int32
@@ -35,12 +36,17 @@ func gemm4x3Go(p, w []int16, stride, n int, out *[12]int32) {
 		s[10] += x3 * b
 		s[11] += x3 * c
 	}
-	*out = s
+	for j := range gemmRows {
+		o := out[j*outStride:][:gemmCols+1]
+		o[0], o[1], o[2], o[3] = s[3*j], s[3*j+1], s[3*j+2], 0
+	}
 }
 
 // gemmFits reports whether p and w hold what a 4x3 call with this stride
-// and n reads, and n is a whole number of vectors.
-func gemmFits(p, w []int16, stride, n int) bool {
-	return n >= 0 && n%gemmAlign == 0 && stride >= n &&
-		len(p) >= (gemmRows-1)*stride+n && len(w) >= (gemmCols-1)*stride+n
+// and n reads, n is a whole number of vectors, and out holds the four
+// values a row it writes.
+func gemmFits(p, w []int16, stride, n int, out []int32, outStride int) bool {
+	return n >= 0 && n%gemmAlign == 0 && stride >= n && outStride >= gemmCols &&
+		len(p) >= (gemmRows-1)*stride+n && len(w) >= (gemmCols-1)*stride+n &&
+		len(out) >= (gemmRows-1)*outStride+gemmCols+1
 }

@@ -5,22 +5,21 @@ import "golang.org/x/sys/cpu"
 // haveGEMMAsm: the AVX2 micro-kernel runs on this CPU.
 var haveGEMMAsm = cpu.X86.HasAVX2
 
-// gemm4x3AVX2 is gemm4x3Go in AVX2 (gemm_amd64.s): strideBytes is the
-// distance between rows in bytes, n a multiple of 16.
+// gemm4x3AVX2 is gemm4x3Go in AVX2 (gemm_amd64.s): strideBytes and
+// outStrideBytes are the distances between rows in bytes, n a multiple of 16.
 //
 //go:noescape
-func gemm4x3AVX2(p, w *int16, strideBytes, n int, out *[12]int32)
+func gemm4x3AVX2(p, w *int16, strideBytes, n int, out *int32, outStrideBytes int)
 
-// gemm4x3 is the fastest 4x3 micro-kernel of this machine. It computes
+// gemm4x3 is the fastest 4x3 micro-kernel of this machine. It writes
 // nothing when the slices do not fit (gemmFits); callers size them.
-func gemm4x3(p, w []int16, stride, n int, out *[12]int32) {
-	if !gemmFits(p, w, stride, n) {
-		*out = [12]int32{}
+func gemm4x3(p, w []int16, stride, n int, out []int32, outStride int) {
+	if !gemmFits(p, w, stride, n, out, outStride) {
 		return
 	}
 	if haveGEMMAsm && n > 0 {
-		gemm4x3AVX2(&p[0], &w[0], 2*stride, n, out)
+		gemm4x3AVX2(&p[0], &w[0], 2*stride, n, &out[0], 4*outStride)
 		return
 	}
-	gemm4x3Go(p, w, stride, n, out)
+	gemm4x3Go(p, w, stride, n, out, outStride)
 }

@@ -7,16 +7,18 @@
 
 #include "textflag.h"
 
-// func gemm4x3AVX2(p, w *int16, strideBytes, n int, out *[12]int32)
+// func gemm4x3AVX2(p, w *int16, strideBytes, n int, out *int32, outStrideBytes int)
 //
 // Y0..Y11 accumulate patch j × filter row c in Y(3j+c); Y12 holds the
-// filter vector, Y13 the products.
-TEXT ·gemm4x3AVX2(SB), NOSPLIT, $0-40
+// filter vector, Y13 the products. Row j's three sums and a zero go to
+// out + j·outStrideBytes (16 bytes).
+TEXT ·gemm4x3AVX2(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), SI
 	MOVQ w+8(FP), DI
 	MOVQ strideBytes+16(FP), BX
 	MOVQ n+24(FP), CX
 	MOVQ out+32(FP), DX
+	MOVQ outStrideBytes+40(FP), R13
 
 	LEAQ (SI)(BX*1), R8  // patch 1
 	LEAQ (SI)(BX*2), R9  // patch 2
@@ -78,27 +80,39 @@ loop:
 	JLT  loop
 
 reduce:
-	// Four accumulators a..d → one xmm of their horizontal sums.
+	// Patch j's three accumulators and a zero → one xmm of their sums.
+	VPXOR Y13, Y13, Y13
+
 	VPHADDD Y1, Y0, Y0
-	VPHADDD Y3, Y2, Y2
+	VPHADDD Y13, Y2, Y2
 	VPHADDD Y2, Y0, Y0
 	VEXTRACTI128 $1, Y0, X1
 	VPADDD  X1, X0, X0
 	VMOVDQU X0, (DX)
+	ADDQ    R13, DX
 
-	VPHADDD Y5, Y4, Y4
+	VPHADDD Y4, Y3, Y3
+	VPHADDD Y13, Y5, Y5
+	VPHADDD Y5, Y3, Y3
+	VEXTRACTI128 $1, Y3, X4
+	VPADDD  X4, X3, X3
+	VMOVDQU X3, (DX)
+	ADDQ    R13, DX
+
 	VPHADDD Y7, Y6, Y6
-	VPHADDD Y6, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPADDD  X5, X4, X4
-	VMOVDQU X4, 16(DX)
+	VPHADDD Y13, Y8, Y8
+	VPHADDD Y8, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD  X7, X6, X6
+	VMOVDQU X6, (DX)
+	ADDQ    R13, DX
 
-	VPHADDD Y9, Y8, Y8
-	VPHADDD Y11, Y10, Y10
-	VPHADDD Y10, Y8, Y8
-	VEXTRACTI128 $1, Y8, X9
-	VPADDD  X9, X8, X8
-	VMOVDQU X8, 32(DX)
+	VPHADDD Y10, Y9, Y9
+	VPHADDD Y13, Y11, Y11
+	VPHADDD Y11, Y9, Y9
+	VEXTRACTI128 $1, Y9, X10
+	VPADDD  X10, X9, X9
+	VMOVDQU X9, (DX)
 
 	VZEROUPPER
 	RET

@@ -7,10 +7,9 @@ package tflite
 const haveGEMMAsm = false
 
 // gemm4x3 is gemm4x3Go on architectures without an assembly kernel.
-func gemm4x3(p, w []int16, stride, n int, out *[12]int32) {
-	if !gemmFits(p, w, stride, n) {
-		*out = [12]int32{}
+func gemm4x3(p, w []int16, stride, n int, out []int32, outStride int) {
+	if !gemmFits(p, w, stride, n, out, outStride) {
 		return
 	}
-	gemm4x3Go(p, w, stride, n, out)
+	gemm4x3Go(p, w, stride, n, out, outStride)
 }

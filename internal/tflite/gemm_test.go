@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -31,27 +32,47 @@ func TestGEMM4x3MatchesGo(t *testing.T) {
 			for i := range w {
 				w[i] = tc.fill()
 			}
-			var got, want [12]int32
-			gemm4x3(p, w, tc.stride, tc.n, &got)
-			gemm4x3Go(p, w, tc.stride, tc.n, &want)
-			if got != want {
+			const outStride = 7
+			got, want := make([]int32, 4*outStride), make([]int32, 4*outStride)
+			for i := range got {
+				got[i], want[i] = -1, -1 // the kernels leave the other values
+			}
+			gemm4x3(p, w, tc.stride, tc.n, got, outStride)
+			gemm4x3Go(p, w, tc.stride, tc.n, want, outStride)
+			if !slices.Equal(got, want) {
 				t.Fatalf("asm %v, Go %v (assembly in use: %v)", got, want, haveGEMMAsm)
 			}
 		})
 	}
 }
 
-// TestGEMM4x3RefusesShortSlices: slices shorter than the call reads give
-// zeros instead of reading past them.
+// TestGEMM4x3RefusesShortSlices: slices shorter than the call reads or
+// writes leave out as it was instead of reaching past them.
 func TestGEMM4x3RefusesShortSlices(t *testing.T) {
-	p, w := make([]int16, 63), make([]int16, 48)
-	for i := range p {
-		p[i] = 1
-	}
-	out := [12]int32{1}
-	gemm4x3(p, w, 16, 16, &out)
-	if out != [12]int32{} {
-		t.Fatalf("got %v, want zeros", out)
+	for _, tc := range []struct {
+		name         string
+		p, w, stride int
+		out, outStep int
+	}{
+		{"short patches", 63, 48, 16, 16, 4},
+		{"short filter", 64, 47, 16, 16, 4},
+		{"short out", 64, 48, 16, 15, 4},
+		{"out rows overlap", 64, 48, 16, 16, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, w := make([]int16, tc.p), make([]int16, tc.w)
+			for i := range p {
+				p[i] = 1
+			}
+			for i := range w {
+				w[i] = 1
+			}
+			out := make([]int32, tc.out)
+			gemm4x3(p, w, tc.stride, 16, out, tc.outStep)
+			if slices.ContainsFunc(out, func(v int32) bool { return v != 0 }) {
+				t.Fatalf("got %v, want it untouched", out)
+			}
+		})
 	}
 }
 
@@ -61,9 +82,9 @@ func BenchmarkGEMM4x3(b *testing.B) {
 	for i := range p {
 		p[i] = int16(i % 256)
 	}
-	var out [12]int32
+	out := make([]int32, 16)
 	b.SetBytes(12 * n) // multiply-accumulates per call
 	for b.Loop() {
-		gemm4x3(p, w, n, n, &out)
+		gemm4x3(p, w, n, n, out, 4)
 	}
 }
