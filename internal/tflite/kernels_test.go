@@ -88,6 +88,14 @@ var convCases = []convCase{
 	{"depthwise 3x3 same", 6, 5, 4, 4, 3, 3, 1, 1, PaddingSame, true, ActRelu6},
 	{"depthwise multiplier 2 stride 2", 7, 7, 3, 6, 3, 3, 2, 1, PaddingSame, true, ActNone},
 	{"depthwise valid dilation 2", 9, 9, 2, 2, 3, 3, 1, 2, PaddingValid, true, ActNone},
+	// Sizes past the fast kernels' steps: more pixels than one chunk, channels
+	// that are no multiple of 3 or 8, several filter blocks, a partial group
+	// of eight depthwise channels.
+	{"1x1 pointwise 81 pixels 50 channels", 9, 9, 16, 50, 1, 1, 1, 1, PaddingValid, false, ActRelu},
+	{"3x3 deep, several channel blocks", 5, 6, 240, 50, 3, 3, 1, 1, PaddingSame, false, ActNone},
+	{"depthwise 3x3 same 20 channels", 6, 7, 20, 20, 3, 3, 1, 1, PaddingSame, true, ActRelu6},
+	{"depthwise 3x3 valid dilation 2 17 channels", 9, 8, 17, 17, 3, 3, 1, 2, PaddingValid, true, ActNone},
+	{"depthwise 3x3 stride 2 24 channels", 9, 9, 24, 24, 3, 3, 2, 1, PaddingSame, true, ActNone},
 }
 
 // outSize and padBefore restate TFLite's padding arithmetic.
