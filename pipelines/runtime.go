@@ -39,13 +39,14 @@ type Runner struct {
 	// deadLetters is where inputs that cannot be parsed go (deadletter.go).
 	deadLetters *deadLetterRoute
 
-	chainMu     sync.Mutex // serialises the processor chain and sink writes
-	deliveries  *deliveryTable
-	pending     []*pendingBatch        // flushed output not yet written, oldest first; under chainMu
-	inputSeq    uint64                 // number of the last input run through the chain; under chainMu
-	unwritten   map[*delivery]struct{} // chain output holding earlier inputs' data, not written yet; under chainMu
-	releases    releaseQueue           // written inputs waiting for the watermark
-	firstMarker int                    // index of the first stages.Watermarker processor, or len(procs)
+	chainMu       sync.Mutex // serialises the processor chain and sink writes
+	deliveries    *deliveryTable
+	pending       []*pendingBatch        // flushed output not yet written, oldest first; under chainMu
+	inputSeq      uint64                 // number of the last input run through the chain; under chainMu
+	unwritten     map[*delivery]struct{} // chain output holding earlier inputs' data, not written yet; under chainMu
+	releases      releaseQueue           // written inputs waiting for the watermark
+	firstMarker   int                    // index of the first stages.Watermarker processor, or len(procs)
+	flushRequests chan struct{}          // complete flushes asked for by sources
 
 	ran       atomic.Bool
 	closed    atomic.Bool
@@ -115,7 +116,8 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		o(&cfg)
 	}
 	r := &Runner{p: p, env: env, cfg: cfg, stats: newRunnerCounters(p),
-		deliveries: newDeliveryTable(maxTrackedDeliveries), unwritten: map[*delivery]struct{}{}}
+		deliveries: newDeliveryTable(maxTrackedDeliveries), unwritten: map[*delivery]struct{}{},
+		flushRequests: make(chan struct{}, 1)}
 	r.log = env.Log().With("pipeline", env.Pipeline)
 	r.env.Logger = r.log
 	r.tracer = newPipelineTracer(cfg.tracerProvider, r.env)
@@ -318,6 +320,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	for i, s := range r.sources {
 		subs[i] = newSourceSubscriber(s.step, s.src, r.env.Pipeline, r.stats.of(s.step), ctx, abortCtx, r.cfg.inFlight)
 		subs[i].tracer = r.tracer.source(s.step)
+		subs[i].flushNow = r.requestFlush
 		router.AddConsumerHandler(r.env.Pipeline+"/"+s.step.Path, s.step.Path, subs[i], r.handle)
 	}
 
@@ -477,12 +480,23 @@ func (r *Runner) flushLoop(ctx, runCtx context.Context, stop <-chan struct{}, do
 			return
 		case <-ctx.Done():
 			return
+		case <-r.flushRequests:
+			_ = r.flush(ctx, stages.FlushAll, false)
 		case <-draining:
 			mode, draining = stages.FlushAll, nil
 			_ = r.flush(ctx, mode, false)
 		case <-t.C:
 			_ = r.flush(ctx, mode, false) // flush logs its own failures
 		}
+	}
+}
+
+// requestFlush asks the flush loop for a complete flush (a source waits for
+// every message it has in flight: the end of its input).
+func (r *Runner) requestFlush() {
+	select {
+	case r.flushRequests <- struct{}{}:
+	default: // one is pending already
 	}
 }
 

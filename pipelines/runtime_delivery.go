@@ -230,29 +230,12 @@ func (r *Runner) writeRetrying(ctx context.Context, msgs []*message.Message, wri
 	}
 }
 
-// deliveryMiddleware is the outermost router middleware: it runs a source's
-// messages one at a time in the order the source handed them over, counts
-// outcomes, logs failures with the step they came from, and drops a message
-// (acks it to its source) once it failed more than the allowed redeliveries.
+// deliveryMiddleware is the outermost router middleware: it counts outcomes,
+// logs failures with the step they came from, and drops a message (acks it to
+// its source) once it failed more than the allowed redeliveries.
 func (r *Runner) deliveryMiddleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		in := inputOf(msg)
-		if in == nil {
-			return r.deliver(h, msg, nil)
-		}
-		if !in.sub.turns.wait(in) {
-			in.sub.turns.finish(in.ticket, true)
-			err := fmt.Errorf("%s: message %s: %w: an earlier message of the source failed", in.sub.step.Path, msg.UUID, stages.ErrNacked)
-			if msg.Context().Err() != nil { // the runner aborted
-				err = fmt.Errorf("%s: message %s: %w", in.sub.step.Path, msg.UUID, errSourceStopped)
-			}
-			r.stats.nacked.Add(1)
-			in.settle(err)
-			return nil, err
-		}
-		out, err := r.deliver(h, msg, in)
-		in.sub.turns.finish(in.ticket, err != nil)
-		return out, err
+		return r.deliver(h, msg, inputOf(msg))
 	}
 }
 

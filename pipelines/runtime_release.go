@@ -31,13 +31,11 @@ import (
 // message is nacked or dropped), the messages whose data it may hold and that
 // were not released yet are nacked to their sources, which deliver them again.
 
-// sourceInput is one message a source handed over: its place in the source's
-// order, its pipeline number once processed, and its outcome for the source.
+// sourceInput is one message a source handed over: its pipeline number once
+// processed, and its outcome for the source.
 type sourceInput struct {
-	sub    *sourceSubscriber
-	ticket uint64 // order among the source's messages
-	resume bool   // processed even after a nack of the source (see stages.SubmitFunc)
-	uuid   string
+	sub  *sourceSubscriber
+	uuid string
 
 	seq        uint64 // pipeline input number; under Runner.chainMu
 	registered bool   // waiting for release; under Runner.chainMu
@@ -185,87 +183,6 @@ func (r *Runner) giveUpOutput(floor, upTo uint64, cause error) {
 		r.stats.nacked.Add(uint64(n))
 		r.log.Warn("nacking messages whose buffered data was not written", "messages", n, "error", cause)
 	}
-}
-
-// turns makes a source's messages go through the handler one at a time, in the
-// order the source handed them over (the router runs a goroutine per message).
-type turns struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	issued  uint64 // last ticket handed out
-	next    uint64 // the ticket whose turn it is
-	skipped map[uint64]bool
-	blocked bool // a message nacked: skip what follows until one resumes
-	aborted bool
-}
-
-func newTurns() *turns {
-	t := &turns{next: 1, skipped: map[uint64]bool{}}
-	t.cond = sync.NewCond(&t.mu)
-	return t
-}
-
-// issue hands out the next ticket; the caller then hands the message to the
-// router or cancels the ticket.
-func (t *turns) issue() uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.issued++
-	return t.issued
-}
-
-// cancel gives up a ticket whose message never reached the router.
-func (t *turns) cancel(ticket uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.skipped[ticket] = true
-	t.advanceLocked()
-}
-
-// wait blocks until it is ticket's turn; it reports whether the message is to
-// be processed (false: the runner aborted, or it follows a nacked message and
-// does not resume).
-func (t *turns) wait(in *sourceInput) (run bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for t.next != in.ticket && !t.aborted {
-		t.cond.Wait()
-	}
-	if t.aborted {
-		return false
-	}
-	if in.resume {
-		t.blocked = false
-	}
-	return !t.blocked
-}
-
-// finish ends ticket's turn; nacked says its outcome.
-func (t *turns) finish(ticket uint64, nacked bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if nacked {
-		t.blocked = true
-	}
-	t.skipped[ticket] = true
-	t.advanceLocked()
-}
-
-// advanceLocked moves the turn past every ticket that is done or given up.
-func (t *turns) advanceLocked() {
-	for t.skipped[t.next] {
-		delete(t.skipped, t.next)
-		t.next++
-	}
-	t.cond.Broadcast()
-}
-
-// abort wakes every waiting message: none will be processed.
-func (t *turns) abort() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.aborted = true
-	t.cond.Broadcast()
 }
 
 // withInputSeq returns ctx carrying seq for a buffering stage, ctx itself for

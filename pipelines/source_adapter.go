@@ -24,8 +24,10 @@ var errSourceStopped = errors.New("pipeline stopped reading from the source")
 // message (see runtime_release.go: a message is acknowledged once all its data
 // was written, which with a buffering stage may be well after its chain ran).
 // Sources that emit from one goroutine keep many messages in flight with a
-// stages.Window over the stages.SubmitFunc in Read's context; the handler runs
-// a source's messages one at a time, in the order they were handed over.
+// stages.Window over the stages.SubmitFunc in Read's context: a submission
+// returns once the message was processed, so a source's messages are still
+// processed one at a time in its order, and only the waits for their release
+// overlap.
 //
 // A source redelivers a message by emitting it again (or a message with the same
 // UUID): the runtime counts its failed deliveries by source and UUID and reuses
@@ -45,9 +47,8 @@ type sourceSubscriber struct {
 	readCtx  context.Context // ends when sources must stop (the run context)
 	abortCtx context.Context // ends when in-flight work must be cancelled
 
-	window int        // messages in flight a stages.Window may have
-	turns  *turns     // processing order of the source's messages
-	sendMu sync.Mutex // held while handing a message over: tickets go out in order
+	window   int    // messages in flight a stages.Window may have
+	flushNow func() // asks the runner for a complete flush
 
 	out      chan *message.Message
 	mu       sync.RWMutex // held for reading while sending on out; for writing to close it
@@ -62,9 +63,8 @@ type sourceSubscriber struct {
 
 func newSourceSubscriber(step Step, src stages.Source, pipeline string, counters *stageCounters, readCtx, abortCtx context.Context, window int) *sourceSubscriber {
 	s := &sourceSubscriber{step: step, src: src, pipeline: pipeline, counters: counters,
-		readCtx: readCtx, abortCtx: abortCtx, window: window, turns: newTurns(),
+		readCtx: readCtx, abortCtx: abortCtx, window: window,
 		out: make(chan *message.Message), stop: make(chan struct{}), done: make(chan struct{})}
-	context.AfterFunc(abortCtx, s.turns.abort)
 	return s
 }
 
@@ -103,7 +103,7 @@ func (s *sourceSubscriber) read(ctx context.Context) (err error) {
 			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
 		}
 	}()
-	return s.src.Read(stages.WithSubmit(ctx, s.submit, s.window), s.emit)
+	return s.src.Read(stages.WithSubmit(ctx, s.submit, s.window, s.flushNow), s.emit)
 }
 
 // Close stops the source: Read's context is cancelled and the channel closed.
@@ -148,7 +148,7 @@ func (s *sourceSubscriber) wait(d time.Duration) bool {
 // emit is the stages.EmitFunc given to the source's Read: it hands msg over and
 // waits for its outcome.
 func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error {
-	in, err := s.submitInput(ctx, msg, true)
+	in, err := s.submitInput(ctx, msg)
 	if err != nil {
 		return err
 	}
@@ -164,17 +164,18 @@ func (s *sourceSubscriber) emit(ctx context.Context, msg *message.Message) error
 }
 
 // submit is the stages.SubmitFunc given to the source's Read (in its context).
-func (s *sourceSubscriber) submit(ctx context.Context, msg *message.Message, resume bool) (stages.Submission, error) {
-	in, err := s.submitInput(ctx, msg, resume)
+func (s *sourceSubscriber) submit(ctx context.Context, msg *message.Message) (stages.Submission, error) {
+	in, err := s.submitInput(ctx, msg)
 	if err != nil {
 		return nil, err
 	}
 	return in, nil
 }
 
-// submitInput hands msg to the router and returns without waiting for its
-// outcome.
-func (s *sourceSubscriber) submitInput(ctx context.Context, msg *message.Message, resume bool) (*sourceInput, error) {
+// submitInput hands msg to the router and returns once it was processed
+// (its chain ran and its output was written, or it failed), without waiting for
+// its release.
+func (s *sourceSubscriber) submitInput(ctx context.Context, msg *message.Message) (*sourceInput, error) {
 	if msg == nil {
 		return nil, fmt.Errorf("%s: emit of a nil message", s.step.Path)
 	}
@@ -193,7 +194,7 @@ func (s *sourceSubscriber) submitInput(ctx context.Context, msg *message.Message
 	if msg.Metadata.Get(stages.MetaPipeline) == "" {
 		msg.Metadata.Set(stages.MetaPipeline, s.pipeline)
 	}
-	in := &sourceInput{sub: s, resume: resume, uuid: msg.UUID, done: make(chan struct{})}
+	in := &sourceInput{sub: s, uuid: msg.UUID, done: make(chan struct{})}
 	values := msg.Context()
 	if s.tracer != nil {
 		values, in.span = s.tracer.start(values, msg)
@@ -205,26 +206,26 @@ func (s *sourceSubscriber) submitInput(ctx context.Context, msg *message.Message
 		}
 		return nil, err
 	}
+	select {
+	case <-msg.Acked():
+	case <-msg.Nacked():
+	case <-s.abortCtx.Done():
+	}
 	return in, nil
 }
 
-// handOver sends msg to the router with the source's next ticket.
+// handOver sends msg to the router.
 func (s *sourceSubscriber) handOver(ctx context.Context, msg *message.Message, in *sourceInput) error {
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return errSourceStopped
 	}
-	in.ticket = s.turns.issue()
 	select {
 	case s.out <- msg:
 	case <-ctx.Done():
-		s.turns.cancel(in.ticket)
 		return ctx.Err()
 	case <-s.stop:
-		s.turns.cancel(in.ticket)
 		return errSourceStopped
 	}
 	s.counters.out.Add(1)

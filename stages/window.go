@@ -19,50 +19,54 @@ type Submission interface {
 	Err() error
 }
 
-// SubmitFunc hands msg to a pipeline and returns once the pipeline took it,
-// without waiting for its outcome. Messages are processed in the order they were
-// submitted. After a message of a source was nacked, the pipeline nacks the
-// messages that source submitted after it without processing them, until one is
-// submitted with resume set: a source hands the failed message over again with
-// resume, then the ones after it, and its messages stay in order.
-type SubmitFunc func(ctx context.Context, msg *message.Message, resume bool) (Submission, error)
+// SubmitFunc hands msg to a pipeline and returns once the pipeline processed
+// it (its chain ran and what came out was written, or it failed: then the
+// Submission is already done with a nack), without waiting for it to be
+// acknowledged, which may take much longer behind a buffering stage. A source
+// submitting from one goroutine thus has its messages processed in its order.
+type SubmitFunc func(ctx context.Context, msg *message.Message) (Submission, error)
 
 type submitKey struct{}
 
 type submitter struct {
-	submit SubmitFunc
-	window int
+	submit   SubmitFunc
+	window   int
+	flushNow func()
 }
 
-// WithSubmit returns ctx carrying the pipeline's SubmitFunc and the number of
-// messages a source may have in flight at once; the runtime gives it to every
-// source's Read. NewWindow looks it up.
-func WithSubmit(ctx context.Context, submit SubmitFunc, window int) context.Context {
-	return context.WithValue(ctx, submitKey{}, submitter{submit, max(window, 1)})
+// WithSubmit returns ctx carrying the pipeline's SubmitFunc, the number of
+// messages a source may have in flight at once, and flushNow (may be nil), which
+// asks the pipeline to flush its buffering stages completely soon; the runtime
+// gives it to every source's Read. NewWindow looks it up.
+func WithSubmit(ctx context.Context, submit SubmitFunc, window int, flushNow func()) context.Context {
+	return context.WithValue(ctx, submitKey{}, submitter{submit, max(window, 1), flushNow})
 }
 
 // DefaultWindow is the in-flight bound of a Window whose context does not say.
 const DefaultWindow = 4096
 
 // Window lets a source that emits from one goroutine have many messages in
-// flight: Emit hands a message over and returns at once while the window has
-// room, and the pipeline's outcomes are collected in emit order. A message is
-// only done once the pipeline acknowledged it — for a pipeline with a buffering
-// stage that may be long after it was handed over (an encoder's max_age), which is
-// why waiting for each message in turn would be slow.
+// flight: Emit returns once the pipeline processed the message, while the
+// window has room, and the acknowledgements are collected in emit order. A
+// message is only done once the pipeline acknowledged it — for a pipeline with
+// a buffering stage that may be long after it was processed (an encoder's
+// max_age), which is why waiting for each message in turn would be slow.
 //
-// A nacked message is handed over again after a backoff (as EmitRetrying does),
-// followed by every message emitted after it, so that the pipeline sees a
-// source's messages in order. A Window is used by one goroutine. Without a
+// A message nacked while processed is handed over again after a backoff (as
+// EmitRetrying does) before Emit returns, so the pipeline processes a source's
+// messages in order. One nacked later, when output holding its data could not
+// be written, is handed over again when it reaches the head of the window,
+// after messages emitted after it. A Window is used by one goroutine. Without a
 // SubmitFunc in its context (a source driven by a test harness), it hands over
 // one message at a time through the EmitFunc.
 type Window struct {
-	emit    EmitFunc
-	submit  SubmitFunc // nil: one message at a time through emit
-	size    int
-	onNack  func(err error, wait time.Duration)
-	queue   []*windowEntry // emitted, not done, in emit order
-	backoff time.Duration
+	emit     EmitFunc
+	submit   SubmitFunc // nil: one message at a time through emit
+	flushNow func()     // nil: the pipeline flushes on its own schedule
+	size     int
+	onNack   func(err error, wait time.Duration)
+	queue    []*windowEntry // emitted, not done, in emit order
+	backoff  time.Duration
 }
 
 type windowEntry struct {
@@ -77,7 +81,7 @@ type windowEntry struct {
 func NewWindow(ctx context.Context, emit EmitFunc, onNack func(err error, wait time.Duration)) *Window {
 	w := &Window{emit: emit, size: DefaultWindow, onNack: onNack, backoff: RetryFirstBackoff}
 	if s, ok := ctx.Value(submitKey{}).(submitter); ok {
-		w.submit, w.size = s.submit, s.window
+		w.submit, w.size, w.flushNow = s.submit, s.window, s.flushNow
 	}
 	return w
 }
@@ -100,18 +104,61 @@ func (w *Window) Emit(ctx context.Context, msg *message.Message, onDone func()) 
 		return err
 	}
 	e := &windowEntry{msg: msg, onDone: onDone}
-	sub, err := w.submit(ctx, msg.CopyWithContext(), false)
-	if err != nil {
+	if err := w.handOver(ctx, e); err != nil {
 		return err
 	}
-	e.sub = sub
 	w.queue = append(w.queue, e)
 	return nil
 }
 
+// handOver submits a copy of e's message until it is not nacked while
+// processed, waiting a growing backoff between attempts.
+func (w *Window) handOver(ctx context.Context, e *windowEntry) error {
+	for {
+		sub, err := w.submit(ctx, e.msg.CopyWithContext())
+		if err != nil {
+			return err
+		}
+		select {
+		case <-sub.Done():
+			if err := sub.Err(); err != nil {
+				if !errors.Is(err, ErrNacked) {
+					return err
+				}
+				if err := w.backOff(ctx, err); err != nil {
+					return err
+				}
+				continue
+			}
+		default:
+		}
+		e.sub = sub
+		w.backoff = RetryFirstBackoff
+		return nil
+	}
+}
+
+// backOff reports a nack and waits before the next attempt.
+func (w *Window) backOff(ctx context.Context, nackErr error) error {
+	wait := w.backoff
+	if w.onNack != nil {
+		w.onNack(nackErr, wait)
+	}
+	w.backoff = min(2*w.backoff, RetryMaxBackoff)
+	return Sleep(ctx, wait)
+}
+
 // Wait blocks until every message emitted so far is done (nil), ctx ended or
-// the pipeline stopped.
-func (w *Window) Wait(ctx context.Context) error { return w.collect(ctx, 0) }
+// the pipeline stopped. A source calls it when it has nothing more to emit for
+// now (the end of its input); the pipeline is asked to flush its buffering
+// stages at once rather than when their blocks are due, since the messages
+// waited for are only done once their data was written.
+func (w *Window) Wait(ctx context.Context) error {
+	if len(w.queue) > 0 && w.flushNow != nil {
+		w.flushNow()
+	}
+	return w.collect(ctx, 0)
+}
 
 // InFlight is the number of messages emitted and not done yet.
 func (w *Window) InFlight() int { return len(w.queue) }
@@ -138,7 +185,6 @@ func (w *Window) collect(ctx context.Context, keep int) error {
 		case err == nil:
 			w.queue[0] = nil
 			w.queue = w.queue[1:]
-			w.backoff = RetryFirstBackoff
 			if e.onDone != nil {
 				e.onDone()
 			}
@@ -146,32 +192,14 @@ func (w *Window) collect(ctx context.Context, keep int) error {
 			return ctx.Err()
 		case !errors.Is(err, ErrNacked):
 			return err
-		default:
-			if err := w.redeliver(ctx, err); err != nil {
+		default: // its data was not written: hand it over again
+			if err := w.backOff(ctx, err); err != nil {
+				return err
+			}
+			if err := w.handOver(ctx, e); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// redeliver hands every message in flight over again, in order, after a backoff:
-// the head was nacked, and the pipeline nacks what follows it until it is back.
-func (w *Window) redeliver(ctx context.Context, nackErr error) error {
-	wait := w.backoff
-	if w.onNack != nil {
-		w.onNack(nackErr, wait)
-	}
-	if err := Sleep(ctx, wait); err != nil {
-		return err
-	}
-	w.backoff = min(2*w.backoff, RetryMaxBackoff)
-	for i, e := range w.queue {
-		sub, err := w.submit(ctx, e.msg.CopyWithContext(), i == 0)
-		if err != nil {
-			return err
-		}
-		e.sub = sub
 	}
 	return nil
 }

@@ -52,6 +52,11 @@ type Encoder struct {
 	// empty), so Process scans buffers for max_age only when one may have expired.
 	oldest  time.Time
 	scratch []reading.Reading
+	// watermark caches Watermark while watermarkValid; emitting a block
+	// invalidates it.
+	watermark      uint64
+	watermarkValid bool
+	input          uint64 // number of the input being processed (stages.InputSeq)
 }
 
 type streamKey struct{ node, stream string }
@@ -63,6 +68,7 @@ type streamBuffer struct {
 	timestamps []int64   // Unix nanoseconds
 	values     []float64 // as received
 	started    time.Time // wall time the first pending reading arrived
+	firstInput uint64    // number of the input the first pending reading came with (stages.InputSeq)
 	lastSeq    uint64    // sequence number of the last frame emitted
 }
 
@@ -123,6 +129,7 @@ func (e *Encoder) Process(ctx context.Context, msg *message.Message) ([]*message
 		}
 	}
 	now := e.now()
+	e.input, _ = stages.InputSeq(ctx)
 	var out []*message.Message
 	for i := range e.scratch {
 		r := &e.scratch[i]
@@ -164,6 +171,26 @@ func (e *Encoder) Flush(ctx context.Context, mode stages.FlushMode) ([]*message.
 		}
 	}
 	return e.flushLocked(func(*streamBuffer) bool { return true }), nil
+}
+
+// Watermark implements stages.Watermarker: the lowest input number among the
+// first readings of the blocks being filled (every reading of an input numbered
+// below it is in a frame already returned), or stages.NoWatermark when every
+// buffer is empty. Acknowledging an input therefore waits until the blocks it
+// added to are emitted: at most max_age (plus the runtime's flush interval).
+func (e *Encoder) Watermark() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.watermarkValid {
+		e.watermark = stages.NoWatermark
+		for _, b := range e.buffers {
+			if len(b.timestamps) > 0 {
+				e.watermark = min(e.watermark, b.firstInput)
+			}
+		}
+		e.watermarkValid = true
+	}
+	return e.watermark
 }
 
 // Buffered reports how many readings are waiting in buffers.
@@ -221,6 +248,10 @@ func (e *Encoder) add(node, stream string, ts int64, v float64, now time.Time) *
 	b := e.buffer(streamKey{node, stream})
 	if len(b.timestamps) == 0 {
 		b.started = now
+		b.firstInput = e.input
+		if e.watermarkValid {
+			e.watermark = min(e.watermark, e.input)
+		}
 		if e.oldest.IsZero() {
 			e.oldest = now
 		}
@@ -257,6 +288,7 @@ func (e *Encoder) emit(b *streamBuffer) *message.Message {
 	payload, err := e.frames.Encode(nil, &block)
 	n := len(b.timestamps)
 	b.timestamps, b.values = b.timestamps[:0], b.values[:0]
+	e.watermarkValid = false
 	b.lastSeq = seq
 	if err != nil {
 		e.env.Log().Error("encode: dropping a block the frame encoder refused",
@@ -285,6 +317,7 @@ var (
 )
 
 var (
-	_ stages.Processor = (*Encoder)(nil)
-	_ stages.Flusher   = (*Encoder)(nil)
+	_ stages.Processor   = (*Encoder)(nil)
+	_ stages.Flusher     = (*Encoder)(nil)
+	_ stages.Watermarker = (*Encoder)(nil)
 )

@@ -92,13 +92,18 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 	}
 	wallStart := s.now()
 	var batch []reading.Reading
+	// Many messages in flight: each is acknowledged only once its readings are
+	// written, which behind an encoder can take up to its max_age.
+	window := stages.NewWindow(ctx, emit, func(err error, wait time.Duration) {
+		s.log.Warn("generate: message nacked; retrying", "err", err, "wait", wait)
+	})
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		due, ok := s.nextDue()
 		if !ok {
-			return nil
+			return window.Wait(ctx)
 		}
 		if s.cfg.Realtime {
 			wait := wallStart.Add(time.Duration(float64(due.Sub(s.start)) / s.cfg.Speedup)).Sub(s.now())
@@ -117,10 +122,7 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 		if len(batch) == 0 {
 			continue // every sensor due is in a dropout
 		}
-		err := stages.EmitRetrying(ctx, emit, reading.NewMessage(batch), func(err error, wait time.Duration) {
-			s.log.Warn("generate: message nacked; retrying", "err", err, "wait", wait)
-		})
-		if err != nil {
+		if err := window.Emit(ctx, reading.NewMessage(batch), nil); err != nil {
 			return err
 		}
 	}
