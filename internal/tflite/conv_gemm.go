@@ -37,7 +37,7 @@ type gemmWork struct {
 	im2col  []byte  // one patch of k bytes
 	sums    []int32 // Σxu per row
 	raw     []int32 // chunk rows of rawStride sums (block and spare)
-	outs    []int32 // one row of requantized values
+	outs    []int32 // a partial group of requantized values
 }
 
 // Cache budgets: the widened patches of a chunk and one filter block.
@@ -87,7 +87,7 @@ func newConvGEMM(ip *Interpreter, g *convGeometry, q *quantizedFilter, in, filte
 	c.work = make([]gemmWork, ip.pool.n)
 	for i := range c.work {
 		c.work[i] = gemmWork{patches: make([]int16, c.chunk*c.kp), im2col: make([]byte, k), sums: make([]int32, c.chunk),
-			raw: make([]int32, c.chunk*c.rawStride), outs: make([]int32, c.block)}
+			raw: make([]int32, c.chunk*c.rawStride), outs: make([]int32, requantLanes)}
 	}
 	c.run = c.rows
 	return c, nil
@@ -128,13 +128,9 @@ func (c *convGEMM) finish(wk *gemmWork, p0, n, cb, ce int) {
 	outC := c.g.outC
 	lanes := (ce - cb + requantLanes - 1) / requantLanes * requantLanes
 	rq := c.rq[cb/requantLanes*requantGroupLen:]
-	outs := wk.outs[:lanes]
 	for j := range n {
-		requant(wk.raw[j*c.rawStride:][:lanes], wk.sums[j], rq, c.outZP, c.lo, c.hi, outs)
 		dst := c.out[(p0+j)*outC+cb:][:ce-cb]
-		for i := range dst {
-			dst[i] = byte(outs[i])
-		}
+		requantBytes(wk.raw[j*c.rawStride:][:lanes], wk.sums[j], rq, c.outZP, c.lo, c.hi, dst, wk.outs)
 	}
 }
 

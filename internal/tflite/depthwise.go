@@ -16,7 +16,8 @@ type depthwiseQuant[T quantized] struct {
 	q         *quantizedFilter
 	acc       [][]int32 // per worker, outC (capacity a whole number of requantLanes)
 	rq        []int32   // requantParams of the multipliers
-	outs      [][]int32 // per worker, requantized values
+	outs      [][]int32 // per worker, a partial group of requantized values
+	outBytes  []byte    // out as bytes
 	// 3x3 filters with multiplier 1: the filter per tap and the bias with
 	// xOff·Σw folded in, for pixels whose window lies inside the input.
 	taps       [9][]int32
@@ -109,9 +110,10 @@ func newDepthwiseQuant[T quantized](ip *Interpreter, g *convGeometry, depthMult 
 	lanes := (g.outC + requantLanes - 1) / requantLanes * requantLanes
 	k.rq = requantParams(nil, nil, q.mult, lanes)
 	k.outs = make([][]int32, ip.pool.n)
+	k.outBytes = out.Data[:out.NumElements()]
 	for i := range k.acc {
 		k.acc[i] = make([]int32, g.outC, lanes)
-		k.outs[i] = make([]int32, lanes)
+		k.outs[i] = make([]int32, requantLanes)
 	}
 	if g.kH == 3 && g.kW == 3 && depthMult == 1 {
 		k.biasInside = make([]int32, g.outC)
@@ -217,11 +219,7 @@ func (k *depthwiseQuant[T]) finish(worker int, acc []int32, o int) {
 	q := k.q
 	dst := k.out[o:][:len(acc)]
 	if haveGEMMAsm && k.rq != nil {
-		outs := k.outs[worker]
-		requant(acc[:len(outs)], 0, k.rq, q.outZP, q.lo, q.hi, outs)
-		for c := range dst {
-			dst[c] = T(outs[c])
-		}
+		requantBytes(acc[:cap(acc)], 0, k.rq, q.outZP, q.lo, q.hi, k.outBytes[o:][:len(acc)], k.outs[worker])
 		return
 	}
 	mult := q.mult[:len(acc)]

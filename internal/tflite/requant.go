@@ -72,3 +72,34 @@ func requant(acc []int32, sumX int32, p []int32, outZP, lo, hi int32, out []int3
 	}
 	requantGo(acc, sumX, p, outZP, lo, hi, out)
 }
+
+// requantBytes requantizes acc into the 8-bit outputs dst (their low
+// bytes): whole groups of eight straight into dst, a last partial group
+// through tmp (at least requantLanes long). acc and p cover dst rounded up
+// to whole groups.
+func requantBytes(acc []int32, sumX int32, p []int32, outZP, lo, hi int32, dst []byte, tmp []int32) {
+	full := len(dst) / requantLanes
+	lanes := (len(dst) + requantLanes - 1) / requantLanes * requantLanes
+	if len(acc) < lanes || len(p) < lanes/requantLanes*requantGroupLen || len(tmp) < requantLanes {
+		clear(dst)
+		return
+	}
+	if haveGEMMAsm && full > 0 {
+		requantBytesAVX2(&acc[0], sumX, &p[0], full, outZP, lo, hi, &dst[0])
+	} else if full > 0 {
+		out := tmp[:requantLanes]
+		for g := range full {
+			requantGo(acc[g*requantLanes:], sumX, p[g*requantGroupLen:], outZP, lo, hi, out)
+			for i, v := range out {
+				dst[g*requantLanes+i] = byte(v)
+			}
+		}
+	}
+	if rest := dst[full*requantLanes:]; len(rest) > 0 {
+		out := tmp[:requantLanes]
+		requant(acc[full*requantLanes:lanes], sumX, p[full*requantGroupLen:], outZP, lo, hi, out)
+		for i := range rest {
+			rest[i] = byte(out[i])
+		}
+	}
+}

@@ -5,3 +5,9 @@ package tflite
 //
 //go:noescape
 func requantAVX2(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *int32)
+
+// requantBytesAVX2 is requantAVX2 storing each value's low byte (the values
+// are clamped to the 8-bit output range): groups·8 bytes at out.
+//
+//go:noescape
+func requantBytesAVX2(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *byte)

@@ -12,6 +12,15 @@ import (
 // random accumulators, including the extremes, for multipliers above and
 // below one.
 func TestRequantMatchesApply(t *testing.T) {
+	t.Run("assembly", testRequantMatchesApply)
+	t.Run("Go", func(t *testing.T) {
+		defer func(had bool) { haveGEMMAsm = had }(haveGEMMAsm)
+		haveGEMMAsm = false
+		testRequantMatchesApply(t)
+	})
+}
+
+func testRequantMatchesApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range []struct {
 		name     string
@@ -57,6 +66,17 @@ func TestRequantMatchesApply(t *testing.T) {
 				}
 				if !slices.Equal(got, ref) {
 					t.Fatalf("padding lanes differ: %v %v", got, ref)
+				}
+				bytes := make([]byte, tc.channels+1)
+				bytes[tc.channels] = 0xee
+				requantBytes(acc, sumX, p, 3, -128, 127, bytes[:tc.channels], make([]int32, 8))
+				for c := range tc.channels {
+					if int8(bytes[c]) != int8(ref[c]) {
+						t.Fatalf("channel %d: byte %d, want %d", c, int8(bytes[c]), ref[c])
+					}
+				}
+				if bytes[tc.channels] != 0xee {
+					t.Fatalf("wrote past the %d outputs", tc.channels)
 				}
 			}
 		})
