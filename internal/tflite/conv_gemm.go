@@ -146,13 +146,5 @@ func (c *convGEMM) widen(wk *gemmWork, j, pix int) {
 		im2col(g, c.in, r/g.outH, r%g.outH, ox, c.xZPRaw, wk.im2col)
 		src = wk.im2col
 	}
-	dst := wk.patches[j*c.kp:][:len(src)]
-	flip := c.flip
-	var s int32
-	for i, v := range src {
-		u := v ^ flip
-		dst[i] = int16(u)
-		s += int32(u)
-	}
-	wk.sums[j] = s
+	wk.sums[j] = widen(src, c.flip, wk.patches[j*c.kp:][:len(src)])
 }
