@@ -7,7 +7,7 @@ BIN := bin/edgeflow
 CACHE ?= $(CURDIR)/.cache
 export EDGEFLOW_CACHE := $(CACHE)
 
-.PHONY: all build run test test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg generate check-generated clean
+.PHONY: all build run test test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-detect generate check-generated clean
 
 all: build
 
@@ -37,6 +37,13 @@ bench-schedule:
 ## of docs/benchmarks.md and its plot. FEDAVG_FLAGS passes more flags (-settings, -lr, -budget).
 bench-fedavg:
 	cd internal/tools/benchfedavg && $(GO) run -mod=mod . -results results.json -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/fedavg.png $(FEDAVG_FLAGS)
+
+## bench-detect: the TensorFlow Lite interpreter on every golden model (one goroutine and one
+## per core: wall, CPU, allocations, peak RSS) and Arm NN CpuRef on the same models in the same
+## run (Debian's python3-pyarmnn: bash internal/tools/armnn/golden.sh installs it; ~10 minutes),
+## and rewrite the Detect section of docs/benchmarks.md. BENCH_DETECT_FLAGS passes more flags.
+bench-detect:
+	$(GO) run ./internal/tools/benchdetect -golden internal/tflite/testdata/golden -shared $(CURDIR)/../shared -doc $(CURDIR)/docs/benchmarks.md $(BENCH_DETECT_FLAGS)
 
 ## fuzz: every fuzz target of the module for FUZZTIME each (default 60s: about one minute per
 ## target, see internal/tools/fuzz.sh; FUZZPARALLEL=1 on a shared machine).
