@@ -102,7 +102,7 @@ type armnnRun struct {
 
 // modelResult is one golden model's measurements.
 type modelResult struct {
-	name, input string // model directory name, the case whose input was fed
+	name, input  string // model directory name, the case whose input was fed
 	goOne, goAll goRun
 	armnn        *armnnRun
 	armnnErr     string
