@@ -2,9 +2,9 @@
 
 package tflite
 
-// haveGEMMAsm: no assembly micro-kernel for this architecture; quantized
+// haveGEMMAsm, useVNNI: no assembly micro-kernel for this architecture; quantized
 // convolutions use the packed pure-Go kernel (conv_packed.go).
-var haveGEMMAsm = false
+var haveGEMMAsm, useVNNI = false, false
 
 // gemm4x3 is gemm4x3Go on architectures without an assembly kernel.
 func gemm4x3(p, w []int16, stride, n int, out []int32, outStride int) {

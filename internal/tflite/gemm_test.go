@@ -6,10 +6,21 @@ import (
 	"testing"
 )
 
-// TestGEMM4x3MatchesGo runs the machine's micro-kernel (assembly where there
-// is one) and the portable one on random widened bytes, including the
-// largest values, and requires identical sums.
+// TestGEMM4x3MatchesGo runs the machine's micro-kernel (AVX-512 VNNI or
+// AVX2 where there is one), then the AVX2 one, and the portable one on
+// random widened bytes, including the largest values, and requires
+// identical sums.
 func TestGEMM4x3MatchesGo(t *testing.T) {
+	t.Logf("AVX2: %v, AVX-512 VNNI: %v", haveGEMMAsm, useVNNI)
+	t.Run("machine", testGEMM4x3MatchesGo)
+	t.Run("without VNNI", func(t *testing.T) {
+		defer func(had bool) { useVNNI = had }(useVNNI)
+		useVNNI = false
+		testGEMM4x3MatchesGo(t)
+	})
+}
+
+func testGEMM4x3MatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
 		name      string
@@ -76,6 +87,8 @@ func TestGEMM4x3RefusesShortSlices(t *testing.T) {
 	}
 }
 
+// BenchmarkGEMM4x3 reports multiply-accumulates as bytes (MB/s = M MAC/s)
+// of the machine's kernel and, for comparison, without VNNI.
 func BenchmarkGEMM4x3(b *testing.B) {
 	const n = 1024
 	p, w := make([]int16, 4*n), make([]int16, 3*n)
@@ -83,8 +96,16 @@ func BenchmarkGEMM4x3(b *testing.B) {
 		p[i] = int16(i % 256)
 	}
 	out := make([]int32, 16)
-	b.SetBytes(12 * n) // multiply-accumulates per call
-	for b.Loop() {
-		gemm4x3(p, w, n, n, out, 4)
+	run := func(b *testing.B) {
+		b.SetBytes(12 * n)
+		for b.Loop() {
+			gemm4x3(p, w, n, n, out, 4)
+		}
 	}
+	b.Run("machine", run)
+	b.Run("without VNNI", func(b *testing.B) {
+		defer func(had bool) { useVNNI = had }(useVNNI)
+		useVNNI = false
+		run(b)
+	})
 }
