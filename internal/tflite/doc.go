@@ -32,9 +32,10 @@
 //
 // On amd64 CPUs with AVX2 (checked at start with golang.org/x/sys/cpu) the
 // quantized CONV_2D is an im2col matrix product on a hand-written int16
-// micro-kernel (gemm_amd64.s), 3x3 DEPTHWISE_CONV_2D windows inside the
-// input and the requantization of both run in AVX2 as well (depthwise_amd64.s,
-// requant_amd64.s). Elsewhere the same arithmetic runs in Go (conv_packed.go
+// micro-kernel (gemm_amd64.s; AVX-512 VNNI's VPDPWSSD where the CPU has it),
+// with patches widened in AVX2 (widen_amd64.s); 3x3 DEPTHWISE_CONV_2D windows
+// inside the input and the requantization of both run in AVX2 as well
+// (depthwise_amd64.s, requant_amd64.s). Elsewhere the same arithmetic runs in Go (conv_packed.go
 // and the Go loops); the tests run each assembly kernel and its Go
 // counterpart on random inputs and require identical results.
 package tflite
