@@ -7,7 +7,7 @@ BIN := bin/edgeflow
 CACHE ?= $(CURDIR)/.cache
 export EDGEFLOW_CACHE := $(CACHE)
 
-.PHONY: all build run test test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-detect generate check-generated clean
+.PHONY: all build run test chaos test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-detect generate check-generated clean
 
 all: build
 
@@ -21,6 +21,17 @@ run: build
 ## test: every test, against a real Kafka broker and a real Mosquitto.
 test: build
 	bash internal/tools/test.sh
+
+## chaos: the chaos tests (internal/chaos, a few minutes): their own Kafka broker on
+## 127.0.0.1:$(CHAOS_KAFKA_PORT) (never the shared 9092) is SIGKILLed and restarted, the edge node
+## and the consumer are SIGKILLed, the edge's link to Kafka is cut and healed; each test prints
+## its counts and fails on any loss. The long variant of docs/reliability.md:
+## make chaos EDGEFLOW_CHAOS_RATE=10000 EDGEFLOW_CHAOS_OUTAGE=5m
+CHAOS_KAFKA_PORT ?= 19093
+chaos:
+	status=0; EDGEFLOW_CHAOS=1 EDGEFLOW_CHAOS_KAFKA_PORT=$(CHAOS_KAFKA_PORT) \
+		$(GO) test -count=1 -v -timeout 30m ./internal/chaos || status=$$?; \
+	KAFKA_PORT=$(CHAOS_KAFKA_PORT) bash internal/tools/kafka.sh down; exit $$status
 
 ## bench-encode: measure the frame codec on ../shared/data (one core, several minutes)
 ## and rewrite the encode section of docs/benchmarks.md.
