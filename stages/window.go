@@ -150,21 +150,18 @@ func (w *Window) backOff(ctx context.Context, nackErr error) error {
 
 // Wait blocks until every message emitted so far is done (nil), ctx ended or
 // the pipeline stopped. A source calls it when it has nothing more to emit for
-// now (the end of its input); the pipeline is asked to flush its buffering
-// stages at once rather than when their blocks are due, since the messages
-// waited for are only done once their data was written.
-func (w *Window) Wait(ctx context.Context) error {
-	if len(w.queue) > 0 && w.flushNow != nil {
-		w.flushNow()
-	}
-	return w.collect(ctx, 0)
-}
+// now (the end of its input).
+func (w *Window) Wait(ctx context.Context) error { return w.collect(ctx, 0) }
 
 // InFlight is the number of messages emitted and not done yet.
 func (w *Window) InFlight() int { return len(w.queue) }
 
 // collect takes the outcomes at the head of the queue: every one already known,
-// and waits until at most keep messages are left in flight.
+// and waits until at most keep messages are left in flight. Before it waits, it
+// asks the pipeline to flush its buffering stages at once rather than when
+// their blocks are due: the messages waited for are only done once their data
+// was written (a window too small for what a source emits within an encoder's
+// max_age therefore makes smaller frames).
 func (w *Window) collect(ctx context.Context, keep int) error {
 	for len(w.queue) > 0 {
 		e := w.queue[0]
@@ -173,6 +170,9 @@ func (w *Window) collect(ctx context.Context, keep int) error {
 		default:
 			if len(w.queue) <= keep {
 				return nil
+			}
+			if w.flushNow != nil {
+				w.flushNow()
 			}
 			select {
 			case <-e.sub.Done():
