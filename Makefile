@@ -7,7 +7,7 @@ BIN := bin/edgeflow
 CACHE ?= $(CURDIR)/.cache
 export EDGEFLOW_CACHE := $(CACHE)
 
-.PHONY: all build run test chaos test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-detect generate check-generated clean
+.PHONY: all build run test chaos test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-detect test-tflite-cgo generate check-generated clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench-fedavg:
 ## and rewrite the Detect section of docs/benchmarks.md. BENCH_DETECT_FLAGS passes more flags.
 bench-detect:
 	$(GO) run ./internal/tools/benchdetect -golden internal/tflite/testdata/golden -shared $(CURDIR)/../shared -doc $(CURDIR)/docs/benchmarks.md $(BENCH_DETECT_FLAGS)
+
+## test-tflite-cgo: the golden tests on TensorFlow Lite's C library (internal/tflite/clib, build
+## tag tflite, cgo); needs libtensorflowlite_c and its headers: docs/detect.md says how to get them.
+test-tflite-cgo:
+	CGO_ENABLED=1 $(GO) test -tags tflite -count=1 ./internal/tflite/clib
 
 ## fuzz: every fuzz target of the module for FUZZTIME each (default 60s: about one minute per
 ## target, see internal/tools/fuzz.sh; FUZZPARALLEL=1 on a shared machine).
