@@ -153,6 +153,39 @@ func (w *Window) backOff(ctx context.Context, nackErr error) error {
 // now (the end of its input).
 func (w *Window) Wait(ctx context.Context) error { return w.collect(ctx, 0) }
 
+// Bound caps the messages in flight at n (at least 1), below what the context
+// allows: a source whose own producer stops sending past some unacknowledged
+// messages (MQTT's receive maximum) bounds the window under that, so that a full
+// window asks the pipeline for a flush rather than wait for its blocks' max_age.
+func (w *Window) Bound(n int) {
+	w.size = max(1, min(w.size, n))
+}
+
+// After calls onDone once every message emitted so far is done, in order with
+// their own onDone: for an input the source settles without emitting it (one it
+// drops, or dead-letters) whose acknowledgement must not overtake earlier ones.
+func (w *Window) After(onDone func()) {
+	if len(w.queue) == 0 || w.submit == nil {
+		onDone()
+		return
+	}
+	w.queue = append(w.queue, &windowEntry{sub: settledSubmission{}, onDone: onDone})
+}
+
+// Ready is closed when the oldest message in flight is done (nil when none is
+// in flight): a source waiting for input selects on it and then calls Collect,
+// so acknowledgements do not wait for the next message.
+func (w *Window) Ready() <-chan struct{} {
+	if len(w.queue) == 0 {
+		return nil
+	}
+	return w.queue[0].sub.Done()
+}
+
+// Collect takes every outcome already known, without waiting (a nacked message
+// is handed over again after its backoff). Its error is that of Emit.
+func (w *Window) Collect(ctx context.Context) error { return w.collect(ctx, len(w.queue)) }
+
 // InFlight is the number of messages emitted and not done yet.
 func (w *Window) InFlight() int { return len(w.queue) }
 
@@ -203,3 +236,11 @@ func (w *Window) collect(ctx context.Context, keep int) error {
 	}
 	return nil
 }
+
+// settledSubmission is an entry of After: done from the start.
+type settledSubmission struct{}
+
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (settledSubmission) Done() <-chan struct{} { return closedDone }
+func (settledSubmission) Err() error            { return nil }

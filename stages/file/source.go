@@ -163,19 +163,25 @@ type replay struct {
 }
 
 // Read replays the file (again and again with loop) until its end, ctx ends or
-// emitting fails. It moves on only after the pipeline acknowledged a batch.
+// emitting fails. Batches are pipelined through a stages.Window; Read returns
+// only once every batch it emitted was acknowledged (or ctx ended).
 func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	st := &replay{wallStart: s.now()}
+	// Many batches in flight: each is acknowledged only once its readings are
+	// written, which behind an encoder can take up to its max_age.
+	w := stages.NewWindow(ctx, emit, func(err error, wait time.Duration) {
+		s.log.Warn("file source: batch nacked; retrying", "path", s.cfg.Path, "err", err, "wait", wait)
+	})
 	for pass := 0; ; pass++ {
-		first, last, step, n, err := s.pass(ctx, emit, st)
+		first, last, step, n, err := s.pass(ctx, w, st)
 		if err != nil {
 			return err
 		}
 		if !s.cfg.Loop {
-			return nil
+			return w.Wait(ctx)
 		}
 		if n == 0 {
 			return fmt.Errorf("%s: no readings to loop over", s.cfg.Path)
@@ -187,7 +193,7 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 
 // pass reads the file once; it returns the first and last reading times (before
 // shifting), the last step between readings and the number of readings.
-func (s *Source) pass(ctx context.Context, emit stages.EmitFunc, st *replay) (first, last time.Time, step time.Duration, n int64, err error) {
+func (s *Source) pass(ctx context.Context, w *stages.Window, st *replay) (first, last time.Time, step time.Duration, n int64, err error) {
 	f, err := os.Open(s.cfg.Path)
 	if err != nil {
 		return first, last, step, 0, fmt.Errorf("file source: %w", err)
@@ -205,13 +211,10 @@ func (s *Source) pass(ctx context.Context, emit stages.EmitFunc, st *replay) (fi
 		if len(batch) == 0 {
 			return nil
 		}
-		err := stages.EmitRetrying(ctx, emit, reading.NewMessage(batch), func(err error, wait time.Duration) {
-			s.log.Warn("file source: batch nacked; retrying", "path", s.cfg.Path, "err", err, "wait", wait)
-		})
-		if err != nil {
+		n := int64(len(batch))
+		if err := w.Emit(ctx, reading.NewMessage(batch), func() { s.sent.Add(n) }); err != nil {
 			return err
 		}
-		s.sent.Add(int64(len(batch)))
 		batch = batch[:0]
 		return nil
 	}

@@ -260,18 +260,31 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 	}()
 
 	var rs []reading.Reading
+	// Many messages in flight: each is acknowledged (PUBACK) only once its
+	// readings are written, which behind an encoder can take up to its max_age.
+	// PUBACKs go out in the order the messages came, as MQTT wants. The window
+	// stays under the receive maximum, beyond which the broker sends nothing.
+	window := stages.NewWindow(ctx, emit, func(err error, wait time.Duration) {
+		s.log.Warn("mqtt source: message nacked; retrying", "err", err, "wait", wait)
+	})
+	window.Bound(s.cfg.MaxInFlight - 1)
 	for {
 		var in received
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-window.Ready():
+			if err := window.Collect(ctx); err != nil {
+				return err // not acknowledged: the broker redelivers them
+			}
+			continue
 		case in = <-inbox:
 		}
 		if !s.subscribed(in.pub.Topic) {
 			// A subscription left in the broker's session by an earlier
 			// configuration with the same client id: drop what it delivers.
 			s.log.Debug("mqtt source: message on a topic no longer subscribed; dropped", "topic", in.pub.Topic)
-			s.ack(in)
+			window.After(func() { s.ack(in) })
 			continue
 		}
 		rs, err = s.parse(in, rs[:0])
@@ -283,18 +296,14 @@ func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
 			if err := s.deadLetter(ctx, in, err); err != nil {
 				return err // not acknowledged: the broker redelivers it
 			}
-			s.ack(in)
+			window.After(func() { s.ack(in) })
 			continue
 		}
 		msg := reading.NewMessage(rs)
 		copyTraceContext(in.pub, msg.Metadata)
-		err = stages.EmitRetrying(ctx, emit, msg, func(err error, wait time.Duration) {
-			s.log.Warn("mqtt source: message nacked; retrying", "topic", in.pub.Topic, "err", err, "wait", wait)
-		})
-		if err != nil {
+		if err := window.Emit(ctx, msg, func() { s.ack(in) }); err != nil {
 			return err // not acknowledged: the broker redelivers it
 		}
-		s.ack(in)
 	}
 }
 
