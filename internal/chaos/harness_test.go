@@ -481,6 +481,13 @@ func (p *producer) ackedBefore(t time.Time) []readingID {
 	return out
 }
 
+// ackedAt is when id was acknowledged (zero if it was not).
+func (p *producer) ackedAt(id readingID) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.acked[id]
+}
+
 // acksBetween counts the acknowledged requests in [from, to).
 func (p *producer) acksBetween(from, to time.Time) int {
 	p.mu.Lock()
