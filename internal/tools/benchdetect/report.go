@@ -40,6 +40,8 @@ func nsToFloat(v []int64) []float64 {
 func ms(sec float64) string {
 	m := sec * 1e3
 	switch {
+	case m >= 10000:
+		return fmt.Sprintf("%.1f s", sec)
 	case m >= 100:
 		return fmt.Sprintf("%.0f ms", m)
 	case m >= 10:
@@ -91,7 +93,10 @@ func (r *report) markdown(cfg benchConfig) string {
 		"from `runtime.MemStats`; arena: the planned activation memory; peak RSS of the child process\n" +
 		"(model file, widened filters, arena, Go runtime). Arm NN: median of " + fmt.Sprint(cfg.armnnIters) + " inferences after one warm-up\n" +
 		"(CpuRef is single-threaded), peak RSS of the Python process. Ratio: Arm NN's time over Go's with\n" +
-		"one goroutine, CPU and wall.\n\n")
+		"one goroutine, CPU and wall. CpuRef is Arm NN's reference back end, written to be plainly correct,\n" +
+		"not fast (Arm NN's fast CPU back end, CpuAcc, needs Arm's Compute Library and Arm cores); the\n" +
+		"ratio says how far a straightforward kernel is from edgeflow's, not how edgeflow compares with an\n" +
+		"optimised runtime. For tiny models the CPU time per Invoke includes the timing loop itself.\n\n")
 
 	w.WriteString("| model | Go 1 thread: wall (best) / CPU | Go " + r.cores + " threads: wall (best) / CPU | allocs, bytes per Invoke (1 / " + r.cores + " threads) | arena | peak RSS Go | Arm NN CpuRef: wall / CPU | peak RSS Arm NN | Arm NN ÷ Go: CPU / wall |\n")
 	w.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
