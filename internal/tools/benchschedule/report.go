@@ -70,7 +70,8 @@ func (r *report) markdown() string {
 		"`Planner.Plan` call for one task over a fresh snapshot, wall clock; *CPU time* is what the deciding thread used for it " +
 		"(clock_gettime of the thread, about 1 µs of it the clock calls themselves), which leaves out waiting for a core while other work runs. " +
 		"The exact planner checks every node, except that it skips a page of 64 nodes when the page's most free CPU, memory, disk or " +
-		"accelerators (kept per page) is below the request: no node of it could take the task, so the result is unchanged. Rows marked " +
+		"accelerators, or its most free memory among nodes with at least the requested CPU (kept per page at eight CPU levels), is below " +
+		"the request: no node of it could take the task, so the result is unchanged. Rows marked " +
 		"*sampled* use `Options.FeasibleNodesToScore` = `AdaptiveNodesToScore(n)`, Kubernetes' percentageOfNodesToScore default (500 of " +
 		"10,000): the scan starts at a page drawn from the task's seed and stops after that many feasible nodes.\n\n")
 
