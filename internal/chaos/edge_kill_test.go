@@ -37,7 +37,7 @@ func TestEdgeKilled(t *testing.T) {
 	close(stop)
 	<-produced
 	all := prod.ackedBefore(time.Time{})
-	_, missing := got.waitFor(all, 90*time.Second)
+	_, missing := got.waitFor(all, time.Minute)
 	dupDropped := cons.stop()
 	edge.stop()
 
