@@ -21,10 +21,13 @@ import (
 // Run wires the stages with a watermill router: each source is adapted to a
 // subscriber and gets one handler that passes every message through the
 // processors, in order, and writes what comes out to every sink. The source
-// message is acknowledged only after every sink wrote everything it produced;
-// any error nacks it back to the source. Calls into the processors and sinks are
-// serialised (processors keep state). Buffering processors are flushed on a
-// ticker and when the pipeline drains.
+// message is acknowledged only after every sink wrote everything it produced,
+// including what buffering stages (stages.Watermarker) kept of it for later
+// output (runtime_release.go); any error nacks it back to the source. Calls into
+// the processors and sinks are serialised (processors keep state), and each
+// source's messages are processed in the order it handed them over. Buffering
+// processors are flushed on a ticker, when a source waits for its messages in
+// flight, and when the pipeline drains.
 type Runner struct {
 	p       *Pipeline
 	env     stages.Env
