@@ -42,6 +42,8 @@ func ms(sec float64) string {
 	switch {
 	case m >= 10000:
 		return fmt.Sprintf("%.1f s", sec)
+	case m >= 1000:
+		return fmt.Sprintf("%.2f s", sec)
 	case m >= 100:
 		return fmt.Sprintf("%.0f ms", m)
 	case m >= 10:
@@ -129,7 +131,7 @@ func (r *report) markdown(cfg benchConfig) string {
 		if wa > t.Seconds() {
 			verdict = "NOT met"
 		}
-		fmt.Fprintf(&w, "- %s ≤ %s: %s (%s CPU with one goroutine): %s.\n", m.name, ms(t.Seconds()), ms(wa), ms(m.goOne.cpu()), verdict)
+		fmt.Fprintf(&w, "- %s ≤ %d ms: %s (%s CPU with one goroutine): %s.\n", m.name, t.Milliseconds(), ms(wa), ms(m.goOne.cpu()), verdict)
 	}
 	for _, m := range r.models {
 		if m.armnnErr != "" {
