@@ -5,4 +5,13 @@
 // pipelines whose node_selector matches the node's labels, runs them side by
 // side, and drains them all when stopped. docs/configuration.md documents every
 // setting.
+//
+// A Heartbeater tells the cloud the node is alive: every interval (default
+// 5s) it samples the node's capacity and free resources with a
+// ResourceSampler (CPU from /proc/stat deltas and cgroup v2 cpu.max, memory
+// from /proc/meminfo and memory.max, disk from statfs of the data directory,
+// accelerators as configured; on systems without /proc only the CPU count),
+// adds the labels, version and running pipelines, and publishes the versioned
+// JSON Heartbeat keyed by the node id to the topic edgeflow.heartbeats, where
+// cloud.NodeTracker reads it. docs/topics.md documents the schema.
 package edge

@@ -46,6 +46,8 @@ type NodeSettings struct {
 	DataDir string `yaml:"data_dir"`
 	// Telemetry configures traces, metrics and health endpoints.
 	Telemetry telemetry.Config `yaml:"telemetry,omitempty"`
+	// Heartbeat configures the node's heartbeats to the cloud (heartbeat.go).
+	Heartbeat HeartbeatSettings `yaml:"heartbeat,omitempty"`
 }
 
 // Node converts the settings to the node description stages get.
