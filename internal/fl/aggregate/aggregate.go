@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/edgeflow/edgeflow/internal/fl/model"
 )
@@ -41,7 +42,7 @@ type Rejection struct {
 // Result is the outcome of one aggregation.
 type Result struct {
 	Model       model.Model // the next global model
-	Used        []string    // nodes whose updates were combined, in input order
+	Used        []string    // nodes whose updates were combined, sorted
 	Examples    uint64      // examples behind the used updates
 	Rejected    []Rejection
 	Clipped     int     // deltas scaled down to ClipNorm
@@ -51,7 +52,8 @@ type Result struct {
 
 // Aggregate combines the updates of round into the next global model. It is
 // a pure function: neither global nor the updates are modified, and with the
-// same inputs (and Privacy.Seed) the result is the same. Updates of another
+// same set of updates (in any order) and Privacy.Seed the result is the same
+// bit for bit. Updates of another
 // round, of another layout, with values that are not finite, or repeating a
 // node are rejected and listed; weights updates are turned into deltas from
 // global. With no usable update the error wraps ErrNoUpdates.
@@ -109,6 +111,17 @@ func Aggregate(ctx context.Context, round uint64, global model.Model, updates []
 	if len(deltas) == 0 {
 		return res, fmt.Errorf("aggregate round %d: %d updates, none usable: %w", round, len(updates), ErrNoUpdates)
 	}
+	// Combine in node order: float sums then do not depend on arrival order.
+	order := make([]int, len(deltas))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(res.Used[a], res.Used[b]) })
+	sortedDeltas, sortedExamples, sortedUsed := make([][]float32, len(order)), make([]uint64, len(order)), make([]string, len(order))
+	for i, j := range order {
+		sortedDeltas[i], sortedExamples[i], sortedUsed[i] = deltas[j], examples[j], res.Used[j]
+	}
+	deltas, examples, res.Used = sortedDeltas, sortedExamples, sortedUsed
 
 	var weights []float64
 	if p := cfg.Privacy; p != nil {

@@ -365,3 +365,32 @@ func TestSelectKMatchesSort(t *testing.T) {
 		}
 	})
 }
+
+func TestAggregateDoesNotDependOnArrivalOrder(t *testing.T) {
+	global, _ := model.New(layout())
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 12).Draw(t, "n")
+		var ups []*model.Update
+		for i := range n {
+			u := update(1, fmt.Sprintf("n%02d", i), rapid.Uint64Range(1, 1000).Draw(t, "examples"), 0)
+			for j := range u.Params {
+				u.Params[j] = rapid.Float32Range(-1, 1).Draw(t, "v")
+			}
+			ups = append(ups, u)
+		}
+		perm := rapid.Permutation(ups).Draw(t, "order")
+		a, err := Aggregate(context.Background(), 1, global, ups, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Aggregate(context.Background(), 1, global, perm, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range a.Model.Params {
+			if math.Float32bits(a.Model.Params[i]) != math.Float32bits(b.Model.Params[i]) {
+				t.Fatalf("param %d: %v in one order, %v in another", i, a.Model.Params[i], b.Model.Params[i])
+			}
+		}
+	})
+}
