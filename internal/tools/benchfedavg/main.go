@@ -27,6 +27,7 @@ func main() {
 	settings := flag.String("settings", "iid,iid-int8,noniid", "settings to run: iid, iid-int8 (IID with int8+zstd updates), noniid")
 	grid := flag.String("lr-grid", "0.05,0.1,0.2,0.3,0.45", "learning rates tried (short runs) before each full run")
 	gridRounds := flag.Int("grid-rounds", 15, "rounds of each learning-rate trial")
+	gridToTarget := flag.Bool("grid-to-target", false, "run each trial until the target (or -max-rounds) and choose the rate by rounds to the target")
 	lr := flag.String("lr", "", "skip the grid: setting=rate pairs, e.g. iid=0.1,noniid=0.05 (a grid kept in -results from an earlier run stays in the report)")
 	maxRounds := flag.String("max-rounds", "iid=300,iid-int8=300,noniid=1500", "round limit per setting")
 	budget := flag.Duration("budget", 0, "wall-clock limit per full run (0: none); a run cut short is reported as partial")
@@ -40,7 +41,7 @@ func main() {
 
 	cfg := config{
 		data: *data, settings: splitList(*settings), grid: parseFloats(*grid), gridRounds: *gridRounds,
-		lr: parsePairs(*lr), maxRounds: parsePairs(*maxRounds), budget: *budget, target: *target, seed: *seed,
+		gridToTarget: *gridToTarget, lr: parsePairs(*lr), maxRounds: parsePairs(*maxRounds), budget: *budget, target: *target, seed: *seed,
 		results: *results, doc: *doc, plot: *plotPath, command: *command,
 	}
 	if err := run(context.Background(), cfg); err != nil {
@@ -54,6 +55,7 @@ type config struct {
 	settings           []string
 	grid               []float64
 	gridRounds         int
+	gridToTarget       bool
 	lr, maxRounds      map[string]float64
 	budget             time.Duration
 	target             float64
@@ -67,6 +69,7 @@ type Trial struct {
 	LearningRate float64
 	Rounds       int
 	Accuracy     float64 // after Rounds
+	RoundsTo     int     // with -grid-to-target: first round at the target, 0 if not reached
 	Seconds      float64
 }
 
@@ -135,6 +138,10 @@ func run(ctx context.Context, cfg config) error {
 				rate, ok = prev.LearningRate, true
 			}
 		}
+		base.Rounds = int(cfg.maxRounds[s])
+		if base.Rounds == 0 {
+			base.Rounds = 1000
+		}
 		if !ok {
 			if out.Grid, rate, err = tryGrid(ctx, base, cfg); err != nil {
 				return err
@@ -144,10 +151,6 @@ func run(ctx context.Context, cfg config) error {
 		}
 		out.LearningRate = rate
 		base.Train.LearningRate = float32(rate)
-		base.Rounds = int(cfg.maxRounds[s])
-		if base.Rounds == 0 {
-			base.Rounds = 1000
-		}
 		base.StopAt = cfg.target
 		rctx, cancel := ctx, context.CancelFunc(func() {})
 		if cfg.budget > 0 {
@@ -198,23 +201,34 @@ func publish(all map[string]Outcome, cfg config) error {
 }
 
 // tryGrid runs each learning rate for gridRounds and returns the best by
-// final accuracy.
+// final accuracy, or with gridToTarget until the target and returns the one
+// reaching it in the fewest rounds.
 func tryGrid(ctx context.Context, base simulate.Config, cfg config) ([]Trial, float64, error) {
 	var trials []Trial
 	best := -1
+	better := func(a, b Trial) bool {
+		if cfg.gridToTarget && (a.RoundsTo > 0 || b.RoundsTo > 0) {
+			return b.RoundsTo == 0 || (a.RoundsTo > 0 && a.RoundsTo < b.RoundsTo)
+		}
+		return a.Accuracy > b.Accuracy
+	}
 	for _, lr := range cfg.grid {
 		c := base
 		c.Train.LearningRate = float32(lr)
 		c.Rounds = cfg.gridRounds
+		if cfg.gridToTarget {
+			c.Rounds, c.StopAt = base.Rounds, cfg.target
+		}
 		start := time.Now()
 		rep, err := simulate.Run(ctx, c, nil)
 		if err != nil {
 			return nil, 0, err
 		}
 		last := rep.Rounds[len(rep.Rounds)-1]
-		trials = append(trials, Trial{LearningRate: lr, Rounds: len(rep.Rounds), Accuracy: last.TestAccuracy, Seconds: time.Since(start).Seconds()})
-		fmt.Fprintf(os.Stderr, "grid: learning rate %g: accuracy %.4f after %d rounds\n", lr, last.TestAccuracy, len(rep.Rounds))
-		if best < 0 || last.TestAccuracy > trials[best].Accuracy {
+		tr := Trial{LearningRate: lr, Rounds: len(rep.Rounds), Accuracy: last.TestAccuracy, RoundsTo: rep.RoundsToHit, Seconds: time.Since(start).Seconds()}
+		trials = append(trials, tr)
+		fmt.Fprintf(os.Stderr, "grid: learning rate %g: accuracy %.4f after %d rounds (target at round %d)\n", lr, last.TestAccuracy, len(rep.Rounds), rep.RoundsToHit)
+		if best < 0 || better(tr, trials[best]) {
 			best = len(trials) - 1
 		}
 	}
