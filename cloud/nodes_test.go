@@ -1,0 +1,165 @@
+package cloud
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/placement"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func heartbeat(id string, at time.Time, seq uint64) edge.Heartbeat {
+	return edge.Heartbeat{Schema: 1, NodeID: id, Version: "test", Time: at, Sequence: seq, IntervalMillis: 1000,
+		Labels:    map[string]string{"zone": "a"},
+		Capacity:  edge.HeartbeatResources{MilliCPU: 4000, MemoryBytes: 1 << 30, DiskBytes: 10 << 30},
+		Free:      edge.HeartbeatResources{MilliCPU: 2500, MemoryBytes: 1 << 29, DiskBytes: 5 << 30},
+		Pipelines: []string{"boiler"}}
+}
+
+func TestNodeTrackerLiveness(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var events []NodeEvent
+	tr, err := NewNodeTracker(NodeTrackerConfig{Timeout: 3 * time.Second, Now: clock.Now,
+		OnChange: func(ev NodeEvent) { events = append(events, ev) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name       string
+		advance    time.Duration
+		heartbeats []string
+		wantUp     map[string]bool
+		wantEvents []string // "id up" or "id down"
+	}{
+		{"both nodes report", 0, []string{"n1", "n2"}, map[string]bool{"n1": true, "n2": true}, []string{"n1 up", "n2 up"}},
+		{"n1 reports, n2 silent within timeout", 2 * time.Second, []string{"n1"}, map[string]bool{"n1": true, "n2": true}, nil},
+		{"exactly at the timeout n2 is still up", time.Second, []string{"n1"}, map[string]bool{"n1": true, "n2": true}, nil},
+		{"past the timeout n2 is down", time.Millisecond, []string{"n1"}, map[string]bool{"n1": true, "n2": false}, []string{"n2 down"}},
+		{"n2 reports again and is back up", time.Second, []string{"n2"}, map[string]bool{"n1": true, "n2": true}, []string{"n2 up"}},
+		{"both silent past the timeout", 4 * time.Second, nil, map[string]bool{"n1": false, "n2": false}, []string{"n1 down", "n2 down"}},
+	}
+	var seq uint64
+	for _, st := range steps {
+		events = nil
+		clock.Advance(st.advance)
+		for _, id := range st.heartbeats {
+			seq++
+			if err := tr.Observe(heartbeat(id, clock.Now(), seq)); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		tr.Check()
+		var got []string
+		for _, ev := range events {
+			got = append(got, ev.NodeID+map[bool]string{true: " up", false: " down"}[ev.Up])
+		}
+		if !slicesEqual(got, st.wantEvents) {
+			t.Errorf("%s: events %v, want %v", st.name, got, st.wantEvents)
+		}
+		snap := tr.Snapshot(clock.Now())
+		for id, wantUp := range st.wantUp {
+			_, _, up, err := snap.Node(id)
+			if err != nil || up != wantUp {
+				t.Errorf("%s: snapshot %s up=%v (%v), want %v", st.name, id, up, err, wantUp)
+			}
+		}
+		for _, v := range tr.Nodes(clock.Now()) {
+			if v.Up != st.wantUp[v.Heartbeat.NodeID] {
+				t.Errorf("%s: Nodes %s up=%v", st.name, v.Heartbeat.NodeID, v.Up)
+			}
+		}
+	}
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNodeTrackerMapsResources(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	tr, err := NewNodeTracker(NodeTrackerConfig{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := heartbeat("n1", clock.Now(), 1)
+	hb.Capacity.Accelerators, hb.Free.Accelerators = 2, 1
+	hb.Accelerators = []edge.Accelerator{{Kind: "npu", Count: 2}}
+	if err := tr.Observe(hb); err != nil {
+		t.Fatal(err)
+	}
+	st, free, up, err := tr.Snapshot(clock.Now()).Node("n1")
+	if err != nil || !up {
+		t.Fatalf("Node = %v, %v", up, err)
+	}
+	want := placement.Resources{MilliCPU: 2500, MemoryBytes: 1 << 29, DiskBytes: 5 << 30, Accelerators: 1}
+	if free != want || st.AcceleratorKind != "npu" || st.Labels["zone"] != "a" || len(st.Tasks) != 1 || st.Tasks[0].ID != "n1/boiler" {
+		t.Fatalf("Node = %+v free %+v, want free %+v", st, free, want)
+	}
+}
+
+func TestNodeTrackerOrderAndReplay(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	tr, err := NewNodeTracker(NodeTrackerConfig{Timeout: 3 * time.Second, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		hb      edge.Heartbeat
+		wantUp  bool
+		wantSeq uint64
+	}{
+		{"replayed record from an hour ago: known but down", heartbeat("n1", clock.Now().Add(-time.Hour), 1), false, 1},
+		{"fresh heartbeat: up", heartbeat("n1", clock.Now(), 2), true, 2},
+		{"older heartbeat after a newer one: ignored", heartbeat("n1", clock.Now().Add(-time.Second), 3), true, 2},
+		{"stopping heartbeat: down at once", func() edge.Heartbeat {
+			hb := heartbeat("n1", clock.Now().Add(time.Millisecond), 4)
+			hb.Stopping = true
+			return hb
+		}(), false, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tr.Observe(tt.hb); err != nil {
+				t.Fatal(err)
+			}
+			nodes := tr.Nodes(clock.Now())
+			if len(nodes) != 1 || nodes[0].Up != tt.wantUp || nodes[0].Heartbeat.Sequence != tt.wantSeq {
+				t.Fatalf("Nodes = %+v", nodes)
+			}
+			if _, _, up, _ := tr.Snapshot(clock.Now()).Node("n1"); up != tt.wantUp {
+				t.Fatalf("snapshot up = %v", up)
+			}
+		})
+	}
+	if err := tr.Observe(edge.Heartbeat{Schema: 9}); err == nil {
+		t.Fatal("invalid heartbeat observed without an error")
+	}
+}
