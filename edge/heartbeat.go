@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,7 +181,8 @@ type HeartbeatConfig struct {
 	Version  string
 	Interval time.Duration // default 5s
 	Topic    string        // default edgeflow.heartbeats
-	// Publisher sends the records; its key function should key them by the
+	// Publisher sends the records (bounded by the context when it has
+	// PublishContext, as kafkabus.Publisher does); its key function should key them by the
 	// metadata edgeflow-node (HeartbeatKey does).
 	Publisher message.Publisher
 	// Sampler measures resources (default: a ResourceSampler of the real /proc).
@@ -276,7 +278,14 @@ func (h *Heartbeater) Publish(ctx context.Context, hb Heartbeat) error {
 	msg.SetContext(ctx)
 	msg.Metadata.Set("edgeflow-node", hb.NodeID)
 	msg.Metadata.Set("content-type", HeartbeatContentType)
-	if err := h.cfg.Publisher.Publish(h.cfg.Topic, msg); err != nil {
+	if pc, ok := h.cfg.Publisher.(interface {
+		PublishContext(context.Context, string, ...*message.Message) error
+	}); ok {
+		err = pc.PublishContext(ctx, h.cfg.Topic, msg)
+	} else {
+		err = h.cfg.Publisher.Publish(h.cfg.Topic, msg)
+	}
+	if err != nil {
 		return fmt.Errorf("heartbeat to %s: %w", h.cfg.Topic, err)
 	}
 	return nil
@@ -340,4 +349,52 @@ func RuntimePipelines(rt *Runtime) func() []string {
 		}
 		return names
 	}
+}
+
+// Environment variables of the heartbeat settings.
+const (
+	EnvHeartbeatInterval = "EDGEFLOW_HEARTBEAT_INTERVAL"
+	EnvHeartbeatTopic    = "EDGEFLOW_HEARTBEAT_TOPIC"
+)
+
+// ResolveHeartbeat layers the heartbeat settings like ResolveSettings does:
+// flags (empty: unset), then the environment, then the node file's section,
+// then the defaults. An interval of 0 turns heartbeats off (enabled false).
+func ResolveHeartbeat(file HeartbeatSettings, lookupEnv func(string) (string, bool), flagInterval, flagTopic string) (s HeartbeatSettings, enabled bool, err error) {
+	s = file
+	env := func(key string) string {
+		if lookupEnv == nil {
+			return ""
+		}
+		v, _ := lookupEnv(key)
+		return strings.TrimSpace(v)
+	}
+	for _, layer := range []struct{ where, interval, topic string }{
+		{EnvHeartbeatInterval, env(EnvHeartbeatInterval), env(EnvHeartbeatTopic)},
+		{"--heartbeat-interval", flagInterval, flagTopic},
+	} {
+		if layer.interval != "" {
+			d, err := time.ParseDuration(layer.interval)
+			if err != nil || d < 0 {
+				return HeartbeatSettings{}, false, fmt.Errorf("%s: %q is not a duration >= 0 such as 5s", layer.where, layer.interval)
+			}
+			if d == 0 {
+				return s, false, nil
+			}
+			s.Interval = d
+		}
+		if layer.topic != "" {
+			s.Topic = layer.topic
+		}
+	}
+	if s.Interval == 0 {
+		s.Interval = DefaultHeartbeatInterval
+	}
+	if s.Topic == "" {
+		s.Topic = DefaultHeartbeatTopic
+	}
+	if err := s.Validate(); err != nil {
+		return HeartbeatSettings{}, false, err
+	}
+	return s, true, nil
 }

@@ -200,3 +200,42 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 		}
 	})
 }
+
+func TestResolveHeartbeat(t *testing.T) {
+	file := HeartbeatSettings{Interval: 2 * time.Second, Topic: "file.topic"}
+	tests := []struct {
+		name         string
+		file         HeartbeatSettings
+		env          map[string]string
+		flagInterval string
+		flagTopic    string
+		want         HeartbeatSettings
+		wantEnabled  bool
+		wantErr      string
+	}{
+		{name: "defaults", want: HeartbeatSettings{Interval: DefaultHeartbeatInterval, Topic: DefaultHeartbeatTopic}, wantEnabled: true},
+		{name: "node file", file: file, want: file, wantEnabled: true},
+		{name: "env over file", file: file, env: map[string]string{EnvHeartbeatInterval: "1s", EnvHeartbeatTopic: "env.topic"},
+			want: HeartbeatSettings{Interval: time.Second, Topic: "env.topic"}, wantEnabled: true},
+		{name: "flag over env", file: file, env: map[string]string{EnvHeartbeatInterval: "1s"}, flagInterval: "3s",
+			want: HeartbeatSettings{Interval: 3 * time.Second, Topic: "file.topic"}, wantEnabled: true},
+		{name: "flag 0 turns off", file: file, flagInterval: "0", wantEnabled: false, want: file},
+		{name: "bad env", env: map[string]string{EnvHeartbeatInterval: "soon"}, wantErr: EnvHeartbeatInterval},
+		{name: "negative flag", flagInterval: "-1s", wantErr: "--heartbeat-interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			got, enabled, err := ResolveHeartbeat(tt.file, lookup, tt.flagInterval, tt.flagTopic)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || enabled != tt.wantEnabled || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("ResolveHeartbeat = %+v, %v, %v; want %+v, %v", got, enabled, err, tt.want, tt.wantEnabled)
+			}
+		})
+	}
+}

@@ -69,8 +69,15 @@ func readMemory(root string) (capacity, free int64, err error) {
 // the file system holding dir.
 func readDisk(dir string) (capacity, free int64, err error) {
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, 0, fmt.Errorf("disk: statfs %s: %w", dir, err)
+	// A data dir not made yet lives on the file system of its nearest parent.
+	for at := dir; ; at = filepath.Dir(at) {
+		err := syscall.Statfs(at, &st)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(at) == at {
+			return 0, 0, fmt.Errorf("disk: statfs %s: %w", dir, err)
+		}
 	}
 	return int64(st.Blocks) * int64(st.Bsize), int64(st.Bavail) * int64(st.Bsize), nil
 }
