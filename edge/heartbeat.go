@@ -292,7 +292,7 @@ func (h *Heartbeater) Publish(ctx context.Context, hb Heartbeat) error {
 }
 
 // Run publishes a heartbeat at once and then every interval until ctx ends,
-// then a last one marked stopping (bounded by one interval). Failed publishes
+// then a last one marked stopping (bounded by one interval, at most 2s). Failed publishes
 // are logged and retried at the next tick; Run returns nil when ctx ends.
 func (h *Heartbeater) Run(ctx context.Context) error {
 	t := time.NewTicker(h.cfg.Interval)
@@ -305,7 +305,7 @@ func (h *Heartbeater) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			last := h.Next()
 			last.Stopping = true
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.Interval)
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(h.cfg.Interval, 2*time.Second))
 			defer cancel()
 			if err := h.Publish(stopCtx, last); err != nil {
 				h.cfg.Logger.Debug("last heartbeat not sent", "error", err)

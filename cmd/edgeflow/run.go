@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/kafkabus"
 	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/pipelines"
 	_ "github.com/edgeflow/edgeflow/stages/all" // every standard stage
@@ -46,6 +47,11 @@ node file's telemetry.metrics.listen) serves Prometheus metrics on /metrics,
 liveness on /healthz and readiness on /readyz (every pipeline running, Kafka
 reachable when a pipeline uses it); see docs/observability.md.
 
+Heartbeats: every --heartbeat-interval (default 5s; 0 turns them off) the node
+publishes its capacity, free resources, labels and running pipelines to the
+topic edgeflow.heartbeats, where edgeflow nodes and the placement see them; see
+docs/topics.md.
+
 Examples:
   edgeflow run pipelines/examples/*.yaml
   edgeflow run --node-id gw-7 --labels site=plant-1,role=gateway boiler.yaml
@@ -74,6 +80,8 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	printNode := fs.Bool("print-node", false, "print the resolved node settings as YAML and exit")
 	statsInterval := fs.Duration("stats-interval", 0, "log every pipeline's counters this often (0: only the summary at exit)")
 	metricsAddr := fs.String("metrics-addr", "", metricsAddrUsage)
+	heartbeatInterval := fs.String("heartbeat-interval", "", "publish the node's heartbeat this often, e.g. 5s; 0 turns heartbeats off (env "+edge.EnvHeartbeatInterval+"; default: the node file's heartbeat.interval, else 5s)")
+	heartbeatTopic := fs.String("heartbeat-topic", "", "Kafka `topic` of the heartbeats (env "+edge.EnvHeartbeatTopic+"; default: the node file's heartbeat.topic, else "+edge.DefaultHeartbeatTopic+")")
 	tracingFlags := bindTracingFlags(fs)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -97,6 +105,10 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	traceSettings, err := resolveTracing(settings.Telemetry, lookupEnv, tracingFlags)
 	if err != nil {
 		return err
+	}
+	heartbeat, heartbeatOn, err := edge.ResolveHeartbeat(settings.Heartbeat, lookupEnv, *heartbeatInterval, *heartbeatTopic)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	if len(files) == 0 {
 		return errUsage
@@ -166,6 +178,13 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 			}
 		}()
 	}
+	if heartbeatOn {
+		stopHeartbeats, err := startHeartbeats(ctx, settings, heartbeat, rt, logger)
+		if err != nil {
+			return err
+		}
+		defer stopHeartbeats()
+	}
 	results, err := rt.Run(ctx, pipes)
 	ran := 0
 	for _, r := range results {
@@ -185,6 +204,39 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 		fmt.Fprintf(stdio.err, "edgeflow run: no pipeline selects node %s (labels %q)\n", node.ID, edge.FormatLabels(node.Labels))
 	}
 	return nil
+}
+
+// startHeartbeats publishes the node's heartbeats until the returned function
+// is called; that sends a last heartbeat saying the node stops.
+func startHeartbeats(ctx context.Context, settings edge.NodeSettings, hs edge.HeartbeatSettings, rt *edge.Runtime, logger *slog.Logger) (stop func(), err error) {
+	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: settings.Brokers, Key: edge.HeartbeatKey,
+		WriteTimeout: hs.Interval})
+	if err != nil {
+		return nil, fmt.Errorf("heartbeats: %w", err)
+	}
+	h, err := edge.NewHeartbeater(edge.HeartbeatConfig{
+		NodeID: settings.ID, Labels: settings.Labels, Version: version, Interval: hs.Interval, Topic: hs.Topic,
+		Publisher: pub, Sampler: &edge.ResourceSampler{DataDir: settings.DataDir, Accelerators: hs.Accelerators},
+		Pipelines: edge.RuntimePipelines(rt), Accelerators: hs.Accelerators, Logger: logger,
+	})
+	if err != nil {
+		_ = pub.Close()
+		return nil, err
+	}
+	hbCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = h.Run(hbCtx)
+	}()
+	logger.Info("heartbeats", "topic", hs.Topic, "interval", hs.Interval)
+	return func() {
+		cancel()
+		<-done
+		if err := pub.Close(); err != nil {
+			logger.Warn("closing the heartbeat publisher", "error", err)
+		}
+	}, nil
 }
 
 // newRunLogger returns a slog logger writing to w.
