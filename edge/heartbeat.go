@@ -316,6 +316,10 @@ func (h *Heartbeater) Run(ctx context.Context) error {
 	}
 }
 
+// HeartbeatTopicConfig is the topic-level configuration of a heartbeat topic
+// the node creates: compacted, so the topic keeps each node's latest.
+var HeartbeatTopicConfig = map[string]string{"cleanup.policy": "compact"}
+
 // HeartbeatKey is a kafkabus KeyFunc for heartbeats: the node id from the
 // edgeflow-node metadata, so a compacted topic keeps each node's latest.
 func HeartbeatKey(_ string, msg *message.Message) []byte {

@@ -24,7 +24,8 @@ free and total CPU, memory, disk and accelerators, its running pipelines,
 labels and version. A node is down when it has sent no heartbeat for
 --timeout, or its last heartbeat said it was stopping.
 
-It reads the heartbeat topic from its oldest record for --wait, then prints
+It reads the heartbeat topic (it does not create it; edge nodes do) from its
+oldest record for --wait, then prints
 the table and exits. With --watch it then keeps reading and prints one line
 per node that comes up or goes down, until interrupted.
 
@@ -85,7 +86,7 @@ func runNodes(ctx context.Context, args []string, stdio stdio) error {
 		return err
 	}
 	sub, err := kafkabus.NewSubscriber(kafkabus.SubscriberConfig{Brokers: brokers, Start: kafkabus.StartOldest,
-		ClientID: "edgeflow-nodes"})
+		ClientID: "edgeflow-nodes", DisableTopicCreation: true})
 	if err != nil {
 		return err
 	}

@@ -210,7 +210,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 // is called; that sends a last heartbeat saying the node stops.
 func startHeartbeats(ctx context.Context, settings edge.NodeSettings, hs edge.HeartbeatSettings, rt *edge.Runtime, logger *slog.Logger) (stop func(), err error) {
 	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: settings.Brokers, Key: edge.HeartbeatKey,
-		WriteTimeout: hs.Interval})
+		WriteTimeout: hs.Interval, TopicConfig: edge.HeartbeatTopicConfig})
 	if err != nil {
 		return nil, fmt.Errorf("heartbeats: %w", err)
 	}

@@ -51,6 +51,9 @@ type PublisherConfig struct {
 	// Partitions and ReplicationFactor of topics the publisher creates (default 1 and 1).
 	Partitions        int
 	ReplicationFactor int
+	// TopicConfig are topic-level settings of the topics the publisher
+	// creates, e.g. {"cleanup.policy": "compact"} (default: the broker's).
+	TopicConfig map[string]string
 	// WriteTimeout bounds one Publish call including retries (default 30s).
 	WriteTimeout time.Duration
 	// BatchTimeout is how long the writer waits to fill a batch before sending
@@ -149,6 +152,9 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if !cfg.DisableTopicCreation {
 		p.topics = newTopicCreator(cfg.Brokers, dialer, cfg.Partitions, cfg.ReplicationFactor, cfg.WriteTimeout)
 		p.topics.client = &kafka.Client{Addr: w.Addr, Transport: transport}
+		for k, v := range cfg.TopicConfig {
+			p.topics.configs = append(p.topics.configs, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+		}
 	}
 	return p, nil
 }

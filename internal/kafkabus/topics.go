@@ -42,6 +42,7 @@ type topicCreator struct {
 	partitions        int
 	replicationFactor int
 	timeout           time.Duration
+	configs           []kafka.ConfigEntry // topic-level settings of created topics
 
 	// client, when set, is the publisher's client: creating topics through
 	// its transport makes that transport refresh its cached metadata, so the
@@ -85,7 +86,8 @@ func (c *topicCreator) create(ctx context.Context, topic string) error {
 	defer conn.Close()
 	// No metadata probe first: with auto.create.topics.enable a metadata request
 	// would create the topic with the broker's defaults instead of ours.
-	cfg := kafka.TopicConfig{Topic: topic, NumPartitions: c.partitions, ReplicationFactor: c.replicationFactor}
+	cfg := kafka.TopicConfig{Topic: topic, NumPartitions: c.partitions, ReplicationFactor: c.replicationFactor,
+		ConfigEntries: c.configs}
 	if c.client != nil {
 		resp, err := c.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{cfg}})
 		if err == nil {
