@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -162,4 +163,29 @@ func TestNodeTrackerOrderAndReplay(t *testing.T) {
 	if err := tr.Observe(edge.Heartbeat{Schema: 9}); err == nil {
 		t.Fatal("invalid heartbeat observed without an error")
 	}
+}
+
+// A node reports, goes silent past the timeout and is marked down; the
+// snapshot for the planner says so too.
+func ExampleNodeTracker() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tracker, _ := NewNodeTracker(NodeTrackerConfig{
+		Timeout:  15 * time.Second,
+		Now:      func() time.Time { return now },
+		OnChange: func(ev NodeEvent) { fmt.Println(ev.NodeID, "up:", ev.Up, "-", ev.Reason) },
+	})
+	_ = tracker.Observe(edge.Heartbeat{Schema: 1, NodeID: "gw-7", Time: now, Sequence: 1,
+		Capacity: edge.HeartbeatResources{MilliCPU: 4000}, Free: edge.HeartbeatResources{MilliCPU: 3000}})
+	_, free, up, _ := tracker.Snapshot(now).Node("gw-7")
+	fmt.Println("free millicores:", free.MilliCPU, "up:", up)
+
+	now = now.Add(16 * time.Second)
+	tracker.Check()
+	_, _, up, _ = tracker.Snapshot(now).Node("gw-7")
+	fmt.Println("up:", up)
+	// Output:
+	// gw-7 up: true - heartbeat
+	// free millicores: 3000 up: true
+	// gw-7 up: false - no heartbeat for 15s
+	// up: false
 }
