@@ -216,4 +216,3 @@ func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	}
 	return ""
 }
-

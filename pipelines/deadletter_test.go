@@ -114,7 +114,9 @@ func (s *dlSink) Write(_ context.Context, msgs []*message.Message) error {
 
 func init() {
 	stages.RegisterSource(stages.Info{ID: "dl-src", Summary: "test"}, func() *dlSrcConfig { return &dlSrcConfig{} },
-		func(_ context.Context, c *dlSrcConfig, env stages.Env) (stages.Source, error) { return &dlSrc{cfg: c, env: env}, nil })
+		func(_ context.Context, c *dlSrcConfig, env stages.Env) (stages.Source, error) {
+			return &dlSrc{cfg: c, env: env}, nil
+		})
 	stages.RegisterProcessor(stages.Info{ID: "dl-proc", Summary: "test"}, func() *dlProcConfig { return &dlProcConfig{} },
 		func(context.Context, *dlProcConfig, stages.Env) (stages.Processor, error) { return dlProc{}, nil })
 	stages.RegisterSink(stages.Info{ID: "dl-picky", Summary: "test", Consumes: []string{stages.KindFrame}}, func() *dlSinkConfig { return &dlSinkConfig{} },

@@ -156,7 +156,6 @@ func BenchmarkPipelineTracing(b *testing.B) {
 	}
 }
 
-
 // BenchmarkTracingPerMessage measures what tracing adds to one message of a
 // pipeline source → buffering processor: the ingest span, the process span
 // (started only when sampled) and the bookkeeping for the flush span. Compare

@@ -19,11 +19,6 @@ import (
 // childEnv names the spool file the re-executed test binary appends to.
 const childEnv = "EDGEFLOW_SPOOL_CRASH_CHILD"
 
-
-
-
-
-
 // TestCrashChild is the child of TestKilledMidAppendKeepsAcknowledged: it
 // appends batches forever and prints "acked N" after each Append returned.
 func TestCrashChild(t *testing.T) {

@@ -40,7 +40,7 @@ func TestResolveTracingPrecedence(t *testing.T) {
 			env:  map[string]string{EnvOTLPEndpoint: "http://env-host:4317"},
 			want: TracingSettings{Exporter: ExporterOTLP, Protocol: ProtocolGRPC, Endpoint: "env-host:4317", Insecure: true, Ratio: 0.5}},
 		{name: "traces endpoint wins over the generic one",
-			env: map[string]string{EnvOTLPEndpoint: "http://generic:4318", EnvOTLPTracesEndpoint: "http://traces:4318/custom", EnvOTLPProtocol: "http/protobuf"},
+			env:  map[string]string{EnvOTLPEndpoint: "http://generic:4318", EnvOTLPTracesEndpoint: "http://traces:4318/custom", EnvOTLPProtocol: "http/protobuf"},
 			want: TracingSettings{Exporter: ExporterOTLP, Protocol: ProtocolHTTP, Endpoint: "http://traces:4318/custom", Insecure: true, Ratio: 1}},
 		{name: "generic http endpoint gets the traces path",
 			env:  map[string]string{EnvOTLPEndpoint: "https://otel.example.com/base/", EnvOTLPTracesProtocol: "http/protobuf"},
