@@ -85,8 +85,10 @@ func (r *report) markdown() string {
 		"(784-200-200-10 ReLU, 199,210 parameters, float32), 10 clients sampled a round (seeded), local SGD "+
 		"with E=1, B=10, FedAvg weighted by example counts. Every update travels through edgeflow's update wire "+
 		"format and round logic (`internal/fl/simulate`); accuracy is on the 10,000 test images after every round.\n\n")
-	fmt.Fprintf(&b, "Command: `%s` (`cd internal/tools/benchfedavg && go run . -doc … -plot …`; flags `-settings`, "+
-		"`-lr`, `-lr-grid`, `-max-rounds`, `-budget`).\n\n", r.cfg.command)
+	fmt.Fprintf(&b, "Command: `%s` (`cd internal/tools/benchfedavg && go run . -doc … -plot …`; `FEDAVG_FLAGS` passes "+
+		"`-settings`, `-lr`, `-lr-grid`, `-grid-to-target`, `-max-rounds`, `-budget`; each setting's result is kept in "+
+		"`internal/tools/benchfedavg/results.json`, so settings can come from separate runs — the flags of the runs "+
+		"below follow the table).\n\n", r.cfg.command)
 
 	b.WriteString("| setting | learning rate | rounds to 97 % | paper | best accuracy (round) | rounds run | wall time a round (median) | bytes up a round | bytes down a round | machine |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
