@@ -52,6 +52,14 @@ type ConsumerConfig struct {
 	// CreateTopic creates Topic when it is missing (1 partition) instead of
 	// waiting for it to appear.
 	CreateTopic bool
+	// CommitInterval is how often the offsets of handled messages are
+	// committed; default DefaultCommitInterval. Offsets are only ever committed
+	// for messages the handler finished, so nothing is skipped; after a crash
+	// up to CommitInterval of handled messages are read again (the
+	// Deduplicator drops them unless the consumer restarted too). Negative
+	// commits each message before the next is handed out: no re-reads, but
+	// one broker round trip per message (tens of messages per second).
+	CommitInterval time.Duration
 	// LagInterval is how often the group's lag is asked from the brokers while
 	// Run runs; default 1s, negative: never (Stats.Lag stays -1).
 	LagInterval time.Duration

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -9,14 +10,27 @@ import (
 	"github.com/edgeflow/edgeflow/internal/kafkabus"
 )
 
+// DefaultCommitInterval is how often a Consumer commits handled offsets when
+// ConsumerConfig.CommitInterval is zero.
+const DefaultCommitInterval = time.Second
+
 // newKafkaSubscriber builds the consumer-group subscriber for cfg: one message at
-// a time per subscription, offset committed on Ack, redelivery on Nack.
+// a time per subscription, offsets of Acked messages committed every
+// CommitInterval, redelivery on Nack.
 func newKafkaSubscriber(cfg ConsumerConfig, log *slog.Logger) (message.Subscriber, error) {
 	start := kafkabus.StartNewest
 	if cfg.Start == StartEarliest {
 		start = kafkabus.StartOldest
 	}
+	commit := cfg.CommitInterval
+	switch {
+	case commit == 0:
+		commit = DefaultCommitInterval
+	case commit < 0:
+		commit = 0 // kafkabus: synchronous commit per message
+	}
 	return kafkabus.NewSubscriber(kafkabus.SubscriberConfig{
+		CommitInterval:       commit,
 		Brokers:              cfg.Brokers,
 		ConsumerGroup:        cfg.Group,
 		Start:                start,
