@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/edgeflow/edgeflow/stages"
@@ -84,81 +83,24 @@ func (c *Config) Validate() error {
 
 // Source is the http source.
 type Source struct {
+	*Server
 	cfg  *Config
 	node string
 	log  *slog.Logger
 	env  stages.Env // for dead letters
-	ln   net.Listener
-
-	mu     sync.Mutex
-	srv    *http.Server
-	closed bool
 }
 
 func build(_ context.Context, cfg *Config, env stages.Env) (stages.Source, error) {
-	ln, err := net.Listen("tcp", cfg.Address)
+	srv, err := Listen("http source", cfg.Address, cfg.ShutdownTimeout, env.Log())
 	if err != nil {
-		return nil, stages.FieldErrorf("address", "%w", err)
+		return nil, err
 	}
-	return &Source{cfg: cfg, node: env.Node.ID, log: env.Log(), env: env, ln: ln}, nil
+	return &Source{Server: srv, cfg: cfg, node: env.Node.ID, log: env.Log(), env: env}, nil
 }
-
-// Addr is the address the source listens on (useful with port 0).
-func (s *Source) Addr() net.Addr { return s.ln.Addr() }
 
 // Read serves requests until ctx ends, then shuts the server down gracefully.
 func (s *Source) Read(ctx context.Context, emit stages.EmitFunc) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle(s.cfg.Path, &handler{src: s, emit: emit})
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return errors.New("http source: read after close")
-	}
-	s.srv = srv
-	s.mu.Unlock()
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(s.ln) }()
-	s.log.Info("http source: listening", "address", s.ln.Addr().String(), "path", s.cfg.Path)
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			s.log.Warn("http source: requests still in flight at shutdown timeout", "err", err)
-			srv.Close()
-		}
-		<-served
-		return ctx.Err()
-	case err := <-served:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("http source: %w", err)
-	}
-}
-
-// Close stops the server (or the unused listener). It is idempotent.
-func (s *Source) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if s.srv != nil {
-		return s.srv.Close()
-	}
-	return s.ln.Close()
+	return s.Serve(ctx, s.cfg.Path, &handler{src: s, emit: emit})
 }
 
 type handler struct {

@@ -12,10 +12,10 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/edgeflow/edgeflow/stages"
+	"github.com/edgeflow/edgeflow/stages/httpsrc"
 )
 
 // HTTPConfig configures the http-images source.
@@ -64,76 +64,25 @@ var imageTypes = map[string]string{
 
 // HTTPSource accepts pictures POSTed over HTTP.
 type HTTPSource struct {
+	*httpsrc.Server
 	cfg  *HTTPConfig
 	env  stages.Env
 	node string
 	log  *slog.Logger
-	ln   net.Listener
-
-	mu     sync.Mutex
-	srv    *http.Server
-	closed bool
 }
 
 func buildHTTP(_ context.Context, cfg *HTTPConfig, env stages.Env) (stages.Source, error) {
-	ln, err := net.Listen("tcp", cfg.Address)
+	log := env.Log().With("stage", "http-images")
+	srv, err := httpsrc.Listen("http-images source", cfg.Address, cfg.ShutdownTimeout, log)
 	if err != nil {
-		return nil, stages.FieldErrorf("address", "%w", err)
+		return nil, err
 	}
-	return &HTTPSource{cfg: cfg, env: env, node: env.Node.ID, log: env.Log().With("stage", "http-images"), ln: ln}, nil
+	return &HTTPSource{Server: srv, cfg: cfg, env: env, node: env.Node.ID, log: log}, nil
 }
-
-// Addr is the address the source listens on (useful with port 0).
-func (s *HTTPSource) Addr() net.Addr { return s.ln.Addr() }
 
 // Read serves requests until ctx ends, then shuts the server down gracefully.
 func (s *HTTPSource) Read(ctx context.Context, emit stages.EmitFunc) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle(s.cfg.Path, &imageHandler{src: s, emit: emit})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return errors.New("http-images source: read after close")
-	}
-	s.srv = srv
-	s.mu.Unlock()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(s.ln) }()
-	s.log.Info("http-images source: listening", "address", s.ln.Addr().String(), "path", s.cfg.Path)
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-served
-		return ctx.Err()
-	case err := <-served:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("http-images source: %w", err)
-	}
-}
-
-// Close stops the server (or the unused listener). It is idempotent.
-func (s *HTTPSource) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if s.srv != nil {
-		return s.srv.Close()
-	}
-	return s.ln.Close()
+	return s.Serve(ctx, s.cfg.Path, &imageHandler{src: s, emit: emit})
 }
 
 type imageHandler struct {
