@@ -31,6 +31,9 @@ type Config struct {
 	StopAt  float64
 	Workers int    // clients trained at once; 0: GOMAXPROCS
 	Seed    uint64 // initial model and per-round training seeds
+	// Initial is the model of round 1; with no parameters it is
+	// model.NewMLP(Seed, Widths...) (Glorot uniform weights, zero biases).
+	Initial model.Model
 }
 
 // RoundRecord is what one round did.
@@ -61,7 +64,7 @@ func Run(ctx context.Context, cfg Config, onRound func(RoundRecord)) (Report, er
 	if err := cfg.Train.Validate(); err != nil {
 		return Report{}, fmt.Errorf("simulate: %w", err)
 	}
-	global, err := model.NewMLP(cfg.Seed, cfg.Widths...)
+	global, err := initialModel(cfg)
 	if err != nil {
 		return Report{}, fmt.Errorf("simulate: %w", err)
 	}
@@ -120,6 +123,20 @@ func Run(ctx context.Context, cfg Config, onRound func(RoundRecord)) (Report, er
 	}
 	rep.Model = global
 	return rep, nil
+}
+
+// initialModel is cfg.Initial (copied, checked against Widths) or a new MLP.
+func initialModel(cfg Config) (model.Model, error) {
+	if len(cfg.Initial.Params) == 0 {
+		return model.NewMLP(cfg.Seed, cfg.Widths...)
+	}
+	if err := cfg.Initial.Check(); err != nil {
+		return model.Model{}, fmt.Errorf("initial model: %w", err)
+	}
+	if want := model.MLPLayout(cfg.Widths...); !cfg.Initial.Layout.Equal(want) {
+		return model.Model{}, fmt.Errorf("initial model: layout %v, widths %v need %v: %w", cfg.Initial.Layout, cfg.Widths, want, model.ErrLayout)
+	}
+	return cfg.Initial.Clone(), nil
 }
 
 // evaluate splits the test set over the trainers.
