@@ -38,11 +38,12 @@ type Config struct {
 	Streams     []string `yaml:"streams" doc:"Readings input: the streams whose readings fill the input, in this order per time step (channel-last: [t0 s0, t0 s1, t1 s0, …]); each must have the same number of readings in a message. Empty: the message's readings in their order, whatever their stream." example:"[vibration.x, vibration.y, vibration.z]"`
 	Concurrency int      `yaml:"concurrency" doc:"Interpreters kept per model, so that this many messages can be processed at once when the runtime calls the stage concurrently. Each holds its own activation memory." advanced:"true"`
 	Threads     int      `yaml:"threads" doc:"Goroutines one inference splits its operators over; 0: the number of CPUs." advanced:"true"`
+	Backend     string   `yaml:"backend" doc:"What runs the model: go (edgeflow's pure-Go interpreter, no cgo) or tflite (TensorFlow Lite's C library, only in binaries built with go build -tags tflite and cgo; docs/detect.md)." enum:"go|tflite" advanced:"true"`
 }
 
 // DefaultConfig returns the detect processor's defaults.
 func DefaultConfig() *Config {
-	return &Config{Output: OutputClassify, TopK: DefaultTopK, Score: ScoreOutput, Concurrency: 1}
+	return &Config{Output: OutputClassify, TopK: DefaultTopK, Score: ScoreOutput, Concurrency: 1, Backend: BackendGo}
 }
 
 // Validate checks each field and the fields against each other.
@@ -87,6 +88,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Threads < 0 {
 		return stages.FieldErrorf("threads", "threads %d must be >= 0 (0: the number of CPUs)", c.Threads)
+	}
+	if err := validateBackend(c.Backend); err != nil {
+		return err
 	}
 	return nil
 }

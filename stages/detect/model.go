@@ -57,7 +57,7 @@ type inputSpec struct {
 
 // runner is one interpreter with the scratch memory of the messages it runs.
 type runner struct {
-	ip      *tflite.Interpreter
+	ip      engine
 	resize  resizer
 	decoded decodeScratch
 	resized []uint8
@@ -71,11 +71,8 @@ type runner struct {
 // loadModel parses data, checks it against the config and prepares
 // cfg.Concurrency interpreters. Nothing is shared with other sets.
 func loadModel(ctx context.Context, cfg *Config, data []byte, info ModelInfo, labels labelSet) (*modelSet, error) {
-	m, err := tflite.Load(data)
+	newEngine, err := engineMaker(cfg, data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrModel, err)
-	}
-	if err := m.CheckSupported(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
 	sum := sha256.Sum256(data)
@@ -86,7 +83,7 @@ func loadModel(ctx context.Context, cfg *Config, data []byte, info ModelInfo, la
 			set.close()
 			return nil, err
 		}
-		ip, err := tflite.NewInterpreter(m, tflite.WithThreads(cfg.Threads))
+		ip, err := newEngine()
 		if err != nil {
 			set.close()
 			return nil, fmt.Errorf("%w: %w", ErrModel, err)
@@ -103,7 +100,7 @@ func loadModel(ctx context.Context, cfg *Config, data []byte, info ModelInfo, la
 }
 
 // check reads input 0 and verifies the outputs fit cfg.Output.
-func (s *modelSet) check(cfg *Config, ip *tflite.Interpreter) error {
+func (s *modelSet) check(cfg *Config, ip engine) error {
 	if ip.NumInputs() != 1 {
 		return fmt.Errorf("the model has %d inputs; the detect stage feeds models with one", ip.NumInputs())
 	}
