@@ -13,7 +13,7 @@
 // instruments; Ready tells a readiness probe whether the consumer joined its group.
 //
 // NodeTracker follows the edge nodes themselves: it reads the heartbeats the
-// nodes publish to edgeflow.heartbeats (edge.Heartbeater), keeps each node's
+// nodes publish to edgeflow.heartbeats (edge.Heartbeater, schema in internal/fleet), keeps each node's
 // latest capacity, free resources, labels and pipelines in a placement.State,
 // and marks a node down when it has been silent for longer than the timeout
 // (default three heartbeat intervals) or said it is stopping. Snapshot hands the

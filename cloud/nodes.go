@@ -12,13 +12,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/fleet"
 	"github.com/edgeflow/edgeflow/internal/placement"
 )
 
 // DefaultNodeTimeout is how long a node may stay silent before NodeTracker
 // marks it down: three default heartbeat intervals.
-const DefaultNodeTimeout = 3 * edge.DefaultHeartbeatInterval
+const DefaultNodeTimeout = 3 * fleet.DefaultHeartbeatInterval
 
 // NodeEvent says a node came up or went down.
 type NodeEvent struct {
@@ -45,13 +45,13 @@ type NodeTrackerConfig struct {
 
 // NodeView is what the tracker knows about one node.
 type NodeView struct {
-	Heartbeat edge.Heartbeat // the latest
-	LastSeen  time.Time      // when it arrived (or was sent, for old records)
+	Heartbeat fleet.Heartbeat // the latest
+	LastSeen  time.Time       // when it arrived (or was sent, for old records)
 	Up        bool
 }
 
 type trackedNode struct {
-	hb       edge.Heartbeat
+	hb       fleet.Heartbeat
 	lastSeen time.Time
 	up       bool
 }
@@ -93,7 +93,7 @@ func (t *NodeTracker) Timeout() time.Duration { return t.cfg.Timeout }
 // lastSeen: what is not free (used by anything, edgeflow or not) is Reserved,
 // so Capacity - Reserved is what the node reported free; each running pipeline
 // is a task without a request.
-func NodeStatus(hb edge.Heartbeat, lastSeen time.Time) placement.NodeStatus {
+func NodeStatus(hb fleet.Heartbeat, lastSeen time.Time) placement.NodeStatus {
 	capacity := placement.Resources{MilliCPU: hb.Capacity.MilliCPU, MemoryBytes: hb.Capacity.MemoryBytes,
 		DiskBytes: hb.Capacity.DiskBytes, Accelerators: hb.Capacity.Accelerators}
 	free := placement.Resources{MilliCPU: min(hb.Free.MilliCPU, capacity.MilliCPU),
@@ -114,7 +114,7 @@ func NodeStatus(hb edge.Heartbeat, lastSeen time.Time) placement.NodeStatus {
 // node's latest is ignored (records replayed out of order). A heartbeat sent
 // more than the timeout ago (read back from the topic's history) counts as
 // seen when it was sent, so replaying history does not bring dead nodes up.
-func (t *NodeTracker) Observe(hb edge.Heartbeat) error {
+func (t *NodeTracker) Observe(hb fleet.Heartbeat) error {
 	if err := hb.Validate(); err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func (t *NodeTracker) Nodes(now time.Time) []NodeView {
 // not a valid heartbeat is logged and counted as skipped, not an error: one
 // bad node must not stop the tracker.
 func (t *NodeTracker) HandleMessage(msg *message.Message) {
-	hb, err := edge.DecodeHeartbeat(msg.Payload)
+	hb, err := fleet.DecodeHeartbeat(msg.Payload)
 	if err == nil {
 		err = t.Observe(hb)
 	}

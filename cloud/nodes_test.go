@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/fleet"
 	"github.com/edgeflow/edgeflow/internal/placement"
 )
 
@@ -28,11 +28,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func heartbeat(id string, at time.Time, seq uint64) edge.Heartbeat {
-	return edge.Heartbeat{Schema: 1, NodeID: id, Version: "test", Time: at, Sequence: seq, IntervalMillis: 1000,
+func heartbeat(id string, at time.Time, seq uint64) fleet.Heartbeat {
+	return fleet.Heartbeat{Schema: 1, NodeID: id, Version: "test", Time: at, Sequence: seq, IntervalMillis: 1000,
 		Labels:    map[string]string{"zone": "a"},
-		Capacity:  edge.HeartbeatResources{MilliCPU: 4000, MemoryBytes: 1 << 30, DiskBytes: 10 << 30},
-		Free:      edge.HeartbeatResources{MilliCPU: 2500, MemoryBytes: 1 << 29, DiskBytes: 5 << 30},
+		Capacity:  fleet.HeartbeatResources{MilliCPU: 4000, MemoryBytes: 1 << 30, DiskBytes: 10 << 30},
+		Free:      fleet.HeartbeatResources{MilliCPU: 2500, MemoryBytes: 1 << 29, DiskBytes: 5 << 30},
 		Pipelines: []string{"boiler"}}
 }
 
@@ -111,7 +111,7 @@ func TestNodeTrackerMapsResources(t *testing.T) {
 	}
 	hb := heartbeat("n1", clock.Now(), 1)
 	hb.Capacity.Accelerators, hb.Free.Accelerators = 2, 1
-	hb.Accelerators = []edge.Accelerator{{Kind: "npu", Count: 2}}
+	hb.Accelerators = []fleet.Accelerator{{Kind: "npu", Count: 2}}
 	if err := tr.Observe(hb); err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +133,14 @@ func TestNodeTrackerOrderAndReplay(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		hb      edge.Heartbeat
+		hb      fleet.Heartbeat
 		wantUp  bool
 		wantSeq uint64
 	}{
 		{"replayed record from an hour ago: known but down", heartbeat("n1", clock.Now().Add(-time.Hour), 1), false, 1},
 		{"fresh heartbeat: up", heartbeat("n1", clock.Now(), 2), true, 2},
 		{"older heartbeat after a newer one: ignored", heartbeat("n1", clock.Now().Add(-time.Second), 3), true, 2},
-		{"stopping heartbeat: down at once", func() edge.Heartbeat {
+		{"stopping heartbeat: down at once", func() fleet.Heartbeat {
 			hb := heartbeat("n1", clock.Now().Add(time.Millisecond), 4)
 			hb.Stopping = true
 			return hb
@@ -160,7 +160,7 @@ func TestNodeTrackerOrderAndReplay(t *testing.T) {
 			}
 		})
 	}
-	if err := tr.Observe(edge.Heartbeat{Schema: 9}); err == nil {
+	if err := tr.Observe(fleet.Heartbeat{Schema: 9}); err == nil {
 		t.Fatal("invalid heartbeat observed without an error")
 	}
 }
@@ -174,8 +174,8 @@ func ExampleNodeTracker() {
 		Now:      func() time.Time { return now },
 		OnChange: func(ev NodeEvent) { fmt.Println(ev.NodeID, "up:", ev.Up, "-", ev.Reason) },
 	})
-	_ = tracker.Observe(edge.Heartbeat{Schema: 1, NodeID: "gw-7", Time: now, Sequence: 1,
-		Capacity: edge.HeartbeatResources{MilliCPU: 4000}, Free: edge.HeartbeatResources{MilliCPU: 3000}})
+	_ = tracker.Observe(fleet.Heartbeat{Schema: 1, NodeID: "gw-7", Time: now, Sequence: 1,
+		Capacity: fleet.HeartbeatResources{MilliCPU: 4000}, Free: fleet.HeartbeatResources{MilliCPU: 3000}})
 	_, free, up, _ := tracker.Snapshot(now).Node("gw-7")
 	fmt.Println("free millicores:", free.MilliCPU, "up:", up)
 

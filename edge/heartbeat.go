@@ -14,17 +14,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/edgeflow/edgeflow/internal/fleet"
 )
 
 // Heartbeat defaults; docs/configuration.md and docs/topics.md describe them.
 const (
-	DefaultHeartbeatInterval = 5 * time.Second
-	DefaultHeartbeatTopic    = "edgeflow.heartbeats"
-	// HeartbeatSchemaVersion is the "schema" field of heartbeats this build
-	// writes; readers reject greater versions.
-	HeartbeatSchemaVersion = 1
-	// HeartbeatContentType is the content-type header of heartbeat records.
-	HeartbeatContentType = "application/vnd.edgeflow.heartbeat+json; version=1"
+	DefaultHeartbeatInterval = fleet.DefaultHeartbeatInterval
+	DefaultHeartbeatTopic    = fleet.HeartbeatTopic
 )
 
 // HeartbeatSettings are the node file's heartbeat section.
@@ -34,94 +30,7 @@ type HeartbeatSettings struct {
 	// Topic the heartbeats go to (default edgeflow.heartbeats).
 	Topic string `yaml:"topic,omitempty"`
 	// Accelerators lists the node's accelerator devices; none are detected.
-	Accelerators []Accelerator `yaml:"accelerators,omitempty"`
-}
-
-// Accelerator is one kind of accelerator device on a node.
-type Accelerator struct {
-	Kind  string `yaml:"kind" json:"kind"`   // "npu", "gpu", "tpu"
-	Count int64  `yaml:"count" json:"count"` // devices of that kind
-	Free  *int64 `yaml:"free,omitempty" json:"free,omitempty"`
-}
-
-// HeartbeatResources is an amount of each resource in a heartbeat.
-type HeartbeatResources struct {
-	MilliCPU     int64 `json:"milli_cpu"`
-	MemoryBytes  int64 `json:"memory_bytes"`
-	DiskBytes    int64 `json:"disk_bytes"`
-	Accelerators int64 `json:"accelerators"`
-}
-
-// Heartbeat is the JSON record an edge node publishes every interval, keyed by
-// its id. docs/topics.md documents each field.
-type Heartbeat struct {
-	Schema   int               `json:"schema"`
-	NodeID   string            `json:"node_id"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Version  string            `json:"version"`
-	Time     time.Time         `json:"time"`
-	Sequence uint64            `json:"seq"`
-	// IntervalMillis is the node's heartbeat interval, so a reader can pick a
-	// timeout without being told.
-	IntervalMillis int64              `json:"interval_ms"`
-	Capacity       HeartbeatResources `json:"capacity"`
-	Free           HeartbeatResources `json:"free"`
-	Accelerators   []Accelerator      `json:"accelerators,omitempty"`
-	Pipelines      []string           `json:"pipelines"`
-	// Stopping is true in the last heartbeat of a node shutting down cleanly.
-	Stopping bool `json:"stopping,omitempty"`
-}
-
-// ErrInvalidHeartbeat is wrapped by every error of DecodeHeartbeat.
-var ErrInvalidHeartbeat = errors.New("invalid heartbeat")
-
-// DecodeHeartbeat parses and checks one heartbeat record. Unknown fields are
-// ignored (newer minor additions); a newer schema is an error.
-func DecodeHeartbeat(data []byte) (Heartbeat, error) {
-	var hb Heartbeat
-	if err := json.Unmarshal(data, &hb); err != nil {
-		return Heartbeat{}, fmt.Errorf("heartbeat: %w: %w", err, ErrInvalidHeartbeat)
-	}
-	if err := hb.Validate(); err != nil {
-		return Heartbeat{}, err
-	}
-	return hb, nil
-}
-
-// Validate names the first wrong field.
-func (hb *Heartbeat) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("heartbeat %s: %s: %s: %w", hb.NodeID, field, fmt.Sprintf(format, args...), ErrInvalidHeartbeat)
-	}
-	switch {
-	case hb.Schema < 1 || hb.Schema > HeartbeatSchemaVersion:
-		return bad("schema", "version %d, this build reads 1 to %d", hb.Schema, HeartbeatSchemaVersion)
-	case ValidateID(hb.NodeID) != nil:
-		return bad("node_id", "%v", ValidateID(hb.NodeID))
-	case hb.Time.IsZero():
-		return bad("time", "missing")
-	case hb.IntervalMillis < 0:
-		return bad("interval_ms", "negative")
-	}
-	for _, r := range []struct {
-		name string
-		v    HeartbeatResources
-	}{{"capacity", hb.Capacity}, {"free", hb.Free}} {
-		if r.v.MilliCPU < 0 || r.v.MemoryBytes < 0 || r.v.DiskBytes < 0 || r.v.Accelerators < 0 {
-			return bad(r.name, "negative amount %+v", r.v)
-		}
-	}
-	for i, a := range hb.Accelerators {
-		if a.Kind == "" || a.Count < 0 || (a.Free != nil && (*a.Free < 0 || *a.Free > a.Count)) {
-			return bad(fmt.Sprintf("accelerators[%d]", i), "want a kind, a count >= 0 and 0 <= free <= count")
-		}
-	}
-	for i, p := range hb.Pipelines {
-		if p == "" {
-			return bad(fmt.Sprintf("pipelines[%d]", i), "empty name")
-		}
-	}
-	return nil
+	Accelerators []fleet.Accelerator `yaml:"accelerators,omitempty"`
 }
 
 // ResourceSampler measures a node's capacity and free resources. CPU free is
@@ -132,7 +41,7 @@ type ResourceSampler struct {
 	// DataDir is the directory whose file system is reported as disk.
 	DataDir string
 	// Accelerators are reported as they are configured.
-	Accelerators []Accelerator
+	Accelerators []fleet.Accelerator
 
 	mu   sync.Mutex
 	prev CPUTimes
@@ -140,7 +49,7 @@ type ResourceSampler struct {
 
 // Sample returns capacity and free resources now. A resource that cannot be
 // read is reported as zero and named in the error; the rest are still filled.
-func (s *ResourceSampler) Sample() (capacity, free HeartbeatResources, err error) {
+func (s *ResourceSampler) Sample() (capacity, free fleet.HeartbeatResources, err error) {
 	root := s.Root
 	if root == "" {
 		root = "/"
@@ -187,12 +96,12 @@ type HeartbeatConfig struct {
 	Publisher message.Publisher
 	// Sampler measures resources (default: a ResourceSampler of the real /proc).
 	Sampler interface {
-		Sample() (capacity, free HeartbeatResources, err error)
+		Sample() (capacity, free fleet.HeartbeatResources, err error)
 	}
 	// Pipelines lists the running pipelines (default: none), e.g. Runtime.Running.
 	Pipelines func() []string
 	// Accelerators are copied into every heartbeat.
-	Accelerators []Accelerator
+	Accelerators []fleet.Accelerator
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -240,7 +149,7 @@ func NewHeartbeater(cfg HeartbeatConfig) (*Heartbeater, error) {
 }
 
 // Next builds the next heartbeat (and advances the sequence) without sending it.
-func (h *Heartbeater) Next() Heartbeat {
+func (h *Heartbeater) Next() fleet.Heartbeat {
 	capacity, free, err := h.cfg.Sampler.Sample()
 	if msg := errString(err); msg != h.sampleErr {
 		h.sampleErr = msg
@@ -254,8 +163,8 @@ func (h *Heartbeater) Next() Heartbeat {
 	if pipes == nil {
 		pipes = []string{}
 	}
-	return Heartbeat{
-		Schema: HeartbeatSchemaVersion, NodeID: h.cfg.NodeID, Labels: h.cfg.Labels, Version: h.cfg.Version,
+	return fleet.Heartbeat{
+		Schema: fleet.HeartbeatSchemaVersion, NodeID: h.cfg.NodeID, Labels: h.cfg.Labels, Version: h.cfg.Version,
 		Time: h.cfg.Now().UTC(), Sequence: h.seq, IntervalMillis: h.cfg.Interval.Milliseconds(),
 		Capacity: capacity, Free: free, Accelerators: h.cfg.Accelerators, Pipelines: pipes,
 	}
@@ -269,7 +178,7 @@ func errString(err error) string {
 }
 
 // Publish sends one heartbeat.
-func (h *Heartbeater) Publish(ctx context.Context, hb Heartbeat) error {
+func (h *Heartbeater) Publish(ctx context.Context, hb fleet.Heartbeat) error {
 	data, err := json.Marshal(hb)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
@@ -277,7 +186,7 @@ func (h *Heartbeater) Publish(ctx context.Context, hb Heartbeat) error {
 	msg := message.NewMessage(watermill.NewUUID(), data)
 	msg.SetContext(ctx)
 	msg.Metadata.Set("edgeflow-node", hb.NodeID)
-	msg.Metadata.Set("content-type", HeartbeatContentType)
+	msg.Metadata.Set("content-type", fleet.HeartbeatContentType)
 	if pc, ok := h.cfg.Publisher.(interface {
 		PublishContext(context.Context, string, ...*message.Message) error
 	}); ok {

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/edgeflow/edgeflow/internal/fleet"
 	"github.com/edgeflow/edgeflow/internal/telemetry"
 	"github.com/edgeflow/edgeflow/stages"
 )
@@ -258,7 +259,6 @@ func splitList(s string) []string {
 }
 
 var (
-	idPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	labelPattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$`)
 	notIDChars   = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 )
@@ -275,10 +275,7 @@ func sanitizeID(h string) string {
 // ValidateID checks a node id: letters, digits, '.', '_' and '-', starting with
 // a letter or digit, at most 253 characters.
 func ValidateID(id string) error {
-	if len(id) > 253 || !idPattern.MatchString(id) {
-		return fmt.Errorf("node id %q: want letters, digits, '.', '_' or '-', starting with a letter or digit", id)
-	}
-	return nil
+	return fleet.ValidateNodeID(id)
 }
 
 // ValidateBroker checks a host:port address.

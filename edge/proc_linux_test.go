@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/edgeflow/edgeflow/internal/fleet"
 )
 
 // fakeRoot lays out proc/stat, proc/meminfo and, when cgroup is not "",
@@ -44,22 +46,22 @@ func TestResourceSamplerLinux(t *testing.T) {
 	tests := []struct {
 		name         string
 		cgroup       string
-		wantCapacity HeartbeatResources
-		wantFree     HeartbeatResources
+		wantCapacity fleet.HeartbeatResources
+		wantFree     fleet.HeartbeatResources
 	}{
-		{name: "no cgroup", wantCapacity: HeartbeatResources{MilliCPU: 4000, MemoryBytes: 8039396 * 1024, Accelerators: 2},
-			wantFree: HeartbeatResources{MilliCPU: 3200, MemoryBytes: 5122108 * 1024, Accelerators: 1}},
+		{name: "no cgroup", wantCapacity: fleet.HeartbeatResources{MilliCPU: 4000, MemoryBytes: 8039396 * 1024, Accelerators: 2},
+			wantFree: fleet.HeartbeatResources{MilliCPU: 3200, MemoryBytes: 5122108 * 1024, Accelerators: 1}},
 		{name: "cgroup without limits", cgroup: "cgroup-unlimited",
-			wantCapacity: HeartbeatResources{MilliCPU: 4000, MemoryBytes: 8039396 * 1024, Accelerators: 2},
-			wantFree:     HeartbeatResources{MilliCPU: 3200, MemoryBytes: 5122108 * 1024, Accelerators: 1}},
+			wantCapacity: fleet.HeartbeatResources{MilliCPU: 4000, MemoryBytes: 8039396 * 1024, Accelerators: 2},
+			wantFree:     fleet.HeartbeatResources{MilliCPU: 3200, MemoryBytes: 5122108 * 1024, Accelerators: 1}},
 		{name: "cgroup limits of 2 cpus and 512 MiB, 128 MiB used", cgroup: "cgroup-limited",
-			wantCapacity: HeartbeatResources{MilliCPU: 2000, MemoryBytes: 512 << 20, Accelerators: 2},
-			wantFree:     HeartbeatResources{MilliCPU: 1600, MemoryBytes: 384 << 20, Accelerators: 1}},
+			wantCapacity: fleet.HeartbeatResources{MilliCPU: 2000, MemoryBytes: 512 << 20, Accelerators: 2},
+			wantFree:     fleet.HeartbeatResources{MilliCPU: 1600, MemoryBytes: 384 << 20, Accelerators: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := fakeRoot(t, "stat", tt.cgroup)
-			s := &ResourceSampler{Root: root, DataDir: t.TempDir(), Accelerators: []Accelerator{{Kind: "npu", Count: 2, Free: &free}}}
+			s := &ResourceSampler{Root: root, DataDir: t.TempDir(), Accelerators: []fleet.Accelerator{{Kind: "npu", Count: 2, Free: &free}}}
 			if _, _, err := s.Sample(); err != nil {
 				t.Fatal(err)
 			}

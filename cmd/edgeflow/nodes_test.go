@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgeflow/edgeflow/cloud"
 	"github.com/edgeflow/edgeflow/edge"
+	"github.com/edgeflow/edgeflow/internal/fleet"
 	"github.com/edgeflow/edgeflow/internal/kafkabus"
 	"github.com/edgeflow/edgeflow/internal/kafkabus/kafkatest"
 	"github.com/edgeflow/edgeflow/internal/testenv"
@@ -17,13 +18,13 @@ import (
 func TestPrintNodesTable(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
 	nodes := []cloud.NodeView{
-		{Up: true, LastSeen: now.Add(-2 * time.Second), Heartbeat: edge.Heartbeat{NodeID: "gw-1", Version: "v1",
+		{Up: true, LastSeen: now.Add(-2 * time.Second), Heartbeat: fleet.Heartbeat{NodeID: "gw-1", Version: "v1",
 			Labels:       map[string]string{"site": "p1", "zone": "a"},
-			Capacity:     edge.HeartbeatResources{MilliCPU: 4000, MemoryBytes: 8 << 30, DiskBytes: 100 << 30, Accelerators: 2},
-			Free:         edge.HeartbeatResources{MilliCPU: 1250, MemoryBytes: 3 << 29, DiskBytes: 50 << 30, Accelerators: 1},
-			Accelerators: []edge.Accelerator{{Kind: "npu", Count: 2}}, Pipelines: []string{"boiler", "cam"}}},
-		{Up: false, LastSeen: now.Add(-time.Minute), Heartbeat: edge.Heartbeat{NodeID: "gw-2", Version: "v1", Stopping: true,
-			Capacity: edge.HeartbeatResources{MilliCPU: 1000, MemoryBytes: 512}}},
+			Capacity:     fleet.HeartbeatResources{MilliCPU: 4000, MemoryBytes: 8 << 30, DiskBytes: 100 << 30, Accelerators: 2},
+			Free:         fleet.HeartbeatResources{MilliCPU: 1250, MemoryBytes: 3 << 29, DiskBytes: 50 << 30, Accelerators: 1},
+			Accelerators: []fleet.Accelerator{{Kind: "npu", Count: 2}}, Pipelines: []string{"boiler", "cam"}}},
+		{Up: false, LastSeen: now.Add(-time.Minute), Heartbeat: fleet.Heartbeat{NodeID: "gw-2", Version: "v1", Stopping: true,
+			Capacity: fleet.HeartbeatResources{MilliCPU: 1000, MemoryBytes: 512}}},
 	}
 	var out bytes.Buffer
 	printNodesTable(&out, nodes, now)
