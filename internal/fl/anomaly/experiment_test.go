@@ -87,7 +87,7 @@ func TestRuleScores(t *testing.T) {
 		newest []float64 // humidity, temperature of the newest reading
 		want   float32
 	}{
-		{name: "humidity", newest: []float64{9, 20}, want: 4},         // |9−1|/2
+		{name: "humidity", newest: []float64{9, 20}, want: 4},          // |9−1|/2
 		{name: "temperature below", newest: []float64{1, 17}, want: 6}, // |17−20|/0.5
 		{name: "at the mean", newest: []float64{1, 20}, want: 0},
 	}
