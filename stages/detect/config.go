@@ -39,6 +39,8 @@ type Config struct {
 	Concurrency int      `yaml:"concurrency" doc:"Interpreters kept per model, so that this many messages can be processed at once when the runtime calls the stage concurrently. Each holds its own activation memory." advanced:"true"`
 	Threads     int      `yaml:"threads" doc:"Goroutines one inference splits its operators over; 0: the number of CPUs." advanced:"true"`
 	Backend     string   `yaml:"backend" doc:"What runs the model: go (edgeflow's pure-Go interpreter, no cgo) or tflite (TensorFlow Lite's C library, only in binaries built with go build -tags tflite and cgo; docs/detect.md)." enum:"go|tflite" advanced:"true"`
+	ModelTopic  string   `yaml:"model_topic" doc:"Follow the global models of federated learning on this compacted Kafka topic (the fedavg stage's models_topic, on the node's brokers): each new version is exported to TensorFlow Lite and swapped in atomically (see SwapModel). model is used until the first version arrives. Empty: the model stays." example:"edgeflow.fl.models"`
+	ModelName   string   `yaml:"model_name" doc:"With model_topic: the federated model to follow (the topic's record key). Empty: global." advanced:"true"`
 }
 
 // DefaultConfig returns the detect processor's defaults.
@@ -92,7 +94,7 @@ func (c *Config) Validate() error {
 	if err := validateBackend(c.Backend); err != nil {
 		return err
 	}
-	return nil
+	return c.validateModelTopic()
 }
 
 var _ stages.Config = (*Config)(nil)

@@ -90,6 +90,9 @@ func build(ctx context.Context, cfg *Config, env stages.Env) (stages.Processor, 
 		return nil, err
 	}
 	track(env.Pipeline, d)
+	if cfg.ModelTopic != "" {
+		return followModelTopic(d, cfg, env)
+	}
 	return d, nil
 }
 
