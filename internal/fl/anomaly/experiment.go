@@ -207,8 +207,11 @@ type Outcome struct {
 	Setting string
 	Seed    uint64
 	Nodes   []Confusion // on each node's own test part
-	Cross   [][]Confusion
-	Seconds float64
+	// FalseAlarms holds, for each node's own test part, the reading index
+	// (Window.End) of every window flagged but labelled normal.
+	FalseAlarms [][]int
+	Cross       [][]Confusion
+	Seconds     float64
 	// Federated only: bytes of every round's encoded updates (uplink) and
 	// global model (downlink, once a node).
 	UplinkBytesPerRound, DownlinkBytesPerRound float64
@@ -237,6 +240,9 @@ type NodeSummary struct {
 	Indoor                        bool
 	TrainWindows, TestWindows     int
 	TrainAnomalies, TestAnomalies int
+	// FirstAnomaly and LastAnomaly are the reading indices (Window.End) of
+	// the first and last anomalous test window; −1 without any.
+	FirstAnomaly, LastAnomaly int
 }
 
 // Run trains and scores every setting for every seed.
@@ -253,12 +259,18 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 	for i, n := range nodes {
 		tests[i] = Dataset(n.Test, cfg.Window)
 		trainsReal[i] = Dataset(n.Train, cfg.Window)
-		s := NodeSummary{ID: n.ID, Indoor: n.Indoor, TrainWindows: len(n.Train), TestWindows: len(n.Test)}
+		s := NodeSummary{ID: n.ID, Indoor: n.Indoor, TrainWindows: len(n.Train), TestWindows: len(n.Test), FirstAnomaly: -1, LastAnomaly: -1}
 		for _, l := range trainsReal[i].Labels {
 			s.TrainAnomalies += int(l)
 		}
-		for _, l := range tests[i].Labels {
-			s.TestAnomalies += int(l)
+		for k, l := range tests[i].Labels {
+			if l == 1 {
+				if s.TestAnomalies == 0 {
+					s.FirstAnomaly = n.Test[k].End
+				}
+				s.LastAnomaly = n.Test[k].End
+				s.TestAnomalies++
+			}
 		}
 		rep.Nodes = append(rep.Nodes, s)
 	}
@@ -270,30 +282,43 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	// score runs m on node j's training part (threshold) and test part.
-	score := func(m model.Model, j int) (Confusion, error) {
+	// judge scores node j's test part against threshold th.
+	judge := func(j int, s []float32, th float32) (Confusion, []int) {
+		var fa []int
+		for k, v := range s {
+			if v > th && tests[j].Labels[k] == 0 {
+				fa = append(fa, nodes[j].Test[k].End)
+			}
+		}
+		return Confuse(s, tests[j].Labels, th), fa
+	}
+	// score runs m on node j's training part (threshold) and test part.
+	score := func(m model.Model, j int) (Confusion, []int, error) {
 		s, err := Scores(tr, m, trainsReal[j])
 		if err != nil {
-			return Confusion{}, err
+			return Confusion{}, nil, err
 		}
 		th := Threshold(s, trainsReal[j].Labels, cfg.FalseAlarmBudget, 0.5)
 		if s, err = Scores(tr, m, tests[j]); err != nil {
-			return Confusion{}, err
+			return Confusion{}, nil, err
 		}
-		return Confuse(s, tests[j].Labels, th), nil
+		c, fa := judge(j, s, th)
+		return c, fa, nil
 	}
-	scoreAll := func(m model.Model) ([]Confusion, error) {
-		out := make([]Confusion, len(nodes))
+	scoreAll := func(m model.Model) ([]Confusion, [][]int, error) {
+		out, fas := make([]Confusion, len(nodes)), make([][]int, len(nodes))
 		for j := range nodes {
-			if out[j], err = score(m, j); err != nil {
-				return nil, err
+			if out[j], fas[j], err = score(m, j); err != nil {
+				return nil, nil, err
 			}
 		}
-		return out, nil
+		return out, fas, nil
 	}
 	rule := Outcome{Setting: Rule}
 	for j, n := range nodes {
 		th := Threshold(RuleScores(n.Train, cfg.Window), trainsReal[j].Labels, cfg.FalseAlarmBudget, 0)
-		rule.Nodes = append(rule.Nodes, Confuse(RuleScores(n.Test, cfg.Window), tests[j].Labels, th))
+		c, fa := judge(j, RuleScores(n.Test, cfg.Window), th)
+		rule.Nodes, rule.FalseAlarms = append(rule.Nodes, c), append(rule.FalseAlarms, fa)
 	}
 	rep.Outcomes = append(rep.Outcomes, rule)
 	long := cfg.Train
@@ -314,7 +339,7 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 			o.UplinkBytesPerRound += float64(r.UplinkBytes) / float64(len(sim.Rounds))
 			o.DownlinkBytesPerRound += float64(r.DownlinkBytes) / float64(len(sim.Rounds))
 		}
-		if o.Nodes, err = scoreAll(sim.Model); err != nil {
+		if o.Nodes, o.FalseAlarms, err = scoreAll(sim.Model); err != nil {
 			return Outcome{}, err
 		}
 		o.Seconds = time.Since(start).Seconds()
@@ -343,12 +368,12 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 			if err != nil {
 				return rep, fmt.Errorf("local %s: %w", nodes[i].ID, err)
 			}
-			row, err := scoreAll(model.Model{Layout: init.Layout, Params: res.Params})
+			row, fas, err := scoreAll(model.Model{Layout: init.Layout, Params: res.Params})
 			if err != nil {
 				return rep, err
 			}
 			loc.Cross = append(loc.Cross, row)
-			loc.Nodes = append(loc.Nodes, row[i])
+			loc.Nodes, loc.FalseAlarms = append(loc.Nodes, row[i]), append(loc.FalseAlarms, fas[i])
 		}
 		loc.Seconds = time.Since(start).Seconds()
 
@@ -378,7 +403,7 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 			return rep, fmt.Errorf("centralised: %w", err)
 		}
 		cen := Outcome{Setting: Centralised, Seed: seed}
-		if cen.Nodes, err = scoreAll(model.Model{Layout: init.Layout, Params: res.Params}); err != nil {
+		if cen.Nodes, cen.FalseAlarms, err = scoreAll(model.Model{Layout: init.Layout, Params: res.Params}); err != nil {
 			return rep, err
 		}
 		cen.Seconds = time.Since(start).Seconds()

@@ -108,9 +108,11 @@ func (r report) markdown() string {
 	for _, n := range r.Nodes {
 		w("| %s | %s | %d | %d | %d |\n", n.ID, place(n.Indoor), n.TrainWindows, n.TestWindows, n.TestAnomalies)
 	}
+	lo, hi := r.episode()
 	w("\nF1 (precision / recall) on each node's own test part, mean ± sd over %d seeds; on a mote with no\n", len(cfg.Seeds))
-	w("anomaly in its test part the number is its false alarms (windows flagged). \"overall\" pools the\n")
-	w("four test parts. A precision over fewer seeds than run is one where some seeds flagged nothing.\n\n")
+	w("anomaly in its test part the number is its false alarms (windows flagged), and in brackets those\n")
+	w("while another mote's labelled anomaly lasted (readings %d–%d, 0-based, the same on every mote). \"overall\"\n", lo, hi)
+	w("pools the four test parts. A precision over fewer seeds than run is one where some seeds flagged nothing.\n\n")
 	w("| setting |")
 	for _, n := range r.Nodes {
 		w(" mote %s (%s) |", n.ID, place(n.Indoor))
@@ -128,7 +130,8 @@ func (r report) markdown() string {
 		w("| %s |", name)
 		for i, n := range r.Nodes {
 			if n.TestAnomalies == 0 {
-				w(" %s false alarms |", pmCount(r.collect(s, func(o anomaly.Outcome) float64 { return float64(o.Nodes[i].FP) })))
+				w(" %s false alarms (%s) |", pmCount(r.collect(s, func(o anomaly.Outcome) float64 { return float64(o.Nodes[i].FP) })),
+					pmCount(r.collect(s, func(o anomaly.Outcome) float64 { return float64(within(o.FalseAlarms[i], lo, hi)) })))
 				continue
 			}
 			w(" %s (%s / %s) |", pm(r.collect(s, func(o anomaly.Outcome) float64 { return o.Nodes[i].F1() })),
@@ -185,6 +188,32 @@ func (r report) markdown() string {
 		secs(anomaly.Local), secs(anomaly.Federated), secs(anomaly.Centralised))
 	w("Command: `%s` (%.0f s, seeds %v; %s UTC).\n", r.Command, r.Seconds, cfg.Seeds, r.Finished.Format("2006-01-02 15:04"))
 	return b.String()
+}
+
+// episode is the span of readings from the first to the last labelled
+// anomaly of any node's test part.
+func (r report) episode() (lo, hi int) {
+	lo, hi = -1, -1
+	for _, n := range r.Nodes {
+		if n.TestAnomalies == 0 {
+			continue
+		}
+		if lo < 0 || n.FirstAnomaly < lo {
+			lo = n.FirstAnomaly
+		}
+		hi = max(hi, n.LastAnomaly)
+	}
+	return lo, hi
+}
+
+func within(v []int, lo, hi int) int {
+	c := 0
+	for _, x := range v {
+		if x >= lo && x <= hi {
+			c++
+		}
+	}
+	return c
 }
 
 func short(v []float64) string {
