@@ -7,7 +7,7 @@ BIN := bin/edgeflow
 CACHE ?= $(CURDIR)/.cache
 export EDGEFLOW_CACHE := $(CACHE)
 
-.PHONY: all build run test chaos test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-detect test-tflite-cgo generate check-generated clean
+.PHONY: all build run test chaos test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-fl-anomaly bench-detect test-tflite-cgo generate check-generated clean
 
 all: build
 
@@ -48,6 +48,13 @@ bench-schedule:
 ## of docs/benchmarks.md and its plot. FEDAVG_FLAGS passes more flags (-settings, -lr, -budget).
 bench-fedavg:
 	cd internal/tools/benchfedavg && $(GO) run -mod=mod . -results results.json -doc $(CURDIR)/docs/benchmarks.md -plot $(CURDIR)/docs/images/fedavg.png $(FEDAVG_FLAGS)
+
+## bench-fl-anomaly: the four TelosB motes of ../shared/data/telosb as edge nodes federating an
+## anomaly detector (z-score rule, each node alone, FedAvg, centralised; 5 seeds, about a minute)
+## and rewrite the federated anomaly detection section of docs/benchmarks.md. FL_ANOMALY_FLAGS
+## passes more flags (-seeds, -rounds, -hidden, -quantized-uplink).
+bench-fl-anomaly:
+	$(GO) run ./internal/tools/benchflanomaly -data $(CURDIR)/../shared/data/telosb/multihop.csv -results $(CURDIR)/internal/tools/benchflanomaly/results.json -doc $(CURDIR)/docs/benchmarks.md $(FL_ANOMALY_FLAGS)
 
 ## bench-detect: the TensorFlow Lite interpreter on every golden model (one goroutine and one
 ## per core: wall, CPU, allocations, peak RSS) and Arm NN CpuRef on the same models in the same
