@@ -65,6 +65,19 @@ type SubscriberConfig struct {
 	// crash up to CommitInterval of acked messages are delivered again. Offsets of
 	// messages not yet Acked are never committed either way.
 	CommitInterval time.Duration
+	// MaxInFlight 0 or 1 (the default) hands out one record at a time: the next
+	// record is delivered only after the current one is Acked, and a Nacked one
+	// comes again before any later record (watermill's ordering, which the
+	// pub/sub conformance suite checks). Above 1, up to MaxInFlight records
+	// (per subscription) are handed out before they are Acked, in partition
+	// order, and Acks may come in any order; a partition's committed offset
+	// advances past a record only once it and every record before it were
+	// Acked. A Nack rewinds its partition: after NackResendSleep the Nacked
+	// record is delivered again, followed by every later record of the partition
+	// already handed out, Acked or not (at-least-once: those come again, in
+	// order). For consumers that hold many records before deciding, such as a
+	// pipeline behind a buffering stage.
+	MaxInFlight int
 	// CommitTimeout bounds committing one offset (default 10s).
 	CommitTimeout time.Duration
 	// DialTimeout bounds connecting to a broker (default 10s).
@@ -122,9 +135,10 @@ func (c *SubscriberConfig) setDefaults() {
 }
 
 // Subscriber is a watermill message.Subscriber reading from Kafka. Each
-// Subscribe call runs its own consumer-group reader and hands out one message
-// at a time: the next record is delivered only after the current one is Acked
-// (its offset is then committed) and a Nacked message is delivered again.
+// Subscribe call runs its own consumer-group reader and, by default, hands out
+// one message at a time: the next record is delivered only after the current
+// one is Acked (its offset is then committed) and a Nacked message is delivered
+// again. With SubscriberConfig.MaxInFlight many records are handed out ahead.
 type Subscriber struct {
 	cfg    SubscriberConfig
 	dialer *kafka.Dialer
@@ -275,6 +289,10 @@ func (s *Subscriber) consume(ctx context.Context, rc kafka.ReaderConfig, topics 
 		}
 	}()
 
+	if s.cfg.MaxInFlight > 1 {
+		s.consumeAhead(ctx, reader, out, logFields)
+		return
+	}
 	for {
 		rec, err := reader.FetchMessage(ctx)
 		if err != nil {

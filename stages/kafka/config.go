@@ -67,15 +67,18 @@ type SourceConfig struct {
 	Group     string        `yaml:"group" doc:"Consumer group. Members of a group share the topic's partitions, and the group remembers how far it got. Empty: edgeflow.<pipeline name>." example:"cloud-archive"`
 	Start     string        `yaml:"start" doc:"Where a group without a committed offset starts: the oldest retained record or only new ones." enum:"oldest|newest"`
 	ClientID  string        `yaml:"client_id" doc:"Client id shown in broker logs and metrics. Empty: edgeflow-<node id>." advanced:"true"`
-	NackDelay time.Duration `yaml:"nack_delay" doc:"Pause before a record the pipeline rejected is emitted again." advanced:"true"`
+	NackDelay time.Duration `yaml:"nack_delay" doc:"With max_in_flight 1: pause before a record the pipeline rejected is emitted again. With more, a rejected record is emitted again after a backoff growing from 100ms to 5s." advanced:"true"`
+	// MaxInFlight lets the pipeline hold many records before acknowledging them.
+	MaxInFlight int `yaml:"max_in_flight" doc:"Records emitted and not yet acknowledged, at most (across the source's partitions). A buffering stage (encode) acknowledges a record only once the frame holding it was written, so with 1 the source advances one record per max_age; with more, a full window asks the pipeline to flush at once. Offsets are committed in order all the same." advanced:"true"`
 	// CommitInterval trades redelivery after a crash for throughput.
 	CommitInterval time.Duration `yaml:"commit_interval" doc:"0: commit each record's offset as soon as the pipeline acks it, before the next record. Positive: commit acked offsets this often (and on close), much faster; after a crash up to this much acked work is read again." advanced:"true"`
 }
 
 func defaultSourceConfig() *SourceConfig {
 	return &SourceConfig{
-		Start:     string(kafkabus.StartOldest),
-		NackDelay: time.Second,
+		Start:       string(kafkabus.StartOldest),
+		NackDelay:   time.Second,
+		MaxInFlight: stages.DefaultWindow,
 	}
 }
 
@@ -111,8 +114,15 @@ func (c *SourceConfig) Validate() error {
 	if c.CommitInterval < 0 {
 		return stages.FieldErrorf("commit_interval", "commit_interval %s: want zero or a positive duration", c.CommitInterval)
 	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > maxInFlight {
+		return stages.FieldErrorf("max_in_flight", "max_in_flight %d: want 1 to %d", c.MaxInFlight, maxInFlight)
+	}
 	return nil
 }
+
+// maxInFlight bounds max_in_flight: each record in flight holds its payload in
+// memory.
+const maxInFlight = 65536
 
 // allTopics returns topic followed by topics, or DefaultTopic when both are empty.
 func (c *SourceConfig) allTopics() []string {
