@@ -81,7 +81,7 @@ func TestSupervisorReconciles(t *testing.T) {
 	node := stages.Node{ID: "gw-1", Labels: map[string]string{"site": "plant-1"}}
 	var changes [][]string
 	sup, err := NewSupervisor(SupervisorConfig{Node: node, PipelinesDir: dir, RestartBackoff: 20 * time.Millisecond,
-		Options: []pipelines.RunnerOption{pipelines.WithDrainTimeout(5 * time.Second)},
+		Options:  []pipelines.RunnerOption{pipelines.WithDrainTimeout(5 * time.Second)},
 		OnChange: func(running []string) { changes = append(changes, running) }})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestParseTaskFile(t *testing.T) {
 	}
 	want := []Task{
 		{Schema: 1, ID: "boiler-a", Pipeline: "boiler", Params: map[string]string{"sensor": "boiler-a"}, Group: "boiler", Priority: 10,
-			Resources: Resources{MilliCPU: 250, MemoryBytes: 64 << 20, DiskBytes: 1 << 30},
+			Resources:   Resources{MilliCPU: 250, MemoryBytes: 64 << 20, DiskBytes: 1 << 30},
 			Constraints: Constraints{Labels: map[string]string{"arch": "arm64"}, NearSite: "plant-1", Spread: Spread{MaxPerNode: 1, ZoneMaxSkew: 1}}},
 		{Schema: 1, ID: "cam", PipelineYAML: "name: cam\n", Resources: Resources{MilliCPU: 500, Accelerators: 1},
 			Constraints: Constraints{Accelerator: "npu"}},

@@ -1,0 +1,501 @@
+package schedule
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/edgeflow/edgeflow/cloud"
+	"github.com/edgeflow/edgeflow/internal/fleet"
+	"github.com/edgeflow/edgeflow/internal/kafkabus"
+	"github.com/edgeflow/edgeflow/internal/placement"
+)
+
+// AssignmentWriter is where the scheduler's decisions go: one node's full
+// desired set of tasks. KafkaAssignments writes them to the assignment topic.
+type AssignmentWriter interface {
+	WriteAssignment(ctx context.Context, a fleet.Assignment) error
+}
+
+// Config configures a Scheduler. Planner, Tracker and Writer are required.
+type Config struct {
+	Planner *placement.Planner
+	// Tracker knows the nodes: their capacity, labels and liveness from heartbeats.
+	Tracker *cloud.NodeTracker
+	Writer  AssignmentWriter
+	Now     func() time.Time // default time.Now
+	Logger  *slog.Logger
+}
+
+// Scheduler places the submitted tasks on the nodes the tracker knows and
+// writes each node's assignment. Its state (tasks, which node each runs on,
+// why others wait) lives in memory; safe for concurrent use.
+type Scheduler struct {
+	cfg  Config
+	wake chan struct{}
+
+	mu         sync.Mutex
+	tasks      map[string]fleet.Task
+	assigned   map[string]string // task id → node id
+	pending    map[string]string // task id → why it waits
+	published  map[string]string // node id → fingerprint of the set last written ("": none)
+	generation uint64
+}
+
+// New checks cfg and returns a scheduler with no tasks.
+func New(cfg Config) (*Scheduler, error) {
+	switch {
+	case cfg.Planner == nil:
+		return nil, errors.New("scheduler: no planner")
+	case cfg.Tracker == nil:
+		return nil, errors.New("scheduler: no node tracker")
+	case cfg.Writer == nil:
+		return nil, errors.New("scheduler: no assignment writer")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{cfg: cfg, wake: make(chan struct{}, 1), tasks: map[string]fleet.Task{},
+		assigned: map[string]string{}, pending: map[string]string{}, published: map[string]string{}}, nil
+}
+
+// Poke asks Run for a round soon (a node came up or went down). It never blocks.
+func (s *Scheduler) Poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// PutTask adds or replaces a task. A task whose run spec changed stays where it
+// runs (the node restarts it); one whose resources or constraints changed is
+// placed again.
+func (s *Scheduler) PutTask(t fleet.Task) {
+	s.mu.Lock()
+	old, ok := s.tasks[t.ID]
+	s.tasks[t.ID] = t
+	if ok && !placementEqual(old, t) {
+		delete(s.assigned, t.ID)
+	}
+	s.mu.Unlock()
+	s.Poke()
+}
+
+func placementEqual(a, b fleet.Task) bool {
+	pa, pb := a.Placement(), b.Placement()
+	return pa.Group == pb.Group && pa.Priority == pb.Priority && pa.Request == pb.Request &&
+		maps.Equal(pa.Constraints.RequiredLabels, pb.Constraints.RequiredLabels) && pa.Constraints.NearSite == pb.Constraints.NearSite &&
+		pa.Constraints.Accelerator == pb.Constraints.Accelerator && pa.Constraints.Spread == pb.Constraints.Spread
+}
+
+// DeleteTask forgets a task; the next round takes it off its node.
+func (s *Scheduler) DeleteTask(id string) {
+	s.mu.Lock()
+	delete(s.tasks, id)
+	delete(s.assigned, id)
+	delete(s.pending, id)
+	s.mu.Unlock()
+	s.Poke()
+}
+
+// Recover takes an assignment written before (read back from the assignment
+// topic at start): its tasks stay on its node if they are still submitted and
+// fit, so a restarted scheduler does not move running work.
+func (s *Scheduler) Recover(a fleet.Assignment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, n := range s.assigned { // an earlier record of the same node
+		if n == a.NodeID {
+			delete(s.assigned, id)
+		}
+	}
+	for _, t := range a.Tasks {
+		s.assigned[t.ID] = a.NodeID
+	}
+	s.published[a.NodeID] = fingerprint(a.Tasks)
+	s.generation = max(s.generation, a.Generation)
+}
+
+// Pending is a task that waits, and why.
+type Pending struct {
+	TaskID string
+	Reason string // from the placement filters, e.g. "0/3 nodes can take it: 2 insufficient memory, 1 down"
+}
+
+// Report is what one round decided.
+type Report struct {
+	Generation  uint64
+	Placed      []placement.Placement // new placements, and tasks moved off down nodes (From set)
+	Preempted   []placement.Preemption
+	Pending     []Pending // every task that waits after the round, by id
+	Assignments map[string][]string
+	Written     []string // nodes whose assignment was written this round
+}
+
+// Round plans the tasks not running anywhere (new, waiting, preempted, or on a
+// node that went down) against a snapshot of the nodes and writes the
+// assignment of every node whose set of tasks changed. Nodes are placed on by
+// their capacity minus the requests of the tasks assigned to them, as
+// Kubernetes does, not by the free resources they measure. A task that no node
+// can take waits, with the reason; capacity is never overcommitted. A failed
+// write is retried at the next round.
+func (s *Scheduler) Round(ctx context.Context) (Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	timeout := s.cfg.Tracker.Timeout()
+	views := s.cfg.Tracker.Nodes(now)
+
+	byNode := map[string][]placement.Task{}
+	for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
+		t, ok := s.tasks[id]
+		if !ok { // recovered for a task deleted since
+			delete(s.assigned, id)
+			continue
+		}
+		byNode[s.assigned[id]] = append(byNode[s.assigned[id]], t.Placement())
+	}
+	st := placement.NewState()
+	known := map[string]bool{}
+	for _, v := range views {
+		hb := v.Heartbeat
+		known[hb.NodeID] = true
+		status := placement.NodeStatus{ID: hb.NodeID, Labels: hb.Labels, Version: hb.Version, LastHeartbeat: v.LastSeen,
+			Capacity: placement.Resources{MilliCPU: hb.Capacity.MilliCPU, MemoryBytes: hb.Capacity.MemoryBytes,
+				DiskBytes: hb.Capacity.DiskBytes, Accelerators: hb.Capacity.Accelerators}}
+		if len(hb.Accelerators) > 0 {
+			status.AcceleratorKind = hb.Accelerators[0].Kind
+		}
+		if !v.Up {
+			status.LastHeartbeat = now.Add(-timeout - time.Nanosecond)
+		}
+		status.Tasks = s.fitting(hb.NodeID, status.Capacity, byNode[hb.NodeID])
+		if err := st.UpsertNode(status); err != nil {
+			s.cfg.Logger.Warn("node left out of the round", "node", hb.NodeID, "error", err)
+			known[hb.NodeID] = false
+			for _, t := range status.Tasks {
+				delete(s.assigned, t.ID)
+			}
+		}
+	}
+	var unplaced []placement.Task
+	for _, id := range slices.Sorted(maps.Keys(s.tasks)) {
+		if node, ok := s.assigned[id]; ok && known[node] {
+			continue
+		}
+		delete(s.assigned, id)
+		t := s.tasks[id]
+		unplaced = append(unplaced, t.Placement())
+	}
+	plan, err := s.cfg.Planner.Plan(ctx, st.Snapshot(now, timeout), unplaced)
+	if err != nil {
+		return Report{}, fmt.Errorf("schedule round: %w", err)
+	}
+	rep := Report{Placed: plan.Placements, Preempted: plan.Preemptions}
+	for _, p := range plan.Placements {
+		s.assigned[p.Task.ID] = p.NodeID
+		delete(s.pending, p.Task.ID)
+		if p.From != "" {
+			s.cfg.Logger.Info("task moved off a down node", "task", p.Task.ID, "from", p.From, "to", p.NodeID)
+		} else {
+			s.cfg.Logger.Info("task placed", "task", p.Task.ID, "node", p.NodeID)
+		}
+	}
+	for _, pre := range plan.Preemptions {
+		delete(s.assigned, pre.Task.ID)
+		s.setPending(pre.Task.ID, "preempted by "+pre.For+" on "+pre.NodeID)
+	}
+	for _, w := range plan.Waiting {
+		delete(s.assigned, w.Task.ID)
+		s.setPending(w.Task.ID, w.Reason)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.pending)) {
+		rep.Pending = append(rep.Pending, Pending{TaskID: id, Reason: s.pending[id]})
+	}
+
+	desired := map[string][]fleet.Task{}
+	for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
+		desired[s.assigned[id]] = append(desired[s.assigned[id]], s.tasks[id])
+	}
+	rep.Assignments = map[string][]string{}
+	nodes := slices.Sorted(maps.Keys(known))
+	for n := range s.published {
+		if !known[n] {
+			nodes = append(nodes, n)
+		}
+	}
+	changed := false
+	var writes []fleet.Assignment
+	for _, n := range nodes {
+		tasks := desired[n]
+		for _, t := range tasks {
+			rep.Assignments[n] = append(rep.Assignments[n], t.ID)
+		}
+		if fingerprint(tasks) == s.published[n] {
+			continue
+		}
+		if !changed {
+			changed = true
+			s.generation++
+		}
+		if tasks == nil {
+			tasks = []fleet.Task{}
+		}
+		writes = append(writes, fleet.Assignment{Schema: fleet.AssignmentSchemaVersion, NodeID: n, Time: now.UTC(), Tasks: tasks})
+	}
+	var errs []error
+	for _, a := range writes {
+		a.Generation = s.generation
+		if err := s.cfg.Writer.WriteAssignment(ctx, a); err != nil {
+			errs = append(errs, fmt.Errorf("assignment of %s: %w", a.NodeID, err))
+			continue
+		}
+		s.published[a.NodeID] = fingerprint(a.Tasks)
+		rep.Written = append(rep.Written, a.NodeID)
+	}
+	rep.Generation = s.generation
+	return rep, errors.Join(errs...)
+}
+
+// fitting returns the tasks assigned to node that fit its capacity, highest
+// priority first; the rest are unassigned and placed again. Under mu.
+func (s *Scheduler) fitting(node string, capacity placement.Resources, tasks []placement.Task) []placement.Task {
+	slices.SortStableFunc(tasks, func(a, b placement.Task) int { return cmp.Compare(b.Priority, a.Priority) })
+	var used placement.Resources
+	var out []placement.Task
+	for _, t := range tasks {
+		req := t.Request
+		if t.Constraints.Accelerator != "" && req.Accelerators == 0 {
+			req.Accelerators = 1
+		}
+		if !capacity.Covers(used.Add(req)) {
+			s.cfg.Logger.Warn("task no longer fits its node", "task", t.ID, "node", node)
+			delete(s.assigned, t.ID)
+			continue
+		}
+		used = used.Add(req)
+		out = append(out, t)
+	}
+	return out
+}
+
+func (s *Scheduler) setPending(id, reason string) {
+	if s.pending[id] != reason {
+		s.cfg.Logger.Info("task waits", "task", id, "reason", reason)
+	}
+	s.pending[id] = reason
+}
+
+// fingerprint identifies a set of tasks as written in an assignment.
+func fingerprint(tasks []fleet.Task) string {
+	if len(tasks) == 0 {
+		return ""
+	}
+	data, _ := json.Marshal(tasks)
+	return string(data)
+}
+
+// Pending lists the tasks that wait after the last round, by id.
+func (s *Scheduler) Pending() []Pending {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Pending
+	for _, id := range slices.Sorted(maps.Keys(s.pending)) {
+		out = append(out, Pending{TaskID: id, Reason: s.pending[id]})
+	}
+	return out
+}
+
+// HandleTask applies one record of the task topic: a task, or an empty record
+// (tombstone) deleting the task of its key. A record that does not decode is
+// logged and skipped.
+func (s *Scheduler) HandleTask(msg *message.Message) {
+	key := recordKey(msg, fleet.MetaTask)
+	if len(msg.Payload) == 0 {
+		if key != "" {
+			s.cfg.Logger.Info("task deleted", "task", key)
+			s.DeleteTask(key)
+		}
+		return
+	}
+	t, err := fleet.DecodeTask(msg.Payload)
+	if err == nil && key != "" && key != t.ID {
+		err = fmt.Errorf("task record keyed %q holds task %q", key, t.ID)
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("task record skipped", "message", msg.UUID, "error", err)
+		return
+	}
+	s.PutTask(t)
+}
+
+func recordKey(msg *message.Message, meta string) string {
+	if rec, ok := kafkabus.RecordFromContext(msg.Context()); ok && len(rec.Key) > 0 {
+		return string(rec.Key)
+	}
+	return msg.Metadata.Get(meta)
+}
+
+// RunConfig says where Run reads and how often it plans.
+type RunConfig struct {
+	Subscriber      message.Subscriber // reads every record of a topic from the oldest (no shared group)
+	TaskTopic       string             // default edgeflow.tasks
+	HeartbeatTopic  string             // default edgeflow.heartbeats
+	AssignmentTopic string             // default edgeflow.assignments
+	// Settle is how long Run only reads (tasks, heartbeats and the assignments
+	// written before, which it recovers) before its first round, so live nodes
+	// have been heard from (default: the tracker's timeout).
+	Settle time.Duration
+	// Interval between rounds when nothing happens (default 1s); a task change
+	// or a node going up or down triggers one at once.
+	Interval time.Duration
+	// OnRound, if set, gets every round's report.
+	OnRound func(Report, error)
+}
+
+// Run reads tasks, heartbeats and (until the first round) earlier assignments,
+// and plans rounds until ctx ends; it returns nil then, or a subscription's error.
+func (s *Scheduler) Run(ctx context.Context, rc RunConfig) error {
+	if rc.Subscriber == nil {
+		return errors.New("scheduler: no subscriber")
+	}
+	rc.TaskTopic = cmp.Or(rc.TaskTopic, fleet.TaskTopic)
+	rc.HeartbeatTopic = cmp.Or(rc.HeartbeatTopic, fleet.HeartbeatTopic)
+	rc.AssignmentTopic = cmp.Or(rc.AssignmentTopic, fleet.AssignmentTopic)
+	if rc.Settle <= 0 {
+		rc.Settle = s.cfg.Tracker.Timeout()
+	}
+	if rc.Interval <= 0 {
+		rc.Interval = time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.cfg.Tracker.Run(ctx, rc.Subscriber, rc.HeartbeatTopic); err != nil {
+			errc <- err
+		}
+	}()
+	tasks, err := rc.Subscriber.Subscribe(ctx, rc.TaskTopic)
+	if err != nil {
+		return fmt.Errorf("scheduler: subscribe to %s: %w", rc.TaskTopic, err)
+	}
+	earlier, err := rc.Subscriber.Subscribe(ctx, rc.AssignmentTopic)
+	if err != nil {
+		return fmt.Errorf("scheduler: subscribe to %s: %w", rc.AssignmentTopic, err)
+	}
+	settled := time.NewTimer(rc.Settle)
+	defer settled.Stop()
+	s.cfg.Logger.Info("scheduler reading", "tasks", rc.TaskTopic, "heartbeats", rc.HeartbeatTopic, "assignments", rc.AssignmentTopic, "settle", rc.Settle)
+	for earlier != nil {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case msg, ok := <-tasks:
+			if !ok {
+				return subscriptionClosed(ctx, rc.TaskTopic)
+			}
+			s.HandleTask(msg)
+			msg.Ack()
+		case msg, ok := <-earlier:
+			if !ok {
+				return subscriptionClosed(ctx, rc.AssignmentTopic)
+			}
+			if len(msg.Payload) > 0 {
+				if a, err := fleet.DecodeAssignment(msg.Payload); err == nil {
+					s.Recover(a)
+				} else {
+					s.cfg.Logger.Warn("earlier assignment skipped", "error", err)
+				}
+			}
+			msg.Ack()
+		case <-settled.C:
+			earlier = nil // what comes back now is the scheduler's own writing
+		}
+	}
+	tick := time.NewTicker(rc.Interval)
+	defer tick.Stop()
+	round := func() {
+		rep, err := s.Round(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("schedule round", "error", err)
+		}
+		if rc.OnRound != nil && ctx.Err() == nil {
+			rc.OnRound(rep, err)
+		}
+	}
+	round()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case msg, ok := <-tasks:
+			if !ok {
+				return subscriptionClosed(ctx, rc.TaskTopic)
+			}
+			s.HandleTask(msg)
+			msg.Ack()
+		case <-s.wake:
+			round()
+		case <-tick.C:
+			round()
+		}
+	}
+}
+
+func subscriptionClosed(ctx context.Context, topic string) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.New("scheduler: subscription to " + topic + " closed")
+}
+
+// KafkaAssignments writes assignments to a topic through a publisher keyed by
+// fleet.NodeKey (kafkabus.PublisherConfig{Key: fleet.NodeKey}).
+type KafkaAssignments struct {
+	Publisher message.Publisher
+	Topic     string // default edgeflow.assignments
+}
+
+// WriteAssignment publishes a as JSON with the edgeflow-node and content-type headers.
+func (k KafkaAssignments) WriteAssignment(ctx context.Context, a fleet.Assignment) error {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	msg := message.NewMessage(watermill.NewUUID(), data)
+	msg.SetContext(ctx)
+	msg.Metadata.Set(fleet.MetaNode, a.NodeID)
+	msg.Metadata.Set("content-type", fleet.AssignmentContentType)
+	topic := cmp.Or(k.Topic, fleet.AssignmentTopic)
+	if pc, ok := k.Publisher.(interface {
+		PublishContext(context.Context, string, ...*message.Message) error
+	}); ok {
+		return pc.PublishContext(ctx, topic, msg)
+	}
+	return k.Publisher.Publish(topic, msg)
+}
+
+var _ AssignmentWriter = KafkaAssignments{}
