@@ -67,7 +67,7 @@ func requant(acc []int32, sumX int32, p []int32, outZP, lo, hi int32, out []int3
 		return
 	}
 	if haveGEMMAsm && groups > 0 {
-		requantAVX2(&acc[0], sumX, &p[0], groups, outZP, lo, hi, &out[0])
+		requantVec(&acc[0], sumX, &p[0], groups, outZP, lo, hi, &out[0])
 		return
 	}
 	requantGo(acc, sumX, p, outZP, lo, hi, out)
@@ -85,7 +85,7 @@ func requantBytes(acc []int32, sumX int32, p []int32, outZP, lo, hi int32, dst [
 		return
 	}
 	if haveGEMMAsm && full > 0 {
-		requantBytesAVX2(&acc[0], sumX, &p[0], full, outZP, lo, hi, &dst[0])
+		requantBytesVec(&acc[0], sumX, &p[0], full, outZP, lo, hi, &dst[0])
 	} else if full > 0 {
 		out := tmp[:requantLanes]
 		for g := range full {

@@ -11,3 +11,12 @@ func requantAVX2(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int
 //
 //go:noescape
 func requantBytesAVX2(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *byte)
+
+// requantVec and requantBytesVec are the machine's vector requantization.
+func requantVec(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *int32) {
+	requantAVX2(acc, sumX, p, groups, outZP, lo, hi, out)
+}
+
+func requantBytesVec(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *byte) {
+	requantBytesAVX2(acc, sumX, p, groups, outZP, lo, hi, out)
+}

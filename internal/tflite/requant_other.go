@@ -1,13 +1,13 @@
-//go:build !amd64
+//go:build !amd64 && !arm64
 
 package tflite
 
-// requantAVX2 is never called where haveGEMMAsm is false.
-func requantAVX2(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *int32) {
-	panic("tflite: requantAVX2 without AVX2")
+// requantVec is never called where haveGEMMAsm is false.
+func requantVec(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *int32) {
+	panic("tflite: requantVec without vector kernels")
 }
 
-// requantBytesAVX2 is never called where haveGEMMAsm is false.
-func requantBytesAVX2(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *byte) {
-	panic("tflite: requantBytesAVX2 without AVX2")
+// requantBytesVec is never called where haveGEMMAsm is false.
+func requantBytesVec(acc *int32, sumX int32, p *int32, groups int, outZP, lo, hi int32, out *byte) {
+	panic("tflite: requantBytesVec without vector kernels")
 }

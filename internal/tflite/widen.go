@@ -12,7 +12,7 @@ func widen(src []byte, flip byte, dst []int16) int32 {
 	if haveGEMMAsm {
 		head = len(src) / 16 * 16
 		if head > 0 {
-			s = widenAVX2(&src[0], head, flip, &dst[0])
+			s = widenVec(&src[0], head, flip, &dst[0])
 		}
 	}
 	return s + widenGo(src[head:], flip, dst[head:])

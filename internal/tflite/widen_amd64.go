@@ -4,3 +4,6 @@ package tflite
 //
 //go:noescape
 func widenAVX2(src *byte, n int, flip byte, dst *int16) (sum int32)
+
+// widenVec is the machine's vector widening.
+func widenVec(src *byte, n int, flip byte, dst *int16) int32 { return widenAVX2(src, n, flip, dst) }

@@ -1,8 +1,8 @@
-//go:build !amd64
+//go:build !amd64 && !arm64
 
 package tflite
 
-// widenAVX2 is never called where haveGEMMAsm is false.
-func widenAVX2(src *byte, n int, flip byte, dst *int16) (sum int32) {
-	panic("tflite: widenAVX2 without AVX2")
+// widenVec is never called where haveGEMMAsm is false.
+func widenVec(src *byte, n int, flip byte, dst *int16) int32 {
+	panic("tflite: widenVec without vector kernels")
 }
