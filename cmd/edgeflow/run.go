@@ -52,13 +52,20 @@ publishes its capacity, free resources, labels and running pipelines to the
 topic edgeflow.heartbeats, where edgeflow nodes and the placement see them; see
 docs/topics.md.
 
+Tasks: with --assignments the node also runs the tasks the scheduler
+(edgeflow schedule) assigns to it on the topic edgeflow.assignments, starting
+new ones, draining and stopping removed ones; a task names a pipeline file in
+--pipelines-dir or carries its pipeline. FILE arguments are then optional; see
+docs/scheduling.md.
+
 Examples:
   edgeflow run pipelines/examples/*.yaml
   edgeflow run --node-id gw-7 --labels site=plant-1,role=gateway boiler.yaml
   EDGEFLOW_BROKERS=kafka-1:9092,kafka-2:9092 edgeflow run --node-file /etc/edgeflow/node.yaml plant.yaml
   edgeflow run --otlp 127.0.0.1:4317 --trace-sample 0.01 plant.yaml
   edgeflow run --metrics-addr :9464 plant.yaml        # then curl localhost:9464/metrics
-  edgeflow run --print-node --node-file node.yaml     # show the resolved node and exit`
+  edgeflow run --print-node --node-file node.yaml     # show the resolved node and exit
+  edgeflow run --node-id gw-7 --assignments --pipelines-dir /etc/edgeflow/pipelines`
 
 func init() {
 	c := command{name: "run", summary: "run pipeline files on this edge node until interrupted", usage: runUsage}
@@ -83,6 +90,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	heartbeatInterval := fs.String("heartbeat-interval", "", "publish the node's heartbeat this often, e.g. 5s; 0 turns heartbeats off (env "+edge.EnvHeartbeatInterval+"; default: the node file's heartbeat.interval, else 5s)")
 	heartbeatTopic := fs.String("heartbeat-topic", "", "Kafka `topic` of the heartbeats (env "+edge.EnvHeartbeatTopic+"; default: the node file's heartbeat.topic, else "+edge.DefaultHeartbeatTopic+")")
 	tracingFlags := bindTracingFlags(fs)
+	assign := bindAssignmentFlags(fs)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -110,7 +118,10 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if len(files) == 0 {
+	if err := assign.validate(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if len(files) == 0 && !assign.enabled() {
 		return errUsage
 	}
 	if *drainTimeout <= 0 || *flushInterval <= 0 {
@@ -146,16 +157,29 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	if err != nil {
 		return err
 	}
-	rt := edge.NewRuntime(node, logger, append([]pipelines.RunnerOption{
+	runnerOpts := append([]pipelines.RunnerOption{
 		pipelines.WithFlushInterval(*flushInterval),
 		pipelines.WithDrainTimeout(*drainTimeout),
 		pipelines.WithMaxRedeliveries(*maxRedeliveries),
 		pipelines.WithRetry(*retries, 0, 0),
-		pipelines.WithTracing(tracing.TracerProvider())}, metricOpts...)...)
-	if err := observe(rt.Stats); err != nil {
+		pipelines.WithTracing(tracing.TracerProvider())}, metricOpts...)
+	rt := edge.NewRuntime(node, logger, runnerOpts...)
+	stats, running := rt.Stats, edge.RuntimePipelines(rt)
+	var assigned *assignedTasks
+	if assign.enabled() {
+		if assigned, err = assign.start(ctx, settings, logger, runnerOpts); err != nil {
+			return err
+		}
+		stats = func() []pipelines.Stats { return append(rt.Stats(), assigned.sup.Stats()...) }
+		running = func() []string { return append(edge.RuntimePipelines(rt)(), assigned.sup.Running()...) }
+		ep.addCheck("tasks", assigned.sup.Ready)
+	}
+	if err := observe(stats); err != nil {
 		return err
 	}
-	ep.addCheck("pipelines", rt.Ready)
+	if len(pipes) > 0 || assigned == nil {
+		ep.addCheck("pipelines", rt.Ready)
+	}
 	ep.addKafkaCheck(kafkaClusters(pipes, node.Brokers)...)
 	ep.serve()
 	logger.Info("starting", "node", node.ID, "labels", edge.FormatLabels(node.Labels),
@@ -179,13 +203,19 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 		}()
 	}
 	if heartbeatOn {
-		stopHeartbeats, err := startHeartbeats(ctx, settings, heartbeat, rt, logger)
+		stopHeartbeats, err := startHeartbeats(ctx, settings, heartbeat, running, logger)
 		if err != nil {
 			return err
 		}
 		defer stopHeartbeats()
 	}
-	results, err := rt.Run(ctx, pipes)
+	var results []edge.Result
+	if len(pipes) > 0 || assigned == nil {
+		results, err = rt.Run(ctx, pipes)
+	}
+	if assigned != nil {
+		err = errors.Join(err, assigned.wait())
+	}
 	ran := 0
 	for _, r := range results {
 		switch {
@@ -200,7 +230,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 	if err != nil {
 		return err
 	}
-	if ran == 0 {
+	if ran == 0 && assigned == nil {
 		fmt.Fprintf(stdio.err, "edgeflow run: no pipeline selects node %s (labels %q)\n", node.ID, edge.FormatLabels(node.Labels))
 	}
 	return nil
@@ -208,7 +238,7 @@ func runRun(ctx context.Context, c command, args []string, stdio stdio, lookupEn
 
 // startHeartbeats publishes the node's heartbeats until the returned function
 // is called; that sends a last heartbeat saying the node stops.
-func startHeartbeats(ctx context.Context, settings edge.NodeSettings, hs edge.HeartbeatSettings, rt *edge.Runtime, logger *slog.Logger) (stop func(), err error) {
+func startHeartbeats(ctx context.Context, settings edge.NodeSettings, hs edge.HeartbeatSettings, running func() []string, logger *slog.Logger) (stop func(), err error) {
 	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: settings.Brokers, Key: edge.HeartbeatKey,
 		WriteTimeout: hs.Interval, TopicConfig: edge.HeartbeatTopicConfig})
 	if err != nil {
@@ -217,7 +247,7 @@ func startHeartbeats(ctx context.Context, settings edge.NodeSettings, hs edge.He
 	h, err := edge.NewHeartbeater(edge.HeartbeatConfig{
 		NodeID: settings.ID, Labels: settings.Labels, Version: version, Interval: hs.Interval, Topic: hs.Topic,
 		Publisher: pub, Sampler: &edge.ResourceSampler{DataDir: settings.DataDir, Accelerators: hs.Accelerators},
-		Pipelines: edge.RuntimePipelines(rt), Accelerators: hs.Accelerators, Logger: logger,
+		Pipelines: running, Accelerators: hs.Accelerators, Logger: logger,
 	})
 	if err != nil {
 		_ = pub.Close()
