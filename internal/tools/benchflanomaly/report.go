@@ -174,8 +174,12 @@ func (r report) markdown() string {
 		m, _, _ := meanSD(r.collect(s, func(o anomaly.Outcome) float64 { return o.Seconds }))
 		return m
 	}
-	w("\nModel: MLP %s (%d parameters). Federated: FedAvg over the four nodes, %d rounds of %d local epoch(s);\n",
-		widthsString(r), r.Params, cfg.Rounds, cfg.Train.Epochs)
+	epochs := fmt.Sprintf("%d local epochs", cfg.Train.Epochs)
+	if cfg.Train.Epochs == 1 {
+		epochs = "one local epoch"
+	}
+	w("\nModel: MLP %s (%d parameters). Federated: FedAvg over the four nodes, %d rounds of %s each;\n",
+		widthsString(r), r.Params, cfg.Rounds, epochs)
 	w("local and centralised: %d epochs, the same passes over every training example. SGD learning rate %g,\n", cfg.Rounds*cfg.Train.Epochs, cfg.Train.LearningRate)
 	w("minibatch %d. Updates on the wire (float32): %.0f bytes a round up (four nodes), %.0f down (the global\n",
 		cfg.Train.BatchSize, up, down)
