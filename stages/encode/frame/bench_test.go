@@ -116,7 +116,7 @@ func BenchmarkDecode(b *testing.B) {
 
 // perSetBlocks groups the real data the way make bench-encode reports it: one
 // entry per NAB file and per TelosB column (all motes together).
-func perSetBlocks(b *testing.B) (names []string, sets [][]Block, counts []int) {
+func perSetBlocks(b testing.TB) (names []string, sets [][]Block, counts []int) {
 	add := func(name string, ds dataset) {
 		i := 0
 		for i < len(names) && names[i] != name {

@@ -226,7 +226,11 @@ func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byt
 		if !divide {
 			mul, div = scale, 1
 		}
-		done, bp, k = riceScaled(src[2:], uint(src[1]), k, mul, div, rest)
+		if divide {
+			done, bp, k = riceScaledDiv(src[2:], uint(src[1]), k, div, rest)
+		} else {
+			done, bp, k = riceScaled(src[2:], uint(src[1]), k, mul, div, rest)
+		}
 		rest = rest[done:]
 		src, err = readRiceFrom(src[2:], zs[:len(rest)], uint(src[1]), bp, done)
 	} else {
@@ -291,6 +295,19 @@ func riceScaled(src []byte, k uint, k0 int64, mul, div float64, vals []float64) 
 	return i, uint(8*pos) - n, k0
 }
 
+// riceScaledDiv is riceScaled for the decimal transform (mul 1): in BMI2
+// assembly where the CPU has it, which decodes one value per load and may
+// also decode the last one.
+func riceScaledDiv(src []byte, k uint, k0 int64, div float64, vals []float64) (int, uint, int64) {
+	if !haveRiceAsm {
+		return riceScaled(src, k, k0, 1, div, vals)
+	}
+	if len(vals) == 0 || len(src) < 8 {
+		return 0, 0, k0
+	}
+	return riceDivBMI2(&src[0], len(src), k, k0, div, &vals[0], len(vals))
+}
+
 // readDict decodes the dictionary transform: decimals, the sorted distinct
 // scaled integers, the ranks, then the corrections.
 func (d *Decoder) readDict(src []byte, vals []float64) ([]byte, error) {
@@ -345,9 +362,17 @@ func (d *Decoder) readDict(src []byte, vals []float64) ([]byte, error) {
 }
 
 // readCorrections adds the corrections stream to the bit patterns of vals.
+// Unary (Rice k = 0) and symbol streams, the usual kinds of dense
+// corrections, are added as they are decoded; other kinds go through d.zs.
 func (d *Decoder) readCorrections(src []byte, vals []float64) ([]byte, error) {
 	if len(src) > 0 && src[0] == intsZero {
 		return src[1:], nil
+	}
+	if len(src) >= 2 && src[0] == intsRice && src[1] == 0 {
+		return addUnaryCorrections(src[2:], vals)
+	}
+	if len(src) > 0 && src[0] == intsSymbols {
+		return d.addSymbolCorrections(src[1:], vals)
 	}
 	zs := grow(d.zs, len(vals))
 	d.zs = zs
@@ -357,6 +382,84 @@ func (d *Decoder) readCorrections(src []byte, vals []float64) ([]byte, error) {
 	}
 	for i, z := range zs {
 		vals[i] = math.Float64frombits(math.Float64bits(vals[i]) + uint64(unzigzag(z)))
+	}
+	return src, nil
+}
+
+// addUnaryCorrections decodes a Rice stream with k = 0 of len(vals)
+// corrections and adds each to its value's bit pattern: whole words at a
+// time as readUnary does, escapes and the last bytes one at a time.
+func addUnaryCorrections(src []byte, vals []float64) ([]byte, error) {
+	var bp uint
+	var one [1]uint64
+	i := 0
+	for i < len(vals) {
+		start := bp // bit position of the current value's first one bit
+		rest := vals[i:]
+		j := 0
+	words:
+		for pos := int(bp / 8); pos+8 <= len(src); pos += 8 {
+			base := uint(8 * pos)
+			x := ^binary.LittleEndian.Uint64(src[pos:]) // one bit per value's end
+			x &^= 1<<(start-min(start, base)) - 1         // none before start
+			for ; x != 0; x &= x - 1 {
+				end := base + uint(bits.TrailingZeros64(x))
+				q := end - start
+				if q >= riceEscape || j >= len(rest) {
+					break words
+				}
+				rest[j] = math.Float64frombits(math.Float64bits(rest[j]) + uint64(unzigzag(uint64(q))))
+				j++
+				start = end + 1
+			}
+			if base+64-start >= riceEscape {
+				break
+			}
+		}
+		i, bp = i+j, start
+		if i == len(vals) {
+			break
+		}
+		// An escape, or the last bytes: one value the careful way.
+		var err error
+		if bp, err = readRiceBits(src, one[:], 0, bp, i); err != nil {
+			return nil, err
+		}
+		vals[i] = math.Float64frombits(math.Float64bits(vals[i]) + uint64(unzigzag(one[0])))
+		i++
+	}
+	return src[(bp+7)/8:], nil
+}
+
+// addSymbolCorrections decodes a symbols stream (after its kind byte) of
+// len(vals) corrections and adds each to its value's bit pattern.
+func (d *Decoder) addSymbolCorrections(src []byte, vals []float64) ([]byte, error) {
+	l, n := binary.Uvarint(src)
+	if n <= 0 || l > uint64(len(src)-n) {
+		return nil, corruptf("integer stream: bad escape length")
+	}
+	esc := src[n : n+int(l)]
+	src = src[n+int(l):]
+	syms := grow(d.syms, len(vals))
+	d.syms = syms
+	src, err := d.readBytes(src, syms)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range syms {
+		z := uint64(s)
+		if s == escapeSymbol {
+			u, n := binary.Uvarint(esc)
+			if n <= 0 || u > ^uint64(0)-escapeSymbol {
+				return nil, corruptf("integer stream: bad escape at value %d", i)
+			}
+			esc = esc[n:]
+			z = u + escapeSymbol
+		}
+		vals[i] = math.Float64frombits(math.Float64bits(vals[i]) + uint64(unzigzag(z)))
+	}
+	if len(esc) != 0 {
+		return nil, corruptf("integer stream: %d unused escape bytes", len(esc))
 	}
 	return src, nil
 }

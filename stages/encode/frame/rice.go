@@ -100,17 +100,37 @@ func appendRice(dst []byte, zs []uint64, k uint) []byte {
 
 // readRice fills zs from a Rice coded stream with parameter k at the start of
 // src and returns the rest of src. Unary streams (k = 0) go through
-// readUnary first, which decodes whole words at a time.
+// readUnary, which decodes whole words at a time, between escapes.
 func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
+	if k != 0 {
+		return readRiceFrom(src, zs, k, 0, 0)
+	}
 	var bp uint
 	first := 0
-	if k == 0 {
-		first, bp = readUnary(src, zs)
+	for {
+		i, end := readUnary(src, zs[first:], bp)
+		first, bp = first+i, end
 		if first == len(zs) {
 			return src[(bp+7)/8:], nil
 		}
+		// An escape, or the end of the words readUnary reads: one value
+		// the careful way.
+		var err error
+		if bp, err = readRiceBits(src, zs[first:first+1], k, bp, first); err != nil {
+			return nil, err
+		}
+		first++
+		if first == len(zs) {
+			return src[(bp+7)/8:], nil
+		}
+		if int(bp/8)+8 > len(src) {
+			bp, err = readRiceBits(src, zs[first:], k, bp, first)
+			if err != nil {
+				return nil, err
+			}
+			return src[(bp+7)/8:], nil
+		}
 	}
-	return readRiceFrom(src, zs[first:], k, bp, first)
 }
 
 // readRiceFrom fills zs from the Rice coded stream in src from bit position
@@ -119,6 +139,15 @@ func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
 // n loaded bits (bits above n may already hold the following stream bits,
 // which a later load puts back identically); pos is the next byte to load.
 func readRiceFrom(src []byte, zs []uint64, k uint, bp uint, first int) ([]byte, error) {
+	used, err := readRiceBits(src, zs, k, bp, first)
+	if err != nil {
+		return nil, err
+	}
+	return src[(used+7)/8:], nil
+}
+
+// readRiceBits is readRiceFrom returning the bit position after the values.
+func readRiceBits(src []byte, zs []uint64, k uint, bp uint, first int) (uint, error) {
 	var acc uint64
 	var n uint
 	pos := int(bp >> 3)
@@ -182,13 +211,13 @@ func readRiceFrom(src []byte, zs []uint64, k uint, bp uint, first int) ([]byte, 
 				continue
 			}
 			if ones >= n {
-				return nil, corruptf("Rice integers: truncated at value %d", first+i)
+				return 0, corruptf("Rice integers: truncated at value %d", first+i)
 			}
 			acc >>= ones + 1
 			n -= ones + 1
 			refill()
 			if n < k {
-				return nil, corruptf("Rice integers: truncated at value %d", first+i)
+				return 0, corruptf("Rice integers: truncated at value %d", first+i)
 			}
 			zs[i] = uint64(ones)<<k | acc&mask
 			acc >>= k // k <= 56: no shift by 64
@@ -201,7 +230,7 @@ func readRiceFrom(src []byte, zs []uint64, k uint, bp uint, first int) ([]byte, 
 			if n < want {
 				refill()
 				if n < want {
-					return nil, corruptf("Rice integers: truncated escape at value %d", first+i)
+					return 0, corruptf("Rice integers: truncated escape at value %d", first+i)
 				}
 			}
 			if half > 0 {
@@ -213,21 +242,21 @@ func readRiceFrom(src []byte, zs []uint64, k uint, bp uint, first int) ([]byte, 
 		}
 		zs[i] = z
 	}
-	used := pos*8 - int(n) // bits consumed
-	return src[(used+7)/8:], nil
+	return uint(pos*8) - n, nil // bits consumed
 }
 
-// readUnary decodes the start of a Rice stream with k = 0 (each value is
-// that many one bits and a zero bit) eight bytes at a time: the values end at
-// the zero bits of each word, taken lowest first. It stops before an escape,
-// at the last whole word of src or when zs is full, and returns how many
-// values it decoded and the bit position after them.
-func readUnary(src []byte, zs []uint64) (int, uint) {
+// readUnary decodes a Rice stream with k = 0 (each value is that many one
+// bits and a zero bit) from bit position bp on, eight bytes at a time: the
+// values end at the zero bits of each word, taken lowest first. It stops
+// before an escape, at the last whole word of src or when zs is full, and
+// returns how many values it decoded and the bit position after them.
+func readUnary(src []byte, zs []uint64, bp uint) (int, uint) {
 	i := 0
-	start := uint(0) // bit position of the current value's first one bit
-	for pos := 0; pos+8 <= len(src); pos += 8 {
+	start := bp // bit position of the current value's first one bit
+	for pos := int(bp / 8); pos+8 <= len(src); pos += 8 {
 		base := uint(8 * pos)
 		x := ^binary.LittleEndian.Uint64(src[pos:]) // one bit per value's end
+		x &^= 1<<(start-min(start, base)) - 1         // none before start
 		for ; x != 0; x &= x - 1 {
 			end := base + uint(bits.TrailingZeros64(x))
 			q := end - start

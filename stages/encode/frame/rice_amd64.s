@@ -1,0 +1,88 @@
+// Rice decoding of the scaled integers' deltas with BMI1/BMI2 (rice_amd64.go;
+// riceScaledGo in decode.go is the reference it is tested against). The bit
+// reader keeps acc (AX) holding n (BX) unread bits, least significant first,
+// refilled from an unaligned 8-byte load before every value: acc |= load(pos)
+// << n, pos += (63 - n) / 8, n |= 56. A value is q one bits (q = TZCNT of
+// ^acc, < 32), a zero bit, then k low bits; its zigzag delta is added to the
+// running integer, which is converted and divided by 10^D.
+
+#include "textflag.h"
+
+// VALUE(FULL) decodes one value from acc if it is all there; otherwise it
+// jumps to FULL.
+#define VALUE(FULL) \
+	MOVQ AX, R13 \
+	NOTQ R13 \
+	TZCNTQ R13, CX \
+	CMPQ CX, $32 \
+	JAE  FULL \
+	LEAQ 1(CX)(R9*1), R13 \
+	CMPQ R13, BX \
+	JA   FULL \
+	LEAQ 1(CX), R11 \
+	SHRXQ R11, AX, R11 \
+	BZHIQ R9, R11, R11 \
+	SHLXQ R9, CX, CX \
+	ORQ  R11, CX \
+	SHRXQ R13, AX, AX \
+	SUBQ R13, BX \
+	MOVQ CX, R11 \
+	SHRQ $1, R11 \
+	ANDQ $1, CX \
+	NEGQ CX \
+	XORQ R11, CX \
+	ADDQ CX, R10 \
+	XORPS X1, X1 \
+	CVTSQ2SD R10, X1 \
+	DIVSD X0, X1 \
+	MOVSD X1, (DI) \
+	ADDQ $8, DI
+
+
+// func riceDivBMI2(src *byte, srcLen int, k uint, k0 int64, div float64, vals *float64, n int) (done int, bitPos uint, last int64)
+TEXT ·riceDivBMI2(SB), NOSPLIT, $0-80
+	MOVQ src+0(FP), SI
+	MOVQ srcLen+8(FP), R8
+	SUBQ $8, R8               // R8: the last position an 8-byte load may start at
+	MOVQ k+16(FP), R9
+	MOVQ k0+24(FP), R10
+	MOVSD div+32(FP), X0
+	MOVQ vals+40(FP), DI
+	MOVQ n+48(FP), R12
+	LEAQ (DI)(R12*8), R12     // R12: end of vals
+	XORQ AX, AX               // acc
+	XORQ BX, BX               // n: bits in acc
+	XORQ DX, DX               // pos: next byte to load
+
+loop:
+	CMPQ DI, R12
+	JAE  done
+	CMPQ DX, R8
+	JGT  done
+	MOVQ (SI)(DX*1), R13
+	SHLXQ BX, R13, R13        // load << n
+	ORQ  R13, AX
+	MOVQ $63, R13
+	SUBQ BX, R13
+	SHRQ $3, R13
+	ADDQ R13, DX              // pos += (63 - n) / 8
+	ORQ  $56, BX              // n |= 56
+	// A value (TZCNT gives q, the one bits before the first zero; q >= 32
+	// is an escape, left to the caller like a value not wholly in acc),
+	// then a second one from the same bits when it is there.
+	VALUE(done)
+	CMPQ DI, R12
+	JAE  done
+	VALUE(loop)
+	JMP  loop
+
+done:
+	MOVQ DI, CX
+	SUBQ vals+40(FP), CX
+	SHRQ $3, CX
+	MOVQ CX, done+56(FP)
+	SHLQ $3, DX
+	SUBQ BX, DX
+	MOVQ DX, bitPos+64(FP)
+	MOVQ R10, last+72(FP)
+	RET

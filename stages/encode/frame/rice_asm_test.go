@@ -1,0 +1,120 @@
+package frame
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// riceDivReference is what riceDivBMI2 computes, in Go: after each load a
+// value and, when it is wholly in the loaded bits, a second one; it stops
+// before an escape, before a first value not wholly loaded, at the last 8
+// bytes or at the end of vals.
+func riceDivReference(src []byte, k uint, k0 int64, div float64, vals []float64) (int, uint, int64) {
+	var acc uint64
+	var n uint
+	pos := 0
+	mask := uint64(1)<<k - 1
+	// value decodes one value from acc if it is wholly there.
+	value := func(i int) bool {
+		ones := uint(bits.TrailingZeros64(^acc))
+		need := ones + 1 + k
+		if ones >= riceEscape || need > n {
+			return false
+		}
+		k0 += unzigzag(uint64(ones)<<k | (acc>>(ones+1))&mask)
+		acc >>= need
+		n -= need
+		vals[i] = float64(k0) / div
+		return true
+	}
+	i := 0
+	for i < len(vals) && pos+8 <= len(src) {
+		acc |= binary.LittleEndian.Uint64(src[pos:]) << n
+		pos += int((63 - n) >> 3)
+		n |= 56
+		if !value(i) {
+			break
+		}
+		i++
+		if i < len(vals) && value(i) {
+			i++
+		}
+	}
+	return i, uint(8*pos) - n, k0
+}
+
+// checkRiceAsm compares riceDivBMI2 with riceDivReference on one input.
+func checkRiceAsm(t *testing.T, src []byte, k uint, k0 int64, d int, n int) {
+	t.Helper()
+	want, got := make([]float64, n), make([]float64, n)
+	wi, wbp, wk := riceDivReference(src, k, k0, pow10[d], want)
+	gi, gbp, gk := riceScaledDiv(src, k, k0, pow10[d], got)
+	if gi != wi || gbp != wbp || gk != wk {
+		t.Fatalf("k=%d n=%d %d bytes: (done, bit position, last) = (%d, %d, %d), reference (%d, %d, %d)", k, n, len(src), gi, gbp, gk, wi, wbp, wk)
+	}
+	for i := range wi {
+		if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+			t.Fatalf("k=%d n=%d: value %d = %v, reference %v", k, n, i, got[i], want[i])
+		}
+	}
+}
+
+// TestRiceAsm checks the BMI2 Rice decoder against the Go reference on Rice
+// streams of every parameter (escapes included) and on random bytes.
+func TestRiceAsm(t *testing.T) {
+	if !haveRiceAsm {
+		t.Skip("no BMI2 on this CPU: the Go decoder runs")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for k := uint(0); k <= riceMaxK; k++ {
+		for _, n := range []int{0, 1, 2, 3, 7, 64, 1000} {
+			zs := make([]uint64, n)
+			for i := range zs {
+				zs[i] = rng.Uint64() >> (64 - min(64, k+1+uint(rng.IntN(4))))
+				if rng.IntN(50) == 0 {
+					zs[i] = rng.Uint64() // an escape for most k
+				}
+			}
+			stream := appendRice(nil, zs, k)
+			for _, cut := range []int{len(stream), len(stream) + 8, len(stream) / 2, 7, 8, 9} {
+				src := append(slices.Clip(stream[:min(cut, len(stream))]), make([]byte, max(0, cut-len(stream)))...)
+				checkRiceAsm(t, src, k, int64(rng.Uint64()>>12)-1<<50, rng.IntN(maxDecimals+1), n)
+			}
+			noise := make([]byte, 8*n+rng.IntN(16))
+			for i := range noise {
+				noise[i] = byte(rng.Uint32())
+			}
+			checkRiceAsm(t, noise, k, 0, 2, n)
+		}
+	}
+}
+
+// FuzzRiceAsm checks the BMI2 Rice decoder against the Go reference on
+// arbitrary bytes.
+func FuzzRiceAsm(f *testing.F) {
+	if !haveRiceAsm {
+		f.Skip("no BMI2 on this CPU: the Go decoder runs")
+	}
+	f.Add(byte(3), uint16(100), int64(5), byte(2), appendRice(nil, []uint64{1, 2, 3, 1 << 40, 0, 7}, 3))
+	f.Add(byte(56), uint16(5), int64(-9), byte(18), appendRice(nil, []uint64{1 << 60, 3, math.MaxUint64}, 56))
+	f.Add(byte(12), uint16(300), int64(1<<52), byte(3), appendRice(nil, make([]uint64, 300), 12))
+	f.Fuzz(func(t *testing.T, k byte, n uint16, k0 int64, d byte, src []byte) {
+		checkRiceAsm(t, src, uint(k)%(riceMaxK+1), k0, int(d)%(maxDecimals+1), int(n%2000))
+	})
+}
+
+// TestRoundTripWithoutAsm runs the real-data and adversarial round trips with
+// the pure-Go Rice decoder, as on CPUs without BMI2.
+func TestRoundTripWithoutAsm(t *testing.T) {
+	if !haveRiceAsm {
+		t.Skip("the Go decoder runs in every test on this CPU")
+	}
+	haveRiceAsm = false
+	defer func() { haveRiceAsm = true }()
+	t.Run("real", TestRoundTripRealData)
+	t.Run("adversarial", TestRoundTripAdversarial)
+}

@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package frame
+
+// haveRiceAsm is false: riceDivBMI2 exists on amd64 only.
+var haveRiceAsm = false
+
+// riceDivBMI2 is never called where haveRiceAsm is false.
+func riceDivBMI2(src *byte, srcLen int, k uint, k0 int64, div float64, vals *float64, n int) (done int, bitPos uint, last int64) {
+	panic("frame: riceDivBMI2 without BMI2")
+}
