@@ -161,14 +161,15 @@ func (p *Pipeline) Build(ctx context.Context, env stages.Env, opts ...RunnerOpti
 		if err != nil {
 			return fail(step, err)
 		}
-		s, ok := v.(stages.Sink)
+		raw, ok := v.(stages.Sink)
 		if !ok {
 			return fail(step, fmt.Errorf("stage %q built a %T, not a sink", step.Reg.ID, v))
 		}
+		s := raw
 		if r.tracer != nil { // innermost: it sees the stage (MessagingSink)
 			s = r.tracer.sinkMiddleware(step, s)
 		}
-		s, spoolCloser, err := spooled(step, s, r.env) // the spool forwards through the tracer
+		s, spoolCloser, err := spooled(step, s, raw, r.env) // the spool forwards through the tracer
 		if err != nil {
 			return fail(step, err)
 		}

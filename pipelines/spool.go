@@ -97,9 +97,11 @@ func spoolFile(env stages.Env, step Step) string {
 // without a data directory.
 var errNoDataDir = errors.New("spool: the node has no data directory (data_dir in the node file, --data-dir or EDGEFLOW_DATA_DIR)")
 
-// spooled puts the spool the step asks for in front of s. The closer, when not
-// nil, must be closed before s: it lets the spool drain into s.
-func spooled(step Step, s stages.Sink, env stages.Env) (stages.Sink, stages.Closer, error) {
+// spooled puts the spool the step asks for in front of s (the sink as built,
+// raw, wrapped in middleware). The closer, when not nil, must be closed before
+// s: it lets the spool drain into s. A raw sink that can probe its link
+// (spool.LinkProber) lets the spool notice at once that the link is back.
+func spooled(step Step, s stages.Sink, raw stages.Sink, env stages.Env) (stages.Sink, stages.Closer, error) {
 	if step.Spool == nil {
 		return s, nil, nil
 	}
@@ -109,11 +111,15 @@ func spooled(step Step, s stages.Sink, env stages.Env) (stages.Sink, stages.Clos
 		}
 		return nil, nil, errNoDataDir
 	}
-	sp, err := spool.NewSink(spoolFile(env, step), *step.Spool, traceRestoringSink{s}, spool.Options{
+	opts := spool.Options{
 		Logger: env.Log().With("step", step.Path),
 		Node:   env.Node.ID,
 		Name:   env.Pipeline + "/" + step.Path,
-	})
+	}
+	if p, ok := raw.(spool.LinkProber); ok {
+		opts.LinkProbe = p.ProbeLink
+	}
+	sp, err := spool.NewSink(spoolFile(env, step), *step.Spool, traceRestoringSink{s}, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -48,7 +48,7 @@ type Config struct {
 	// BatchMessages and BatchBytes bound one forwarded batch.
 	BatchMessages int           `yaml:"batch_messages" doc:"Most messages the forwarder hands to the sink in one Write." advanced:"true"`
 	BatchBytes    ByteSize      `yaml:"batch_bytes" doc:"Most bytes the forwarder hands to the sink in one Write (at least one message)." advanced:"true"`
-	RetryMaxWait  time.Duration `yaml:"retry_max_wait" doc:"Longest wait between two attempts while the sink fails (the wait doubles from 50ms up to this): the time it takes at most to notice that the link is back." advanced:"true"`
+	RetryMaxWait  time.Duration `yaml:"retry_max_wait" doc:"Longest wait between two attempts while the sink fails (the wait doubles from 50ms up to this). A sink that can probe its link (kafka: a metadata request) is probed every 500ms meanwhile, and sending starts again as soon as it answers; for other sinks this is the time it takes at most to notice that the link is back." advanced:"true"`
 	DrainTimeout  time.Duration `yaml:"drain_timeout" doc:"When the pipeline stops, how long the forwarder may keep sending what the spool holds; what is left is sent after the next start." advanced:"true"`
 }
 

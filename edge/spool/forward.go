@@ -68,22 +68,49 @@ func (s *Spool) forward(ctx context.Context) {
 }
 
 // sleep waits for d or a Kick; false when the forwarder must end: ctx ended
-// or, unless draining, Close was called.
+// or, unless draining, Close was called. With a link probe and d longer than
+// ProbeInterval, it probes every ProbeInterval and returns early once a probe
+// succeeds: the link is back.
 func (s *Spool) sleep(ctx context.Context, d time.Duration, draining bool) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
 	stop := s.stop
 	if draining {
 		stop = nil
 	}
-	select {
-	case <-t.C:
-	case <-s.kick:
-	case <-stop:
-	case <-ctx.Done():
-		return false
+	deadline := time.Now().Add(d)
+	for {
+		step := time.Until(deadline)
+		probing := s.probe != nil && step > ProbeInterval
+		if probing {
+			step = ProbeInterval
+		}
+		t := time.NewTimer(step)
+		select {
+		case <-t.C:
+		case <-s.kick:
+			t.Stop()
+			return true
+		case <-stop:
+			t.Stop()
+			return true
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		if !probing {
+			return true
+		}
+		if s.probeLink(ctx) {
+			s.log.Info("spool: the link answers again; sending now", "path", s.path)
+			return true
+		}
 	}
-	return true
+}
+
+// probeLink probes the sink's destination for at most ProbeInterval.
+func (s *Spool) probeLink(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, ProbeInterval)
+	defer cancel()
+	return s.probe(ctx) == nil
 }
 
 func isClosed(c chan struct{}) bool {

@@ -15,8 +15,12 @@ type Sink struct {
 	next  stages.Sink
 }
 
-// NewSink opens the spool at path in front of next; see Open.
+// NewSink opens the spool at path in front of next; see Open. When next is a
+// LinkProber and opts has no LinkProbe, the spool probes through next.
 func NewSink(path string, cfg Config, next stages.Sink, opts Options) (*Sink, error) {
+	if p, ok := next.(LinkProber); ok && opts.LinkProbe == nil {
+		opts.LinkProbe = p.ProbeLink
+	}
 	s, err := Open(path, cfg, next, opts)
 	if err != nil {
 		return nil, err

@@ -47,7 +47,24 @@ type Options struct {
 	Node, Name string
 	// Now defaults to time.Now; tests set it to move time.
 	Now func() time.Time
+	// LinkProbe, when set, reports whether the sink's destination answers now
+	// (for Kafka, a metadata request). While the forwarder waits to retry after
+	// failed Writes, it probes every ProbeInterval and retries as soon as a
+	// probe succeeds, so that a long backoff (Config.RetryMaxWait) does not
+	// delay the drain once the link is back. NewSink sets it from a sink that
+	// is a LinkProber.
+	LinkProbe func(ctx context.Context) error
 }
+
+// LinkProber is a sink that can tell cheaply whether its destination answers
+// (the kafka sink: a metadata request to its brokers).
+type LinkProber interface {
+	ProbeLink(ctx context.Context) error
+}
+
+// ProbeInterval is how often a forwarder waiting to retry probes the link
+// (Options.LinkProbe); each probe may take as long.
+const ProbeInterval = 500 * time.Millisecond
 
 // Stats counts what a spool did since it was opened, and what it holds.
 type Stats struct {
@@ -86,6 +103,7 @@ type Spool struct {
 	closeOnce sync.Once
 	closeErr  error
 	metrics   []metric.Registration
+	probe     func(ctx context.Context) error // nil: retry on the backoff only
 }
 
 // Open opens (or creates) the spool file at path, creating its directory, and
@@ -106,7 +124,7 @@ func Open(path string, cfg Config, sink stages.Sink, opts Options) (*Spool, erro
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: open: %w", path, err)
 	}
-	s := &Spool{db: db, path: path, cfg: cfg, sink: sink, log: opts.Logger, now: opts.Now,
+	s := &Spool{db: db, path: path, cfg: cfg, sink: sink, log: opts.Logger, now: opts.Now, probe: opts.LinkProbe,
 		appendSem: make(chan struct{}, 1), room: make(chan struct{}), arrived: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if s.log == nil {

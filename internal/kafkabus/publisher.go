@@ -230,3 +230,30 @@ func (p *Publisher) Close() error {
 	})
 	return err
 }
+
+// Probe reports whether the brokers answer now: a metadata request for topic
+// over a new connection (not the writer's, which may hang on a link that
+// went down), bounded by ctx. A topic that exists must have a leader for every
+// partition; a missing one counts as reachable (Publish creates it). It is
+// cheap enough to call every second while writes fail, to notice at once that
+// the link is back.
+func (p *Publisher) Probe(ctx context.Context, topic string) error {
+	transport := &kafka.Transport{ClientID: p.cfg.ClientID, DialTimeout: p.cfg.DialTimeout}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Transport: transport}
+	resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return fmt.Errorf("kafkabus: probe: metadata: %w", err)
+	}
+	for _, t := range resp.Topics {
+		if t.Name != topic || t.Error != nil {
+			continue
+		}
+		for _, part := range t.Partitions {
+			if part.Leader.Host == "" || part.Error != nil {
+				return fmt.Errorf("kafkabus: probe: topic %q partition %d has no leader", topic, part.ID)
+			}
+		}
+	}
+	return nil
+}

@@ -68,6 +68,16 @@ func (s *Sink) Write(ctx context.Context, msgs []*message.Message) error {
 	return nil
 }
 
+// ProbeLink reports whether the brokers answer now (a metadata request on a
+// new connection, bounded by ctx): a spool in front of the sink probes while
+// it waits to retry, and sends again as soon as the link is back.
+func (s *Sink) ProbeLink(ctx context.Context) error {
+	if err := s.pub.Probe(ctx, s.topic); err != nil {
+		return fmt.Errorf("kafka sink: %w", err)
+	}
+	return nil
+}
+
 // MessagingSystem is "kafka"; with Destination it names the sink's spans when
 // the pipeline is traced ("publish <topic>").
 func (s *Sink) MessagingSystem() string { return "kafka" }
