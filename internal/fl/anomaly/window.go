@@ -72,10 +72,15 @@ func (w Window) Value(i, c int) float64 { return w.Values[i*w.Channels+c] }
 // channel after channel, the z-scores (v − mean)/std of its Size values,
 // oldest first, then the Size−1 differences between consecutive values
 // divided by the running standard deviation of differences; each clipped to
-// [−cfg.Clip, cfg.Clip].
+// [−cfg.Clip, cfg.Clip] (0 where the arithmetic overflowed into NaN).
 func (w Window) AppendFeatures(dst []float32, cfg WindowConfig) []float32 {
 	n := len(w.Values) / w.Channels
-	clip := func(v float64) float32 { return float32(max(-cfg.Clip, min(cfg.Clip, v))) }
+	clip := func(v float64) float32 {
+		if math.IsNaN(v) { // values near ±MaxFloat64 overflow the statistics: no information
+			return 0
+		}
+		return float32(max(-cfg.Clip, min(cfg.Clip, v)))
+	}
 	for c := range w.Channels {
 		mean, std, dstd := w.Stats.Mean[c], w.Stats.Std[c], w.Stats.DeltaStd[c]
 		for i := range n {
