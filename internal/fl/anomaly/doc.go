@@ -14,6 +14,8 @@
 // Run trains a multilayer perceptron (internal/fl/train) in three settings —
 // each node alone, federated over the real update wire format
 // (internal/fl/simulate, FedAvg) and centralised on pooled training data —
-// with the same epochs budget, and scores every setting on every node's test
-// part with Confusion counts (precision, recall, F1).
+// with the same epochs budget, on each node's windows labelled normal and
+// synthetic anomalies made from them (Injection), sets each node's alarm
+// threshold from its own training part, and scores every setting on every
+// node's test part with Confusion counts (precision, recall, F1).
 package anomaly

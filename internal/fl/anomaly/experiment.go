@@ -33,8 +33,11 @@ type Config struct {
 	// QuantizedUplink, when set, runs the federated setting a second time
 	// (FederatedQuantized) with updates encoded so.
 	QuantizedUplink *model.EncodeOptions
-	Seeds           []uint64 // one run of every setting a seed
-	Workers         int      // nodes trained at once (federated); 0: GOMAXPROCS
+	// TuneEpochs, when positive, adds FederatedTuned: each node trains the
+	// final federated model this many more epochs on its own data alone.
+	TuneEpochs int
+	Seeds      []uint64 // one run of every setting a seed
+	Workers    int      // nodes trained at once (federated); 0: GOMAXPROCS
 }
 
 // DefaultConfig is the experiment of make bench-fl-anomaly.
@@ -42,7 +45,7 @@ func DefaultConfig() Config {
 	return Config{
 		Window: DefaultWindowConfig(), TrainFraction: 0.5, Injection: DefaultInjection(),
 		Hidden: []int{16}, Train: train.Config{LearningRate: 0.05, BatchSize: 32, Epochs: 1},
-		Rounds: 20, FalseAlarmBudget: 0.005, Seeds: []uint64{1, 2, 3, 4, 5},
+		Rounds: 20, FalseAlarmBudget: 0.005, Seeds: []uint64{1, 2, 3, 4, 5}, TuneEpochs: 1,
 	}
 }
 
@@ -64,6 +67,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("experiment: rounds %d, want ≥ 1", c.Rounds)
 	case !(c.FalseAlarmBudget >= 0 && c.FalseAlarmBudget < 1):
 		return fmt.Errorf("experiment: false_alarm_budget %v, want in [0,1)", c.FalseAlarmBudget)
+	case c.TuneEpochs < 0:
+		return fmt.Errorf("experiment: tune_epochs %d, want ≥ 0", c.TuneEpochs)
 	case len(c.Seeds) == 0:
 		return fmt.Errorf("experiment: no seeds")
 	}
@@ -196,6 +201,7 @@ const (
 	Local              = "local"
 	Federated          = "federated"
 	FederatedQuantized = "federated, quantised updates"
+	FederatedTuned     = "federated, then tuned locally"
 	Centralised        = "centralised"
 )
 
@@ -228,10 +234,13 @@ func (o Outcome) Overall() Confusion {
 
 // Report is the experiment's result.
 type Report struct {
-	Config   Config
-	Nodes    []NodeSummary
-	Outcomes []Outcome // the rule, then seed by seed: local, federated (twice with QuantizedUplink), centralised
-	Params   int       // model parameters
+	Config Config
+	Nodes  []NodeSummary
+	// Outcomes: the rule, then seed by seed local, federated, with
+	// QuantizedUplink federated again, with TuneEpochs FederatedTuned, and
+	// centralised.
+	Outcomes []Outcome
+	Params   int // model parameters
 }
 
 // NodeSummary describes a node's parts.
@@ -323,7 +332,7 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 	rep.Outcomes = append(rep.Outcomes, rule)
 	long := cfg.Train
 	long.Epochs = cfg.Rounds * cfg.Train.Epochs
-	federated := func(setting string, seed uint64, sets []train.Dataset, init model.Model, uplink model.EncodeOptions) (Outcome, error) {
+	federated := func(setting string, seed uint64, sets []train.Dataset, init model.Model, uplink model.EncodeOptions) (Outcome, model.Model, error) {
 		start := time.Now()
 		sim, err := simulate.Run(ctx, simulate.Config{
 			Clients: sets, Test: tests[0], Widths: widths, Train: cfg.Train,
@@ -332,7 +341,7 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 			Uplink:    uplink, Rounds: cfg.Rounds, Workers: cfg.Workers, Seed: seed, Initial: init,
 		}, nil)
 		if err != nil {
-			return Outcome{}, fmt.Errorf("%s: %w", setting, err)
+			return Outcome{}, model.Model{}, fmt.Errorf("%s: %w", setting, err)
 		}
 		o := Outcome{Setting: setting, Seed: seed}
 		for _, r := range sim.Rounds {
@@ -340,10 +349,10 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 			o.DownlinkBytesPerRound += float64(r.DownlinkBytes) / float64(len(sim.Rounds))
 		}
 		if o.Nodes, o.FalseAlarms, err = scoreAll(sim.Model); err != nil {
-			return Outcome{}, err
+			return Outcome{}, model.Model{}, err
 		}
 		o.Seconds = time.Since(start).Seconds()
-		return o, nil
+		return o, sim.Model, nil
 	}
 	for _, seed := range cfg.Seeds {
 		if err := ctx.Err(); err != nil {
@@ -378,13 +387,33 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 		loc.Seconds = time.Since(start).Seconds()
 
 		// Federated: FedAvg over every node each round, the real wire format.
-		fed, err := federated(Federated, seed, sets, init, cfg.Uplink)
+		fed, global, err := federated(Federated, seed, sets, init, cfg.Uplink)
 		if err != nil {
 			return rep, err
 		}
+		var tuned *Outcome
+		if cfg.TuneEpochs > 0 {
+			start := time.Now()
+			o := Outcome{Setting: FederatedTuned, Seed: seed}
+			tc := cfg.Train
+			tc.Epochs, tc.Seed = cfg.TuneEpochs, seed
+			for i := range nodes {
+				res, err := tr.Train(ctx, global, sets[i], tc)
+				if err != nil {
+					return rep, fmt.Errorf("%s %s: %w", FederatedTuned, nodes[i].ID, err)
+				}
+				c, fa, err := score(model.Model{Layout: global.Layout, Params: res.Params}, i)
+				if err != nil {
+					return rep, err
+				}
+				o.Nodes, o.FalseAlarms = append(o.Nodes, c), append(o.FalseAlarms, fa)
+			}
+			o.Seconds = fed.Seconds + time.Since(start).Seconds()
+			tuned = &o
+		}
 		var fedQ *Outcome
 		if cfg.QuantizedUplink != nil {
-			o, err := federated(FederatedQuantized, seed, sets, init, *cfg.QuantizedUplink)
+			o, _, err := federated(FederatedQuantized, seed, sets, init, *cfg.QuantizedUplink)
 			if err != nil {
 				return rep, err
 			}
@@ -410,6 +439,9 @@ func Run(ctx context.Context, nodes []NodeData, cfg Config) (Report, error) {
 		rep.Outcomes = append(rep.Outcomes, loc, fed)
 		if fedQ != nil {
 			rep.Outcomes = append(rep.Outcomes, *fedQ)
+		}
+		if tuned != nil {
+			rep.Outcomes = append(rep.Outcomes, *tuned)
 		}
 		rep.Outcomes = append(rep.Outcomes, cen)
 	}

@@ -139,10 +139,10 @@ func TestTelosB(t *testing.T) {
 	for _, o := range rep.Outcomes {
 		byName[o.Setting] = o
 	}
-	if len(rep.Outcomes) != 5 || len(byName[Local].Cross) != 4 {
-		t.Fatalf("%d outcomes, want the rule, local, federated twice, centralised", len(rep.Outcomes))
+	if len(rep.Outcomes) != 6 || len(byName[Local].Cross) != 4 {
+		t.Fatalf("%d outcomes, want the rule, local, federated twice, tuned, centralised", len(rep.Outcomes))
 	}
-	for _, s := range []string{Rule, Local, Federated, FederatedQuantized, Centralised} {
+	for _, s := range []string{Rule, Local, Federated, FederatedQuantized, FederatedTuned, Centralised} {
 		o := byName[s]
 		all := o.Overall()
 		t.Logf("%-30s F1 %.2f precision %.2f recall %.2f (%+v)", s, all.F1(), all.Precision(), all.Recall(), all)

@@ -27,6 +27,7 @@ func main() {
 	fraction := flag.Float64("train-fraction", def.TrainFraction, "each node's first part in time used for training")
 	budget := flag.Float64("false-alarm-budget", def.FalseAlarmBudget, "fraction of a node's normal training windows allowed above its threshold")
 	quant := flag.String("quantized-uplink", "int8", "run the federated setting again with update values float16 or int8 (with zstd); \"\": not")
+	tune := flag.Int("tune-epochs", 1, "also tune the federated model on each node alone for this many epochs (0: not)")
 	results := flag.String("results", "", "write every outcome as JSON here")
 	doc := flag.String("doc", "", "rewrite the federated anomaly detection section of this Markdown file")
 	command := flag.String("command", "make bench-fl-anomaly", "command to quote in the report")
@@ -34,7 +35,7 @@ func main() {
 
 	cfg := def
 	cfg.Rounds, cfg.Train.Epochs, cfg.Train.LearningRate, cfg.Train.BatchSize = *rounds, *epochs, float32(*lr), *batch
-	cfg.Window.Size, cfg.TrainFraction, cfg.FalseAlarmBudget = *size, *fraction, *budget
+	cfg.Window.Size, cfg.TrainFraction, cfg.FalseAlarmBudget, cfg.TuneEpochs = *size, *fraction, *budget, *tune
 	cfg.Window.Warmup = max(cfg.Window.Warmup, cfg.Window.Size-1)
 	var err error
 	if cfg.Seeds, err = parseUints(*seeds); err != nil {

@@ -98,6 +98,9 @@ func (r report) markdown() string {
 	if r.Quantized != "" {
 		settings = append(settings, anomaly.FederatedQuantized)
 	}
+	if cfg.TuneEpochs > 0 {
+		settings = append(settings, anomaly.FederatedTuned)
+	}
 	settings = append(settings, anomaly.Centralised)
 	w("Four TelosB motes (Suthaharan et al., ISSNIP 2010: humidity and temperature every 5 s, labelled\n")
 	w("anomalies) as four edge nodes; [federated-learning.md](federated-learning.md#anomaly-detection-on-the-telosb-motes)\n")
@@ -124,8 +127,14 @@ func (r report) markdown() string {
 	w("---|---|---|\n")
 	for _, s := range settings {
 		name := s
-		if s == anomaly.FederatedQuantized {
+		switch s {
+		case anomaly.FederatedQuantized:
 			name = "federated, " + r.Quantized + "+zstd updates"
+		case anomaly.FederatedTuned:
+			name = fmt.Sprintf("federated, then %d local epoch(s) on each node", cfg.TuneEpochs)
+			if cfg.TuneEpochs == 1 {
+				name = "federated, then one local epoch on each node"
+			}
 		}
 		w("| %s |", name)
 		for i, n := range r.Nodes {
@@ -180,7 +189,11 @@ func (r report) markdown() string {
 	}
 	w("\nModel: MLP %s (%d parameters). Federated: FedAvg over the four nodes, %d rounds of %s each;\n",
 		widthsString(r), r.Params, cfg.Rounds, epochs)
-	w("local and centralised: %d epochs, the same passes over every training example. SGD learning rate %g,\n", cfg.Rounds*cfg.Train.Epochs, cfg.Train.LearningRate)
+	w("local and centralised: %d epochs, the same passes over every training example", cfg.Rounds*cfg.Train.Epochs)
+	if cfg.TuneEpochs > 0 {
+		w(" (the tuned federated\nmodel has %d more on each node's own data)", cfg.TuneEpochs)
+	}
+	w(". SGD learning rate %g,\n", cfg.Train.LearningRate)
 	w("minibatch %d. Updates on the wire (float32): %.0f bytes a round up (four nodes), %.0f down (the global\n",
 		cfg.Train.BatchSize, up, down)
 	w("model to four nodes); %.0f kB over the whole run.", float64(cfg.Rounds)*(up+down)/1000)
