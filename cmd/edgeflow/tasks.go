@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -68,6 +69,10 @@ func runTasks(ctx context.Context, args []string, stdio stdio) error {
 	assignmentTopic := fs.String("assignment-topic", fleet.AssignmentTopic, "Kafka `topic` of the assignments (list)")
 	wait := fs.Duration("wait", 3*time.Second, "list: read the topics this long before printing")
 	verb := args[0]
+	if verb == "-h" || verb == "--help" || verb == "help" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
