@@ -1,0 +1,62 @@
+// Decimal scaling of four values at a time with AVX2 (scale_amd64.go; the
+// scalar loop of scaleDecimal in encode.go does the same and is tested
+// against it). Per value v: s = v × scale; for |s| < 2^51, t = s + 1.5 × 2^52
+// rounds s to the nearest even integer k, held in t's low bits (k = bits(t) −
+// bits(1.5 × 2^52)) and exactly t − 1.5 × 2^52 as a float64; the correction is
+// bits(v) − bits(k / scale), zigzag coded: (c << 1) XOR (c < 0 ? −1 : 0).
+
+#include "textflag.h"
+
+// func scaleDecimalAVX2(vals *float64, n int, scale float64, ks *int64, cs *uint64) (done, ncorr int)
+TEXT ·scaleDecimalAVX2(SB), NOSPLIT, $0-56
+	MOVQ vals+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD scale+16(FP), Y15
+	MOVQ ks+24(FP), DI
+	MOVQ cs+32(FP), R8
+	MOVQ $0x4338000000000000, DX // 1.5 × 2^52
+	MOVQ DX, X14
+	VPBROADCASTQ X14, Y14
+	MOVQ $0x4320000000000000, DX // 2^51
+	MOVQ DX, X13
+	VPBROADCASTQ X13, Y13
+	MOVQ $0x7fffffffffffffff, DX // all but the sign bit
+	MOVQ DX, X12
+	VPBROADCASTQ X12, Y12
+	VPXOR Y11, Y11, Y11          // zero
+	XORQ AX, AX                  // i
+	XORQ BX, BX                  // nonzero corrections
+
+loop:
+	CMPQ AX, CX
+	JAE  done
+	VMOVUPD (SI)(AX*8), Y0       // v
+	VMULPD Y15, Y0, Y1           // s = v × scale
+	VANDPD Y12, Y1, Y2           // |s|
+	VCMPPD $1, Y13, Y2, Y3       // |s| < 2^51 (false for NaN)
+	VMOVMSKPD Y3, DX
+	CMPL DX, $15
+	JNE  done
+	VADDPD Y14, Y1, Y4           // t = s + 1.5 × 2^52
+	VSUBPD Y14, Y4, Y5           // float64(k)
+	VPSUBQ Y14, Y4, Y6           // k
+	VMOVDQU Y6, (DI)(AX*8)
+	VDIVPD Y15, Y5, Y7           // k / scale
+	VPSUBQ Y7, Y0, Y8            // c = bits(v) − bits(k / scale)
+	VPCMPGTQ Y8, Y11, Y9         // c < 0
+	VPSLLQ $1, Y8, Y10
+	VPXOR Y9, Y10, Y10           // zigzag(c)
+	VMOVDQU Y10, (R8)(AX*8)
+	VPCMPEQQ Y11, Y10, Y9
+	VMOVMSKPD Y9, DX
+	POPCNTL DX, DX               // zero corrections
+	ADDQ $4, BX
+	SUBQ DX, BX
+	ADDQ $4, AX
+	JMP  loop
+
+done:
+	VZEROUPPER
+	MOVQ AX, done+40(FP)
+	MOVQ BX, ncorr+48(FP)
+	RET

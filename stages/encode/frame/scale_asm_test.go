@@ -1,0 +1,54 @@
+package frame
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// scaleBoth runs scaleDecimal on vals with the AVX2 loop and with the Go
+// loop and fails when the integers, deltas, corrections or counts differ.
+func scaleBoth(t *testing.T, vals []float64, d int) {
+	t.Helper()
+	asm, scalar := &Encoder{}, &Encoder{}
+	nAsm := asm.scaleDecimal(vals, pow10[d])
+	haveScaleAsm = false
+	nGo := scalar.scaleDecimal(vals, pow10[d])
+	haveScaleAsm = true
+	if nAsm != nGo || asm.kLo != scalar.kLo || asm.kHi != scalar.kHi ||
+		!slices.Equal(asm.ks, scalar.ks) || !slices.Equal(asm.cs, scalar.cs) || !slices.Equal(asm.kDeltas, scalar.kDeltas) {
+		t.Fatalf("D=%d, %d values: AVX2 and Go scaling differ (corrections %d, %d)", d, len(vals), nAsm, nGo)
+	}
+}
+
+// TestScaleAsm checks the AVX2 decimal scaling against the Go loop on
+// decimals, noisy decimals, random bit patterns and special values
+// (NaN, ±Inf, -0, subnormals, products beyond 2^51 and 2^53) at every
+// decimal count.
+func TestScaleAsm(t *testing.T) {
+	if !haveScaleAsm {
+		t.Skip("no AVX2 on this CPU: the Go loop runs")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for d := 0; d <= maxDecimals; d++ {
+		for _, n := range []int{1, 3, 4, 5, 8, 13, 1000} {
+			decimals := make([]float64, n)
+			noisy := make([]float64, n)
+			random := make([]float64, n)
+			special := make([]float64, n)
+			for i := range n {
+				decimals[i] = float64(rng.Int64N(1<<40)-1<<39) / pow10[d]
+				noisy[i] = math.Nextafter(decimals[i], math.Inf(rng.IntN(2)*2-1))
+				random[i] = math.Float64frombits(rng.Uint64())
+				special[i] = decimals[i]
+				if rng.IntN(5) == 0 {
+					special[i] = adversarialValues[rng.IntN(len(adversarialValues))]
+				}
+			}
+			for _, vals := range [][]float64{decimals, noisy, random, special} {
+				scaleBoth(t, vals, d)
+			}
+		}
+	}
+}

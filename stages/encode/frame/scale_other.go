@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package frame
+
+// haveScaleAsm is false: scaleDecimalAVX2 exists on amd64 only.
+var haveScaleAsm = false
+
+// scaleDecimalAVX2 is never called where haveScaleAsm is false.
+func scaleDecimalAVX2(vals *float64, n int, scale float64, ks *int64, cs *uint64) (done, ncorr int) {
+	panic("frame: scaleDecimalAVX2 without AVX2")
+}
