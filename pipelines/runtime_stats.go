@@ -47,12 +47,35 @@ type Stats struct {
 	DeadLetters []DeadLetterStats
 }
 
-// String renders the snapshot on one line, for logs and exit summaries.
+// DeadLettered is the number of inputs dead-lettered by every step together.
+func (s Stats) DeadLettered() uint64 {
+	var n uint64
+	for _, d := range s.DeadLetters {
+		n += d.Count
+	}
+	return n
+}
+
+// String renders the snapshot on one line, for logs and exit summaries: the
+// message counts, the dead letters (by step when there are any), then each
+// step's counters.
 func (s Stats) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pipeline %s: acked %d, nacked %d, dropped %d", s.Pipeline, s.Acked, s.Nacked, s.Dropped)
 	if s.FlushDropped > 0 {
 		fmt.Fprintf(&b, ", flush dropped %d", s.FlushDropped)
+	}
+	fmt.Fprintf(&b, ", dead letters %d", s.DeadLettered())
+	if s.DeadLettered() > 0 {
+		b.WriteString(" (")
+		sep := ""
+		for _, d := range s.DeadLetters {
+			if d.Count > 0 {
+				fmt.Fprintf(&b, "%s%s %d", sep, d.Path, d.Count)
+				sep = ", "
+			}
+		}
+		b.WriteString(")")
 	}
 	for _, st := range s.Stages {
 		b.WriteString("; ")

@@ -210,7 +210,7 @@ sinks:
 	}
 	stderr := errOut.String()
 	for _, want := range []string{
-		"pipeline batch: acked 5, nacked 0, dropped 0; sources[0] (rt-src) out 5 errors 0; stages[0] (rt-batch) in 5 out 1 errors 0; sinks[0] (rt-sink) in 1 errors 0",
+		"pipeline batch: acked 5, nacked 0, dropped 0, dead letters 0; sources[0] (rt-src) out 5 errors 0; stages[0] (rt-batch) in 5 out 1 errors 0; sinks[0] (rt-sink) in 1 errors 0",
 		"pipeline elsewhere: skipped (node_selector site=plant-9 does not match labels \"site=plant-1\")",
 	} {
 		if !strings.Contains(stderr, want) {
@@ -312,7 +312,7 @@ sinks:
 	// let a few flushes happen, then stop it the way an init system would
 	terminateAfter(t, cmd, 400*time.Millisecond, &stderr)
 	// Every message the source handed over must be on stdout, once, in order.
-	m := regexp.MustCompile(`pipeline stream: acked (\d+), nacked 0, dropped 0; sources\[0\] \(rt-src\) out (\d+) errors 0;`).FindStringSubmatch(stderr.String())
+	m := regexp.MustCompile(`pipeline stream: acked (\d+), nacked 0, dropped 0, dead letters 0; sources\[0\] \(rt-src\) out (\d+) errors 0;`).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no summary line on stderr:\n%s", stderr.String())
 	}
@@ -372,7 +372,7 @@ sinks:
 		t.Fatal(err)
 	}
 	terminateAfter(t, cmd, time.Second, &stderr)
-	m := regexp.MustCompile(`pipeline replay: acked (\d+), nacked 0, dropped 0; sources\[0\] \(file\) out (\d+) errors 0; stages\[0\] \(encode\) in (\d+) out 1 errors 0; sinks\[0\] \(stdout\) in 1 errors 0`).FindStringSubmatch(stderr.String())
+	m := regexp.MustCompile(`pipeline replay: acked (\d+), nacked 0, dropped 0, dead letters 0; sources\[0\] \(file\) out (\d+) errors 0; stages\[0\] \(encode\) in (\d+) out 1 errors 0; sinks\[0\] \(stdout\) in 1 errors 0`).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no summary line on stderr:\n%s", stderr.String())
 	}
@@ -423,5 +423,37 @@ func terminateAfter(t *testing.T, cmd *exec.Cmd, wait time.Duration, stderr *byt
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		t.Fatalf("edgeflow run did not exit after SIGTERM; stderr:\n%s", stderr.String())
+	}
+}
+
+// TestRunSummaryCountsDeadLetters: the summary line of a pipeline says how many
+// inputs were dead-lettered, and by which step.
+func TestRunSummaryCountsDeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(input, []byte(`{"stream":"t","ts":"2026-01-01T00:00:00Z","value":1}
+not a reading
+{"stream":"t","ts":"2026-01-01T00:00:01Z","value":2}
+{"stream":"t","ts":"2026-01-01T00:00:02Z","value":"x"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := writePipeline(t, dir, "dl.yaml", fmt.Sprintf(`name: dl
+sources:
+  - {type: file, path: %s}
+sinks:
+  - {type: file, path: %s}
+`, input, filepath.Join(dir, "out.jsonl")))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := runMain(ctx, []string{"run", "--node-id", "gw-1", "--heartbeat-interval", "0", "--data-dir", dir, file},
+		stdio{in: strings.NewReader(""), out: &out, err: &errOut})
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+	}
+	want := "pipeline dl: acked 1, nacked 0, dropped 0, dead letters 2 (sources[0] (file) 2); sources[0] (file) out 1 errors 0; sinks[0] (file) in 1 errors 0" // the two good readings in one message
+	if !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
 	}
 }
