@@ -105,17 +105,28 @@ func (r report) markdown() string {
 	w("Four TelosB motes (Suthaharan et al., ISSNIP 2010: humidity and temperature every 5 s, labelled\n")
 	w("anomalies) as four edge nodes; [federated-learning.md](federated-learning.md#anomaly-detection-on-the-telosb-motes)\n")
 	w("describes the features, the split and the training. Each node's first %.0f %% of readings (in time)\n", 100*cfg.TrainFraction)
-	w("trains, the rest tests; the labels of the training part hold no anomaly on any mote, so every\n")
-	w("positive a model trains on is synthetic, and the test labels only score it.\n\n")
+	trainAnomalies := 0
+	for _, n := range r.Nodes {
+		trainAnomalies += n.TrainAnomalies
+	}
+	if trainAnomalies == 0 {
+		w("trains, the rest tests; the labels of the training part hold no anomaly on any mote, so every\n")
+		w("positive a model trains on is synthetic, and the test labels only score it.\n\n")
+	} else {
+		w("trains, the rest tests; the training parts hold %d windows labelled anomalous, trained on with\n", trainAnomalies)
+		w("the synthetic anomalies.\n\n")
+	}
 	w("| mote | place | training windows | test windows | anomalies in test |\n|---|---|---:|---:|---:|\n")
 	for _, n := range r.Nodes {
 		w("| %s | %s | %d | %d | %d |\n", n.ID, place(n.Indoor), n.TrainWindows, n.TestWindows, n.TestAnomalies)
 	}
 	lo, hi := r.episode()
 	w("\nF1 (precision / recall) on each node's own test part, mean ± sd over %d seeds; on a mote with no\n", len(cfg.Seeds))
-	w("anomaly in its test part the number is its false alarms (windows flagged), and in brackets those\n")
-	w("while another mote's labelled anomaly lasted (readings %d–%d, 0-based, the same on every mote). \"overall\"\n", lo, hi)
-	w("pools the four test parts. A precision over fewer seeds than run is one where some seeds flagged nothing.\n\n")
+	w("anomaly in its test part the number is its false alarms (windows flagged)")
+	if lo >= 0 {
+		w(", and in brackets those\nwhile another mote's labelled anomaly lasted (readings %d–%d, 0-based, the same on every mote)", lo, hi)
+	}
+	w(". \"overall\"\npools the four test parts. A precision over fewer seeds than run is one where some seeds flagged nothing.\n\n")
 	w("| setting |")
 	for _, n := range r.Nodes {
 		w(" mote %s (%s) |", n.ID, place(n.Indoor))
