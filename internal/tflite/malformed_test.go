@@ -129,7 +129,7 @@ func TestDetectionOptionsSynthetic(t *testing.T) {
 			NMSIoUThreshold: 0.5, NumClasses: 3, YScale: 10, XScale: 10, HScale: 5, WScale: 5}},
 		{name: "missing num_classes", options: without("num_classes"), err: "num_classes is missing"},
 		{name: "zero detections", options: with("max_detections", 0), err: "max_detections is 0"},
-		{name: "huge num_classes", options: with("num_classes", 1<<40), err: "num_classes is"},
+		{name: "huge num_classes", options: with("num_classes", int64(1)<<40), err: "num_classes is"},
 		{name: "iou above 1", options: with("nms_iou_threshold", 1.5), err: "nms_iou_threshold is 1.5"},
 		{name: "zero scale", options: with("h_scale", 0.0), err: "h_scale is 0"},
 		{name: "more classes per detection than classes", options: with("max_classes_per_detection", 4), err: "exceeds num_classes"},

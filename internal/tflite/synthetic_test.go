@@ -301,6 +301,9 @@ func encodeFlexMap(values map[string]any) []byte {
 		case int:
 			u64(uint64(int64(v)))
 			types[i] = flexInt<<2 | 3
+		case int64: // values beyond a 32-bit int
+			u64(uint64(v))
+			types[i] = flexInt<<2 | 3
 		case float64:
 			u64(math.Float64bits(v))
 			types[i] = flexFloat<<2 | 3
