@@ -262,7 +262,6 @@ func (c *Coordinator) report(round, version uint64, clients int, ok bool, res ag
 	add("used", float64(len(res.Used)))
 	add("examples", float64(res.Examples))
 	add("seconds", st.Duration.Seconds())
-	add("version", float64(version))
 	if c.coord.Aggregate.Privacy != nil {
 		add("clipped", float64(res.Clipped))
 		add("noise_stddev", res.NoiseStddev)
@@ -297,6 +296,7 @@ func (c *Coordinator) report(round, version uint64, clients int, ok bool, res ag
 			add(m, sum/weight)
 		}
 	}
+	add("version", float64(version)) // last: a report is complete with it
 	return out
 }
 
