@@ -59,7 +59,7 @@ type LocalTrainer struct {
 
 	trainer   *fltrain.Trainer // used by the watch goroutine only, for trainerOf
 	trainerOf model.Layout
-	lastRound uint64           // the watch goroutine's
+	lastRound uint64 // the watch goroutine's
 
 	startOnce sync.Once
 	closeOnce sync.Once

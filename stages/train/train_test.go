@@ -126,7 +126,11 @@ func TestTrainsWhenSelected(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestTrainer(t, func(c *Config) { c.Epochs = 3; c.Quantization = QuantizeFloat16; c.MinTrainTime = 50 * time.Millisecond })
+			s := newTestTrainer(t, func(c *Config) {
+				c.Epochs = 3
+				c.Quantization = QuantizeFloat16
+				c.MinTrainTime = 50 * time.Millisecond
+			})
 			if _, err := s.Process(context.Background(), reading.NewMessage(readingsMessage(time.Unix(0, 0), rows))); err != nil {
 				t.Fatal(err)
 			}
