@@ -37,6 +37,14 @@ func main() {
 	doc := flag.String("doc", "", "rewrite the federated-averaging section of this Markdown file")
 	plotPath := flag.String("plot", "", "write the accuracy plot here (PNG)")
 	command := flag.String("command", "make bench-fedavg", "command to quote in the report")
+	doSweep := flag.Bool("sweep", false, "instead of the report: run every setting with every rate of -lr-grid and every seed of -seeds to the target and print rounds to the target (mean, spread); writes neither -results nor -doc")
+	seeds := flag.String("seeds", "1", "with -sweep: seeds (data split, initial model, sampling, training), e.g. 1,2,3,4,5")
+	fraction := flag.Float64("fraction", 0.1, "with -sweep: client fraction C (0.01 of 100 clients: one client a round, the paper's C=0)")
+	batch := flag.Int("batch", 10, "with -sweep: local minibatch size B (0: the whole local data set, B=∞)")
+	epochs := flag.Int("epochs", 1, "with -sweep: local epochs E")
+	initFlag := flag.String("init", "glorot", "with -sweep: initial weights, glorot (uniform ±√(6/(in+out)), zero biases) or normal:σ (normal truncated at 2σ, biases -init-bias)")
+	initBias := flag.Float64("init-bias", 0, "with -sweep and -init normal:σ: every initial bias")
+	pixels := flag.String("pixels", "unit", "with -sweep: pixel scaling, unit ([0,1]), byte ([0,255]) or standard ((x−0.1307)/0.3081)")
 	flag.Parse()
 
 	cfg := config{
@@ -44,6 +52,24 @@ func main() {
 		gridToTarget: *gridToTarget, lr: parsePairs(*lr), maxRounds: parsePairs(*maxRounds), budget: *budget, target: *target, seed: *seed,
 		results: *results, doc: *doc, plot: *plotPath, command: *command,
 	}
+	v := variant{fraction: *fraction, batch: *batch, epochs: *epochs, init: *initFlag, initBias: *initBias, pixels: *pixels}
+	for _, s := range splitList(*seeds) {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchfedavg: -seeds: %q is not a seed\n", s)
+			os.Exit(2)
+		}
+		v.seeds = append(v.seeds, n)
+	}
+	if err := v.check(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchfedavg:", err)
+		os.Exit(2)
+	}
+	if !*doSweep && (!v.isPaper() || len(v.seeds) != 1 || v.seeds[0] != 1) {
+		fmt.Fprintln(os.Stderr, "benchfedavg: -seeds, -fraction, -batch, -epochs, -init and -pixels change the paper's setting: use them with -sweep (the report keeps -seed)")
+		os.Exit(2)
+	}
+	cfg.sweep, cfg.variant = *doSweep, v
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "benchfedavg:", err)
 		os.Exit(1)
@@ -62,6 +88,8 @@ type config struct {
 	seed               uint64
 	results, doc, plot string
 	command            string
+	sweep              bool
+	variant            variant
 }
 
 // Trial is one learning rate of the grid.
@@ -98,6 +126,9 @@ func run(ctx context.Context, cfg config) error {
 	trainSet, testSet, err := mnist.Load(dir)
 	if err != nil {
 		return err
+	}
+	if cfg.sweep {
+		return sweep(ctx, os.Stdout, cfg, cfg.variant, trainSet, testSet)
 	}
 	iid, err := mnist.SplitIID(trainSet, 100, cfg.seed)
 	if err != nil {
