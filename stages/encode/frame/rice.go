@@ -3,6 +3,7 @@ package frame
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 // Rice coding of an integer stream: value z is written as q = z>>k one bits, a
@@ -77,25 +78,103 @@ func chooseRice(zs []uint64) (k uint, size int) {
 }
 
 // appendRice writes zs Rice coded with parameter k (without the k byte).
+// Each code goes into the bit accumulator acc (n < 8 bits pending), whose
+// 8 bytes are stored at pos, which then moves past the whole bytes: no branch
+// per value but for codes over 57 bits (escapes, large parameters), which
+// riceLong writes in parts. The buffer grows by chunks of values, with room
+// for their longest codes and the 8-byte stores.
 func appendRice(dst []byte, zs []uint64, k uint) []byte {
-	var w bitWriter
-	w.dst = dst
-	mask := uint64(1)<<k - 1
-	for _, z := range zs {
-		q := z >> k
-		switch {
-		case q < riceEscape && q+1+uint64(k) <= 64:
-			// q ones, a zero, then the k low bits, in one write.
-			w.write(uint64(1)<<q-1|(z&mask)<<(q+1), uint(q)+1+k)
-		case q < riceEscape:
-			w.write(uint64(1)<<q-1, uint(q)+1)
-			w.write(z&mask, k)
-		default:
-			w.write(1<<riceEscape-1, riceEscape)
-			w.write(z, 64)
+	const chunk = 256
+	const maxCodeBytes = (riceEscape + 64 + 7) / 8
+	var acc uint64
+	var n uint
+	for len(zs) > 0 {
+		part := zs[:min(len(zs), chunk)]
+		zs = zs[len(part):]
+		pos := len(dst)
+		buf := slices.Grow(dst, len(part)*maxCodeBytes+8)
+		buf = buf[:cap(buf)]
+		for len(part) > 0 {
+			var done int
+			done, pos, acc, n = riceShort(buf, pos, acc, n, part, k)
+			part = part[done:]
+			if len(part) > 0 {
+				pos, acc, n = riceLong(buf, pos, acc, n, part[0], k)
+				part = part[1:]
+			}
 		}
+		dst = buf[:pos]
 	}
-	return w.flush()
+	if n > 0 {
+		dst = append(dst, byte(acc))
+	}
+	return dst
+}
+
+// riceShort writes the codes of zs with parameter k to buf from byte pos
+// on (acc holding n < 8 pending bits) until one is longer than 57 bits, and
+// returns how many it wrote and the new pos, acc and n. buf has room for
+// 12 bytes per value and 8 more. It runs in BMI2 assembly where the CPU has
+// it.
+func riceShort(buf []byte, pos int, acc uint64, n uint, zs []uint64, k uint) (int, int, uint64, uint) {
+	if haveRiceAsm && len(zs) > 0 && pos+12*len(zs)+8 <= len(buf) {
+		return riceShortBMI2(&buf[0], pos, acc, n, &zs[0], len(zs), k)
+	}
+	return riceShortGo(buf, pos, acc, n, zs, k)
+}
+
+// riceShortGo is riceShort in Go.
+func riceShortGo(buf []byte, pos int, acc uint64, n uint, zs []uint64, k uint) (int, int, uint64, uint) {
+	k &= 63
+	mask := uint64(1)<<k - 1
+	for i, z := range zs {
+		q := z >> k
+		if q >= riceEscape || q+1+uint64(k) > 57 {
+			return i, pos, acc, n
+		}
+		// q ones, a zero, then the k low bits, in one store.
+		acc |= (uint64(1)<<q - 1 | (z&mask)<<((q+1)&63)) << (n & 63)
+		n += uint(q) + 1 + k
+		binary.LittleEndian.PutUint64(buf[pos:], acc)
+		pos += int(n >> 3)
+		acc = acc >> (n &^ 7 & 63) &^ (0 - uint64(n>>6)) // n = 64: nothing left
+		n &= 7
+	}
+	return len(zs), pos, acc, n
+}
+
+// riceLong writes the code of z with parameter k as riceShort does when it
+// is longer than 57 bits: the unary part (or the escape's 32 one bits), then
+// the rest in two parts of at most 32 bits.
+func riceLong(buf []byte, pos int, acc uint64, n uint, z uint64, k uint) (int, uint64, uint) {
+	q := z >> k
+	var head uint64 // the unary part and its zero bit, or the escape
+	var headBits uint
+	var tail [2]uint64 // the rest, in up to two parts of at most 32 bits
+	var tailBits [2]uint
+	if q < riceEscape {
+		head, headBits = uint64(1)<<q-1, uint(q)+1
+		low := z & (uint64(1)<<k - 1)
+		tail[0], tailBits[0] = low&(1<<32-1), min(k, 32)
+		tail[1], tailBits[1] = low>>32, k-min(k, 32)
+	} else {
+		head, headBits = 1<<riceEscape-1, riceEscape
+		tail[0], tailBits[0] = z&(1<<32-1), 32
+		tail[1], tailBits[1] = z>>32, 32
+	}
+	for j, v := range [3]uint64{head, tail[0], tail[1]} {
+		w := headBits
+		if j > 0 {
+			w = tailBits[j-1]
+		}
+		acc |= v << n
+		n += w
+		binary.LittleEndian.PutUint64(buf[pos:], acc)
+		pos += int(n >> 3)
+		acc = acc >> (n &^ 7 & 63) &^ (0 - uint64(n>>6))
+		n &= 7
+	}
+	return pos, acc, n
 }
 
 // readRice fills zs from a Rice coded stream with parameter k at the start of
@@ -272,31 +351,4 @@ func readUnary(src []byte, zs []uint64, bp uint) (int, uint) {
 		}
 	}
 	return i, start
-}
-
-// bitWriter appends bits least significant first.
-type bitWriter struct {
-	dst []byte
-	acc uint64
-	n   uint
-}
-
-// write appends the low w bits of v (w <= 64; v has no bits above w).
-func (w *bitWriter) write(v uint64, width uint) {
-	w.acc |= v << w.n // shifts of 64 or more give 0
-	if w.n+width >= 64 {
-		w.dst = binary.LittleEndian.AppendUint64(w.dst, w.acc)
-		w.acc = v >> (64 - w.n)
-		w.n = w.n + width - 64
-	} else {
-		w.n += width
-	}
-}
-
-func (w *bitWriter) flush() []byte {
-	for ; w.n > 0; w.n -= min(w.n, 8) {
-		w.dst = append(w.dst, byte(w.acc))
-		w.acc >>= 8
-	}
-	return w.dst
 }

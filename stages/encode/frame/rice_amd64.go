@@ -15,3 +15,11 @@ var haveRiceAsm = cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 //
 //go:noescape
 func riceDivBMI2(src *byte, srcLen int, k uint, k0 int64, div float64, vals *float64, n int) (done int, bitPos uint, last int64)
+
+// riceShortBMI2 is riceShortGo in BMI2 assembly (rice_amd64.s): it writes the
+// Rice codes of zs[0..cnt) with parameter k to buf from byte pos on (acc
+// holding n < 8 pending bits) until one is longer than 57 bits, and returns
+// how many it wrote and the new pos, acc and n.
+//
+//go:noescape
+func riceShortBMI2(buf *byte, pos int, acc uint64, n uint, zs *uint64, cnt int, k uint) (done, newPos int, newAcc uint64, newN uint)

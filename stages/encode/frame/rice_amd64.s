@@ -86,3 +86,60 @@ done:
 	MOVQ DX, bitPos+64(FP)
 	MOVQ R10, last+72(FP)
 	RET
+
+// func riceShortBMI2(buf *byte, pos int, acc uint64, n uint, zs *uint64, cnt int, k uint) (done, newPos int, newAcc uint64, newN uint)
+//
+// Per value z: q = z >> k; stop if q >= 32 or q + 1 + k > 57; the code is q
+// one bits (BZHI of all ones), a zero bit and the k low bits of z (BZHI),
+// shifted by n into acc; the 8 bytes of acc are stored at pos, pos moves by
+// the whole bytes and acc drops them (in two shifts of at most 32 bits, so
+// that all 64 go when n reaches 64).
+TEXT ·riceShortBMI2(SB), NOSPLIT, $0-88
+	MOVQ buf+0(FP), DI
+	MOVQ pos+8(FP), DX
+	MOVQ acc+16(FP), AX
+	MOVQ n+24(FP), BX
+	MOVQ zs+32(FP), SI
+	MOVQ cnt+40(FP), R12
+	LEAQ (SI)(R12*8), R12     // end of zs
+	MOVQ k+48(FP), R9
+	MOVQ SI, R8               // start of zs
+
+enc:
+	CMPQ SI, R12
+	JAE  encdone
+	MOVQ (SI), R10            // z
+	SHRXQ R9, R10, CX         // q
+	CMPQ CX, $32
+	JAE  encdone
+	LEAQ 1(CX)(R9*1), R13     // code length
+	CMPQ R13, $57
+	JA   encdone
+	MOVQ $-1, R11
+	BZHIQ CX, R11, R11        // q one bits
+	BZHIQ R9, R10, R10        // k low bits of z
+	INCQ CX
+	SHLXQ CX, R10, R10
+	ORQ  R11, R10             // the code
+	SHLXQ BX, R10, R10
+	ORQ  R10, AX
+	ADDQ R13, BX
+	MOVQ AX, (DI)(DX*1)
+	MOVQ BX, R13
+	SHRQ $3, R13
+	ADDQ R13, DX              // pos += n / 8
+	SHLQ $2, R13
+	SHRXQ R13, AX, AX
+	SHRXQ R13, AX, AX         // acc >>= 8 × (n / 8)
+	ANDQ $7, BX
+	ADDQ $8, SI
+	JMP  enc
+
+encdone:
+	SUBQ R8, SI
+	SHRQ $3, SI
+	MOVQ SI, done+56(FP)
+	MOVQ DX, newPos+64(FP)
+	MOVQ AX, newAcc+72(FP)
+	MOVQ BX, newN+80(FP)
+	RET

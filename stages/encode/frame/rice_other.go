@@ -9,3 +9,8 @@ var haveRiceAsm = false
 func riceDivBMI2(src *byte, srcLen int, k uint, k0 int64, div float64, vals *float64, n int) (done int, bitPos uint, last int64) {
 	panic("frame: riceDivBMI2 without BMI2")
 }
+
+// riceShortBMI2 is never called where haveRiceAsm is false.
+func riceShortBMI2(buf *byte, pos int, acc uint64, n uint, zs *uint64, cnt int, k uint) (done, newPos int, newAcc uint64, newN uint) {
+	panic("frame: riceShortBMI2 without BMI2")
+}
