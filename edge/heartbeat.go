@@ -185,7 +185,7 @@ func (h *Heartbeater) Publish(ctx context.Context, hb fleet.Heartbeat) error {
 	}
 	msg := message.NewMessage(watermill.NewUUID(), data)
 	msg.SetContext(ctx)
-	msg.Metadata.Set("edgeflow-node", hb.NodeID)
+	msg.Metadata.Set(fleet.MetaNode, hb.NodeID)
 	msg.Metadata.Set("content-type", fleet.HeartbeatContentType)
 	if pc, ok := h.cfg.Publisher.(interface {
 		PublishContext(context.Context, string, ...*message.Message) error
@@ -227,16 +227,11 @@ func (h *Heartbeater) Run(ctx context.Context) error {
 
 // HeartbeatTopicConfig is the topic-level configuration of a heartbeat topic
 // the node creates: compacted, so the topic keeps each node's latest.
-var HeartbeatTopicConfig = map[string]string{"cleanup.policy": "compact"}
+var HeartbeatTopicConfig = fleet.CompactedTopicConfig
 
 // HeartbeatKey is a kafkabus KeyFunc for heartbeats: the node id from the
 // edgeflow-node metadata, so a compacted topic keeps each node's latest.
-func HeartbeatKey(_ string, msg *message.Message) []byte {
-	if id := msg.Metadata.Get("edgeflow-node"); id != "" {
-		return []byte(id)
-	}
-	return nil
-}
+func HeartbeatKey(topic string, msg *message.Message) []byte { return fleet.NodeKey(topic, msg) }
 
 // Validate checks the heartbeat section of a node file.
 func (s HeartbeatSettings) Validate() error {

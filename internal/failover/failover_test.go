@@ -427,7 +427,28 @@ func TestFailover(t *testing.T) {
 	if len(lostBeforeKill) > 0 {
 		t.Errorf("%d readings acknowledged before the kill lost, e.g. %v", len(lostBeforeKill), lostBeforeKill[:min(5, len(lostBeforeKill))])
 	}
-	// The survivors drain cleanly.
+	// The killed node comes back on its data dir: it reads its latest
+	// assignment (empty) and runs nothing; the moved tasks stay where they are.
+	restarted := start(t, dir, victim+"-restarted", "run", "--node-id", victim, "--labels", "zone=a", "--brokers", broker,
+		"--data-dir", filepath.Join(dir, victim), "--assignments", "--pipelines-dir", pipelinesDir,
+		"--assignment-topic", assignTopic, "--heartbeat-interval", heartbeatInterval.String(), "--heartbeat-topic", hbTopic,
+		"--drain-timeout", "5s")
+	waitUntil(t, 20*time.Second, "the restarted node up", func() bool {
+		for _, v := range tracker.Nodes(time.Now()) {
+			if v.Heartbeat.NodeID == victim && v.Up {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(3 * heartbeatInterval)
+	for task, ns := range runningOn() {
+		if len(ns) != 1 || (slices.Contains(moved, task) && ns[0] != newNodes[task]) {
+			t.Errorf("after %s restarted, task %s runs on %v; want it left on %s", victim, task, ns, newNodes[task])
+		}
+	}
+	// Every node drains cleanly.
+	restarted.stop()
 	for id, p := range nodes {
 		if id != victim {
 			p.stop()
