@@ -352,7 +352,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	stopTicker := make(chan struct{})
 	tickerDone := make(chan struct{})
-	go r.flushLoop(abortCtx, ctx, stopTicker, tickerDone)
+	go r.flushLoop(abortCtx, ctx, subs, stopTicker, tickerDone)
 
 	var errs []error
 	if !ended {
@@ -464,8 +464,11 @@ func (r *Runner) awaitOrAbort(ctx context.Context, done <-chan struct{}, abort c
 // flushLoop flushes buffering processors every flush interval: what is due
 // while the pipeline runs, everything once draining starts (runCtx ended), so
 // that sources waiting for their messages' data to be written get their answer
-// without waiting for the stages' own deadlines (the encoder's max_age).
-func (r *Runner) flushLoop(ctx, runCtx context.Context, stop <-chan struct{}, done chan<- struct{}) {
+// without waiting for the stages' own deadlines (the encoder's max_age). That
+// flush waits until the messages the sources handed over before the drain were
+// processed (none is taken after): it then holds all their data, and a
+// buffering stage emits one last block, not that block and a straggler.
+func (r *Runner) flushLoop(ctx, runCtx context.Context, subs []*sourceSubscriber, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	hasFlusher := false
 	for _, p := range r.procs {
@@ -488,6 +491,15 @@ func (r *Runner) flushLoop(ctx, runCtx context.Context, stop <-chan struct{}, do
 			_ = r.flush(ctx, stages.FlushAll, false)
 		case <-draining:
 			mode, draining = stages.FlushAll, nil
+			for _, s := range subs {
+				select {
+				case <-s.quiet():
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
 			_ = r.flush(ctx, mode, false)
 		case <-t.C:
 			_ = r.flush(ctx, mode, false) // flush logs its own failures

@@ -59,6 +59,12 @@ type sourceSubscriber struct {
 	done     chan struct{}      // closed when Read returned
 	err      error              // Read's result, valid after done
 	started  bool
+
+	// Hand-overs under way (handed to the router and not processed yet); once
+	// readCtx ended no new one starts, and quietC is closed when the last ends.
+	busyMu sync.Mutex
+	busy   int
+	quietC chan struct{}
 }
 
 func newSourceSubscriber(step Step, src stages.Source, pipeline string, counters *stageCounters, readCtx, abortCtx context.Context, window int) *sourceSubscriber {
@@ -182,6 +188,10 @@ func (s *sourceSubscriber) submitInput(ctx context.Context, msg *message.Message
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if !s.beginHandOver() {
+		return nil, errSourceStopped
+	}
+	defer s.endHandOver()
 	// A message that already has an outcome (a source re-emitting the message it
 	// got a nack for) or was not made by message.NewMessage cannot carry a new
 	// one: hand over a copy with the same UUID, metadata and payload.
@@ -213,6 +223,48 @@ func (s *sourceSubscriber) submitInput(ctx context.Context, msg *message.Message
 	}
 	return in, nil
 }
+
+// beginHandOver counts a hand-over that starts, unless the run context ended:
+// once the pipeline drains, no message enters it any more, so the flush that
+// begins the drain holds everything the sources handed over.
+func (s *sourceSubscriber) beginHandOver() bool {
+	s.busyMu.Lock()
+	defer s.busyMu.Unlock()
+	if s.readCtx.Err() != nil {
+		return false
+	}
+	s.busy++
+	return true
+}
+
+// endHandOver counts a hand-over that ended: the message was processed, or
+// never reached the router.
+func (s *sourceSubscriber) endHandOver() {
+	s.busyMu.Lock()
+	defer s.busyMu.Unlock()
+	s.busy--
+	if s.busy == 0 && s.quietC != nil {
+		close(s.quietC)
+		s.quietC = nil
+	}
+}
+
+// quiet returns a channel closed once no hand-over is under way. Called after
+// the run context ended, when none can start, it is closed once the messages
+// already handed over were processed.
+func (s *sourceSubscriber) quiet() <-chan struct{} {
+	s.busyMu.Lock()
+	defer s.busyMu.Unlock()
+	if s.busy == 0 {
+		return closedChan
+	}
+	if s.quietC == nil {
+		s.quietC = make(chan struct{})
+	}
+	return s.quietC
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // handOver sends msg to the router.
 func (s *sourceSubscriber) handOver(ctx context.Context, msg *message.Message, in *sourceInput) error {
