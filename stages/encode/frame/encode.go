@@ -507,9 +507,9 @@ func (e *Encoder) appendCorrections(dst []byte) []byte {
 	return e.appendInts(dst, e.cs)
 }
 
-// scaleDecimal is scaleValues for the decimal transform, in loops of their
-// own: the integers and corrections of vals at scale 10^D (four at a time
-// with AVX2 where the CPU has it), then the deltas and the range of the
+// scaleDecimal is scaleValues for the decimal transform, in a loop of its
+// own (four values at a time with AVX2 where the CPU has it): the integers
+// and corrections of vals at scale 10^D, the deltas and the range of the
 // integers. Rounding adds and subtracts 1.5 × 2^52, which rounds to the
 // nearest even integer as math.RoundToEven does, for |s| < 2^51; larger
 // products take math.RoundToEven.
@@ -520,17 +520,20 @@ func (e *Encoder) scaleDecimal(vals []float64, scale float64) int {
 	kDeltas := grow(e.kDeltas, n)[:n]
 	const round = 3 << 51 // 1.5 × 2^52: adding it leaves the integer in the low bits
 	ncorr := 0
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	var prev int64
 	for i := 0; i < n; {
 		if haveScaleAsm && n-i >= 4 {
-			done, nc := scaleDecimalAVX2(&vals[i], (n-i)&^3, scale, &ks[i], &cs[i])
+			lohi := [8]int64{lo, lo, lo, lo, hi, hi, hi, hi}
+			done, nc := scaleDecimalAVX2(&vals[i], (n-i)&^3, scale, &ks[i], &cs[i], &kDeltas[i], prev, &lohi)
+			lo, hi = min(lo, lohi[0], lohi[1], lohi[2], lohi[3]), max(hi, lohi[4], lohi[5], lohi[6], lohi[7])
 			i += done
 			ncorr += nc
+			if i > 0 {
+				prev = ks[i-1]
+			}
 		}
 		// The group of four the vector loop left, or the last values.
-		var prev int64
-		if i > 0 {
-			prev = ks[i-1]
-		}
 		for end := min(n, i+4); i < end; i++ {
 			v := vals[i]
 			s := v * scale
@@ -544,15 +547,10 @@ func (e *Encoder) scaleDecimal(vals []float64, scale float64) int {
 			ncorr += int(b2u(c != 0))
 			cs[i] = c
 			ks[i] = k
+			kDeltas[i] = zigzag(k - prev)
+			lo, hi = min(lo, k), max(hi, k)
 			prev = k
 		}
-	}
-	var prev int64
-	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for i, k := range ks {
-		kDeltas[i] = zigzag(k - prev)
-		lo, hi = min(lo, k), max(hi, k)
-		prev = k
 	}
 	e.ks, e.kDeltas, e.cs, e.ncorr, e.kLo, e.kHi = ks, kDeltas, cs, ncorr, lo, hi
 	return ncorr

@@ -7,13 +7,22 @@
 
 #include "textflag.h"
 
-// func scaleDecimalAVX2(vals *float64, n int, scale float64, ks *int64, cs *uint64) (done, ncorr int)
-TEXT ·scaleDecimalAVX2(SB), NOSPLIT, $0-56
+// func scaleDecimalAVX2(vals *float64, n int, scale float64, ks *int64, cs, kDeltas *uint64, prev int64, lohi *[8]int64) (done, ncorr int)
+//
+// kDeltas[i] = zigzag(ks[i] − ks[i−1]), the previous integer of the first
+// value being prev; lohi holds four running minima then four maxima of the
+// integers, updated.
+TEXT ·scaleDecimalAVX2(SB), NOSPLIT, $0-80
 	MOVQ vals+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSD scale+16(FP), Y15
 	MOVQ ks+24(FP), DI
 	MOVQ cs+32(FP), R8
+	MOVQ kDeltas+40(FP), R9
+	VPBROADCASTQ prev+48(FP), Y10 // lane 0: the integer before the group
+	MOVQ lohi+56(FP), R10
+	VMOVDQU (R10), Y8            // minima
+	VMOVDQU 32(R10), Y9          // maxima
 	MOVQ $0x4338000000000000, DX // 1.5 × 2^52
 	MOVQ DX, X14
 	VPBROADCASTQ X14, Y14
@@ -42,21 +51,35 @@ loop:
 	VPSUBQ Y14, Y4, Y6           // k
 	VMOVDQU Y6, (DI)(AX*8)
 	VDIVPD Y15, Y5, Y7           // k / scale
-	VPSUBQ Y7, Y0, Y8            // c = bits(v) − bits(k / scale)
-	VPCMPGTQ Y8, Y11, Y9         // c < 0
-	VPSLLQ $1, Y8, Y10
-	VPXOR Y9, Y10, Y10           // zigzag(c)
-	VMOVDQU Y10, (R8)(AX*8)
-	VPCMPEQQ Y11, Y10, Y9
-	VMOVMSKPD Y9, DX
+	VPSUBQ Y7, Y0, Y3            // c = bits(v) − bits(k / scale)
+	VPCMPGTQ Y3, Y11, Y2         // c < 0
+	VPSLLQ $1, Y3, Y4
+	VPXOR Y2, Y4, Y4             // zigzag(c)
+	VMOVDQU Y4, (R8)(AX*8)
+	VPCMPEQQ Y11, Y4, Y7
+	VMOVMSKPD Y7, DX
 	POPCNTL DX, DX               // zero corrections
+	VPERMQ $0x93, Y6, Y7         // k3, k0, k1, k2
+	VPBLENDD $0x03, Y10, Y7, Y10 // the previous integer of each lane
+	VPSUBQ Y10, Y6, Y10          // deltas
+	VPCMPGTQ Y10, Y11, Y5
+	VPSLLQ $1, Y10, Y10
+	VPXOR Y5, Y10, Y10           // zigzag(deltas)
+	VMOVDQU Y10, (R9)(AX*8)
+	VMOVDQA Y7, Y10              // lane 0: k3, for the next group
+	VPCMPGTQ Y6, Y8, Y5          // min > k
+	VBLENDVPD Y5, Y6, Y8, Y8
+	VPCMPGTQ Y9, Y6, Y5          // k > max
+	VBLENDVPD Y5, Y6, Y9, Y9
 	ADDQ $4, BX
 	SUBQ DX, BX
 	ADDQ $4, AX
 	JMP  loop
 
 done:
+	VMOVDQU Y8, (R10)
+	VMOVDQU Y9, 32(R10)
 	VZEROUPPER
-	MOVQ AX, done+40(FP)
-	MOVQ BX, ncorr+48(FP)
+	MOVQ AX, done+64(FP)
+	MOVQ BX, ncorr+72(FP)
 	RET
