@@ -22,9 +22,11 @@ import (
 )
 
 // AssignmentWriter is where the scheduler's decisions go: one node's full
-// desired set of tasks. KafkaAssignments writes them to the assignment topic.
+// desired set of tasks, and the status (the tasks that wait and why).
+// KafkaAssignments writes them to the assignment and status topics.
 type AssignmentWriter interface {
 	WriteAssignment(ctx context.Context, a fleet.Assignment) error
+	WriteStatus(ctx context.Context, st fleet.SchedulerStatus) error
 }
 
 // Config configures a Scheduler. Planner, Tracker and Writer are required.
@@ -49,6 +51,8 @@ type Scheduler struct {
 	assigned   map[string]string // task id → node id
 	pending    map[string]string // task id → why it waits
 	published  map[string]string // node id → fingerprint of the set last written ("": none)
+	status     string            // fingerprint of the pending list last written
+	statusOK   bool              // a status was written
 	generation uint64
 }
 
@@ -267,6 +271,18 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		rep.Written = append(rep.Written, a.NodeID)
 	}
 	rep.Generation = s.generation
+	pending := make([]fleet.PendingTask, 0, len(rep.Pending))
+	for _, p := range rep.Pending {
+		pending = append(pending, fleet.PendingTask{ID: p.TaskID, Reason: p.Reason})
+	}
+	if fp, _ := json.Marshal(pending); !s.statusOK || string(fp) != s.status {
+		st := fleet.SchedulerStatus{Schema: fleet.StatusSchemaVersion, Time: now.UTC(), Generation: s.generation, Pending: pending}
+		if err := s.cfg.Writer.WriteStatus(ctx, st); err != nil {
+			errs = append(errs, fmt.Errorf("status: %w", err))
+		} else {
+			s.status, s.statusOK = string(fp), true
+		}
+	}
 	return rep, errors.Join(errs...)
 }
 
@@ -472,24 +488,58 @@ func subscriptionClosed(ctx context.Context, topic string) error {
 	return errors.New("scheduler: subscription to " + topic + " closed")
 }
 
-// KafkaAssignments writes assignments to a topic through a publisher keyed by
-// fleet.NodeKey (kafkabus.PublisherConfig{Key: fleet.NodeKey}).
+// KafkaAssignments writes assignments and the status to their topics through
+// a publisher keyed by RecordKey (kafkabus.PublisherConfig{Key: schedule.RecordKey}).
 type KafkaAssignments struct {
-	Publisher message.Publisher
-	Topic     string // default edgeflow.assignments
+	Publisher   message.Publisher
+	Topic       string // default edgeflow.assignments
+	StatusTopic string // default edgeflow.schedule
+}
+
+// metaRecordKey holds the key of a record the scheduler writes.
+const metaRecordKey = "edgeflow-key"
+
+// RecordKey is the kafkabus KeyFunc of the scheduler's publisher: the node id
+// of an assignment, fleet.StatusKey for the status.
+func RecordKey(_ string, msg *message.Message) []byte {
+	if k := msg.Metadata.Get(metaRecordKey); k != "" {
+		return []byte(k)
+	}
+	return fleet.NodeKey("", msg)
 }
 
 // WriteAssignment publishes a as JSON with the edgeflow-node and content-type headers.
 func (k KafkaAssignments) WriteAssignment(ctx context.Context, a fleet.Assignment) error {
-	data, err := json.Marshal(a)
+	msg, err := newRecord(ctx, a, fleet.AssignmentContentType)
 	if err != nil {
 		return err
 	}
+	msg.Metadata.Set(fleet.MetaNode, a.NodeID)
+	return k.publish(ctx, cmp.Or(k.Topic, fleet.AssignmentTopic), msg)
+}
+
+// WriteStatus publishes st keyed fleet.StatusKey.
+func (k KafkaAssignments) WriteStatus(ctx context.Context, st fleet.SchedulerStatus) error {
+	msg, err := newRecord(ctx, st, fleet.StatusContentType)
+	if err != nil {
+		return err
+	}
+	msg.Metadata.Set(metaRecordKey, fleet.StatusKey)
+	return k.publish(ctx, cmp.Or(k.StatusTopic, fleet.StatusTopic), msg)
+}
+
+func newRecord(ctx context.Context, v any, contentType string) (*message.Message, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
 	msg := message.NewMessage(watermill.NewUUID(), data)
 	msg.SetContext(ctx)
-	msg.Metadata.Set(fleet.MetaNode, a.NodeID)
-	msg.Metadata.Set("content-type", fleet.AssignmentContentType)
-	topic := cmp.Or(k.Topic, fleet.AssignmentTopic)
+	msg.Metadata.Set("content-type", contentType)
+	return msg, nil
+}
+
+func (k KafkaAssignments) publish(ctx context.Context, topic string, msg *message.Message) error {
 	if pc, ok := k.Publisher.(interface {
 		PublishContext(context.Context, string, ...*message.Message) error
 	}); ok {

@@ -33,8 +33,9 @@ func (c *fakeClock) Add(d time.Duration) {
 // recordingWriter keeps every assignment written, and the latest per node.
 type recordingWriter struct {
 	mu     sync.Mutex
-	all    []fleet.Assignment
-	latest map[string][]string
+	all      []fleet.Assignment
+	latest   map[string][]string
+	statuses []fleet.SchedulerStatus
 }
 
 func (w *recordingWriter) WriteAssignment(_ context.Context, a fleet.Assignment) error {
@@ -49,6 +50,13 @@ func (w *recordingWriter) WriteAssignment(_ context.Context, a fleet.Assignment)
 		ids = append(ids, t.ID)
 	}
 	w.latest[a.NodeID] = ids
+	return nil
+}
+
+func (w *recordingWriter) WriteStatus(_ context.Context, st fleet.SchedulerStatus) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.statuses = append(w.statuses, st)
 	return nil
 }
 
@@ -135,6 +143,12 @@ func TestRoundPlacesMovesAndWaits(t *testing.T) {
 	rep, _ = s.Round(context.Background())
 	if len(rep.Pending) != 1 || rep.Pending[0].TaskID != "d" || !strings.Contains(rep.Pending[0].Reason, "3 insufficient cpu") {
 		t.Fatalf("pending: %+v", rep.Pending)
+	}
+	// The status is written when the pending list changes: empty after the
+	// first round, then with d.
+	if n := len(w.statuses); n != 2 || len(w.statuses[0].Pending) != 0 || w.statuses[1].Pending[0].ID != "d" ||
+		w.statuses[1].Pending[0].Reason != rep.Pending[0].Reason {
+		t.Fatalf("statuses written: %+v", w.statuses)
 	}
 
 	// The node running a goes silent past the timeout: its assignment is

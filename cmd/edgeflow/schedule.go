@@ -21,7 +21,8 @@ edgeflow.tasks (edgeflow tasks submit) and the nodes' heartbeats from
 edgeflow.heartbeats, places every task on a node that is up and has the
 capacity (minus the requests of the tasks it already runs), the labels and the
 accelerator the task asks for, and writes each node's full set of tasks to
-edgeflow.assignments, keyed by the node id. Nodes started with
+edgeflow.assignments, keyed by the node id, and the tasks that wait, with the
+reason, to edgeflow.schedule (edgeflow tasks list shows them). Nodes started with
 edgeflow run --assignments start and stop pipelines to match.
 
 When a node stops sending heartbeats for --timeout, its tasks move to other
@@ -56,6 +57,7 @@ func runSchedule(ctx context.Context, args []string, stdio stdio) error {
 	taskTopic := fs.String("task-topic", fleet.TaskTopic, "Kafka `topic` of the tasks")
 	heartbeatTopic := fs.String("heartbeat-topic", fleet.HeartbeatTopic, "Kafka `topic` of the heartbeats")
 	assignmentTopic := fs.String("assignment-topic", fleet.AssignmentTopic, "Kafka `topic` of the assignments")
+	statusTopic := fs.String("status-topic", fleet.StatusTopic, "Kafka `topic` of the scheduler's status (the tasks that wait and why)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -68,7 +70,7 @@ func runSchedule(ctx context.Context, args []string, stdio stdio) error {
 	if *timeout <= 0 || *settle < 0 || *interval <= 0 {
 		return usageErr(errors.New("--timeout and --interval must be positive and --settle not negative"))
 	}
-	for _, t := range []struct{ flag, topic string }{{"--task-topic", *taskTopic}, {"--heartbeat-topic", *heartbeatTopic}, {"--assignment-topic", *assignmentTopic}} {
+	for _, t := range []struct{ flag, topic string }{{"--task-topic", *taskTopic}, {"--heartbeat-topic", *heartbeatTopic}, {"--assignment-topic", *assignmentTopic}, {"--status-topic", *statusTopic}} {
 		if err := kafkabus.ValidateTopic(t.topic); err != nil {
 			return usageErr(fmt.Errorf("%s: %w", t.flag, err))
 		}
@@ -97,7 +99,7 @@ func runSchedule(ctx context.Context, args []string, stdio stdio) error {
 		return err
 	}
 	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: brokers, ClientID: "edgeflow-schedule",
-		Key: fleet.NodeKey, TopicConfig: fleet.CompactedTopicConfig, WriteTimeout: 10 * time.Second})
+		Key: schedule.RecordKey, TopicConfig: fleet.CompactedTopicConfig, WriteTimeout: 10 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -109,7 +111,7 @@ func runSchedule(ctx context.Context, args []string, stdio stdio) error {
 	}
 	defer sub.Close()
 	sched, err = schedule.New(schedule.Config{Planner: planner, Tracker: tracker, Logger: logger,
-		Writer: schedule.KafkaAssignments{Publisher: pub, Topic: *assignmentTopic}})
+		Writer: schedule.KafkaAssignments{Publisher: pub, Topic: *assignmentTopic, StatusTopic: *statusTopic}})
 	if err != nil {
 		return err
 	}

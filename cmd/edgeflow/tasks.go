@@ -30,7 +30,8 @@ FILE:LINE: tasks[i] (id): field: message, and nothing is sent) and writes each
 task to the task topic, keyed by its id: a task submitted again replaces the
 one with its id. delete writes an empty record (a tombstone) for each id; the
 scheduler then stops the task. list reads the task and assignment topics for
---wait and prints every task with the node it is assigned to, or "pending".
+--wait and prints every task with the node it is assigned to, or "pending" and
+why (from the scheduler's status on edgeflow.schedule).
 
 The file format (docs/scheduling.md):
 
@@ -67,6 +68,7 @@ func runTasks(ctx context.Context, args []string, stdio stdio) error {
 	brokersFlag := fs.String("brokers", "", "comma-separated Kafka bootstrap brokers (default $EDGEFLOW_BROKERS, else 127.0.0.1:9092)")
 	taskTopic := fs.String("task-topic", fleet.TaskTopic, "Kafka `topic` of the tasks")
 	assignmentTopic := fs.String("assignment-topic", fleet.AssignmentTopic, "Kafka `topic` of the assignments (list)")
+	statusTopic := fs.String("status-topic", fleet.StatusTopic, "Kafka `topic` of the scheduler's status (list)")
 	wait := fs.Duration("wait", 3*time.Second, "list: read the topics this long before printing")
 	verb := args[0]
 	if verb == "-h" || verb == "--help" || verb == "help" {
@@ -77,7 +79,7 @@ func runTasks(ctx context.Context, args []string, stdio stdio) error {
 		return err
 	}
 	usageErr := func(err error) error { return &exitError{code: 2, err: err} }
-	for _, t := range []struct{ flag, topic string }{{"--task-topic", *taskTopic}, {"--assignment-topic", *assignmentTopic}} {
+	for _, t := range []struct{ flag, topic string }{{"--task-topic", *taskTopic}, {"--assignment-topic", *assignmentTopic}, {"--status-topic", *statusTopic}} {
 		if err := kafkabus.ValidateTopic(t.topic); err != nil {
 			return usageErr(fmt.Errorf("%s: %w", t.flag, err))
 		}
@@ -135,7 +137,7 @@ func runTasks(ctx context.Context, args []string, stdio stdio) error {
 		if fs.NArg() != 0 || *wait < 0 {
 			return errUsage
 		}
-		return listTasks(ctx, stdio.out, brokers, *taskTopic, *assignmentTopic, *wait)
+		return listTasks(ctx, stdio.out, brokers, *taskTopic, *assignmentTopic, *statusTopic, *wait)
 	}
 	return usageErr(fmt.Errorf("edgeflow tasks: unknown action %q: want submit, delete or list", verb))
 }
@@ -168,7 +170,7 @@ func writeTasks(ctx context.Context, brokers []string, topic string, tasks []fle
 }
 
 // listTasks reads both topics for wait and prints every task and its node.
-func listTasks(ctx context.Context, w io.Writer, brokers []string, taskTopic, assignmentTopic string, wait time.Duration) error {
+func listTasks(ctx context.Context, w io.Writer, brokers []string, taskTopic, assignmentTopic, statusTopic string, wait time.Duration) error {
 	sub, err := kafkabus.NewSubscriber(kafkabus.SubscriberConfig{Brokers: brokers, Start: kafkabus.StartOldest,
 		ClientID: "edgeflow-tasks", DisableTopicCreation: true, MaxWait: 500 * time.Millisecond})
 	if err != nil {
@@ -185,6 +187,11 @@ func listTasks(ctx context.Context, w io.Writer, brokers []string, taskTopic, as
 	if err != nil {
 		return err
 	}
+	statuses, err := sub.Subscribe(readCtx, statusTopic)
+	if err != nil {
+		return err
+	}
+	var status fleet.SchedulerStatus
 	byID := map[string]fleet.Task{}
 	nodeOf := map[string]string{}
 	byNode := map[string][]string{}
@@ -206,6 +213,15 @@ func listTasks(ctx context.Context, w io.Writer, brokers []string, taskTopic, as
 				byID[t.ID] = t
 			}
 			m.Ack()
+		case m, ok := <-statuses:
+			if !ok {
+				statuses = nil
+				continue
+			}
+			if st, err := fleet.DecodeStatus(m.Payload); err == nil {
+				status = st
+			}
+			m.Ack()
 		case m, ok := <-assignments:
 			if !ok {
 				assignments = nil
@@ -225,13 +241,18 @@ func listTasks(ctx context.Context, w io.Writer, brokers []string, taskTopic, as
 			nodeOf[id] = node
 		}
 	}
-	printTasksTable(w, byID, nodeOf)
+	why := map[string]string{}
+	for _, p := range status.Pending {
+		why[p.ID] = p.Reason
+	}
+	printTasksTable(w, byID, nodeOf, why)
 	return nil
 }
 
-func printTasksTable(w io.Writer, tasks map[string]fleet.Task, nodeOf map[string]string) {
+// printTasksTable writes one row per task: its node, or "pending" and why.
+func printTasksTable(w io.Writer, tasks map[string]fleet.Task, nodeOf, why map[string]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tNODE\tPIPELINE\tPRIORITY\tCPU\tMEMORY\tCONSTRAINTS")
+	fmt.Fprintln(tw, "TASK\tNODE\tPIPELINE\tPRIORITY\tCPU\tMEMORY\tCONSTRAINTS\tWAITING BECAUSE")
 	for _, id := range slices.Sorted(maps.Keys(tasks)) {
 		t := tasks[id]
 		node := nodeOf[id]
@@ -262,8 +283,12 @@ func printTasksTable(w io.Writer, tasks map[string]fleet.Task, nodeOf map[string
 		if len(cons) == 0 {
 			cons = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", id, node, pipeline, t.Priority, cores(t.Resources.MilliCPU),
-			bytesIEC(t.Resources.MemoryBytes), strings.Join(cons, "; "))
+		reason := "-"
+		if nodeOf[id] == "" && why[id] != "" {
+			reason = why[id]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", id, node, pipeline, t.Priority, cores(t.Resources.MilliCPU),
+			bytesIEC(t.Resources.MemoryBytes), strings.Join(cons, "; "), reason)
 	}
 	tw.Flush()
 }

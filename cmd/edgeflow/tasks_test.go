@@ -63,10 +63,10 @@ func TestPrintTasksTable(t *testing.T) {
 		"cam": {ID: "cam", PipelineYAML: "name: cam", Constraints: fleet.Constraints{Accelerator: "npu", NearSite: "plant-1"}},
 	}
 	var out bytes.Buffer
-	printTasksTable(&out, tasks, map[string]string{"boiler-a": "gw-1"})
-	want := `TASK      NODE     PIPELINE  PRIORITY  CPU   MEMORY   CONSTRAINTS
-boiler-a  gw-1     boiler    10        0.25  64.0MiB  labels arch=arm64; spread boiler max/node 1 zone skew 0
-cam       pending  (inline)  0         0.00  0B       near plant-1; accelerator npu
+	printTasksTable(&out, tasks, map[string]string{"boiler-a": "gw-1"}, map[string]string{"cam": "0/2 nodes can take it: 2 no accelerator of the kind"})
+	want := `TASK      NODE     PIPELINE  PRIORITY  CPU   MEMORY   CONSTRAINTS                                              WAITING BECAUSE
+boiler-a  gw-1     boiler    10        0.25  64.0MiB  labels arch=arm64; spread boiler max/node 1 zone skew 0  -
+cam       pending  (inline)  0         0.00  0B       near plant-1; accelerator npu                            0/2 nodes can take it: 2 no accelerator of the kind
 `
 	if out.String() != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", out.String(), want)
@@ -81,7 +81,7 @@ func TestTasksKafka(t *testing.T) {
 	if err := os.WriteFile(file, []byte("tasks:\n  - id: t1\n    pipeline: p\n  - id: t2\n    pipeline: p\n    priority: 5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"--brokers", brokers, "--task-topic", topic, "--assignment-topic", topic + ".assignments"}
+	base := []string{"--brokers", brokers, "--task-topic", topic, "--assignment-topic", topic + ".assignments", "--status-topic", topic + ".status"}
 	cli := func(args ...string) string {
 		t.Helper()
 		code, out, stderr := runCLI(t, nil, args...)

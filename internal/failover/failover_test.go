@@ -263,7 +263,7 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	topic := func(name string) string { return "edgeflow.test." + run + "." + name }
-	tasksTopic, assignTopic, hbTopic, outTopic := topic("tasks"), topic("assignments"), topic("heartbeats"), topic("out")
+	tasksTopic, assignTopic, hbTopic, outTopic, statusTopic := topic("tasks"), topic("assignments"), topic("heartbeats"), topic("out"), topic("status")
 	taskIDs := []string{run + "-a", run + "-b", run + "-c"}
 	inTopics := map[string]string{}
 	var taskFile strings.Builder
@@ -273,6 +273,9 @@ func TestFailover(t *testing.T) {
 		fmt.Fprintf(&taskFile, "  - id: %s\n    pipeline: relay\n    params: {in: %s, out: %s}\n    group: relay\n    resources: {cpu: 100m, memory: 16Mi}\n",
 			id, inTopics[id], outTopic)
 	}
+	// One task no node can take: it waits, and edgeflow tasks list says why.
+	fmt.Fprintf(&taskFile, "  - id: %s-huge\n    pipeline: relay\n    params: {in: %s, out: %s}\n    resources: {cpu: \"100000\"}\n",
+		run, inTopics[taskIDs[0]], outTopic)
 	taskPath := filepath.Join(dir, "tasks.yaml")
 	if err := os.WriteFile(taskPath, []byte(taskFile.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -324,7 +327,8 @@ func TestFailover(t *testing.T) {
 			"--drain-timeout", "5s")
 	}
 	start(t, dir, "scheduler", "schedule", "--brokers", broker, "--algorithm", "balanced", "--timeout", nodeTimeout.String(),
-		"--settle", "1s", "--interval", "250ms", "--task-topic", tasksTopic, "--heartbeat-topic", hbTopic, "--assignment-topic", assignTopic)
+		"--settle", "1s", "--interval", "250ms", "--task-topic", tasksTopic, "--heartbeat-topic", hbTopic, "--assignment-topic", assignTopic,
+		"--status-topic", statusTopic)
 	submit := exec.Command(edgeflowBin, "tasks", "submit", "--brokers", broker, "--task-topic", tasksTopic, taskPath)
 	if out, err := submit.CombinedOutput(); err != nil {
 		t.Fatalf("edgeflow tasks submit: %v\n%s", err, out)
@@ -362,7 +366,18 @@ func TestFailover(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(2 * time.Second) // steady flow
+	list := exec.Command(edgeflowBin, "tasks", "list", "--brokers", broker, "--task-topic", tasksTopic,
+		"--assignment-topic", assignTopic, "--status-topic", statusTopic, "--wait", "2s")
+	listed, err := list.CombinedOutput()
+	if err != nil {
+		t.Fatalf("edgeflow tasks list: %v\n%s", err, listed)
+	}
+	for _, line := range strings.Split(string(listed), "\n") {
+		if strings.HasPrefix(line, run+"-huge ") && (!strings.Contains(line, "pending") || !strings.Contains(line, "3 insufficient cpu")) {
+			t.Errorf("edgeflow tasks list shows the task that fits nowhere as\n%s\nwant pending, 3 insufficient cpu", line)
+		}
+	}
+	fmt.Printf("failover: edgeflow tasks list:\n%s", listed)
 
 	victimTask := taskIDs[0]
 	victim := placed[victimTask][0]

@@ -166,3 +166,15 @@ func FuzzDecodeTask(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeStatus(t *testing.T) {
+	st, err := DecodeStatus([]byte(`{"schema":1,"time":"2026-01-01T00:00:00Z","generation":2,"pending":[{"id":"t1","reason":"0/3 nodes can take it: 3 down"}]}`))
+	if err != nil || len(st.Pending) != 1 || st.Pending[0].Reason != "0/3 nodes can take it: 3 down" {
+		t.Fatalf("DecodeStatus = %+v, %v", st, err)
+	}
+	for _, bad := range []string{`{`, `{"schema":2}`, `{"schema":1,"pending":[{"reason":"x"}]}`} {
+		if _, err := DecodeStatus([]byte(bad)); !errors.Is(err, ErrInvalidStatus) {
+			t.Errorf("DecodeStatus(%s) = %v, want ErrInvalidStatus", bad, err)
+		}
+	}
+}
