@@ -32,7 +32,7 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // recordingWriter keeps every assignment written, and the latest per node.
 type recordingWriter struct {
-	mu     sync.Mutex
+	mu       sync.Mutex
 	all      []fleet.Assignment
 	latest   map[string][]string
 	statuses []fleet.SchedulerStatus
