@@ -10,6 +10,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// beforeDelete runs between the sink's successful Write of a batch and the
+// deletion of the batch from the spool. It does nothing, except in binaries
+// built with the chaoshook tag (deletehook_chaos.go), where the chaos tests
+// widen this window to kill the node inside it.
+var beforeDelete = func() {}
+
 // forward runs until Close: it sends the oldest records to the sink in
 // batches, deletes them once the sink took them, and deletes expired ones.
 func (s *Spool) forward(ctx context.Context) {
@@ -47,6 +53,7 @@ func (s *Spool) forward(ctx context.Context) {
 				failing = false
 			}
 			wait = RetryFirstWait
+			beforeDelete()
 			if err := s.remove(keys); err != nil {
 				s.log.Error("spool: deleting forwarded messages failed; they will be sent again", "path", s.path, "error", err)
 			}

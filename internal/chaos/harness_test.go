@@ -44,7 +44,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	edgeflowBin = filepath.Join(dir, "edgeflow")
-	build := exec.Command("go", "build", "-o", edgeflowBin, "./cmd/edgeflow")
+	// chaoshook: the spool honours EDGEFLOW_SPOOL_DELETE_DELAY (edge/spool/deletehook_chaos.go).
+	build := exec.Command("go", "build", "-tags", "chaoshook", "-o", edgeflowBin, "./cmd/edgeflow")
 	build.Dir = testenv.RepoRoot()
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -184,6 +185,7 @@ type edgeNode struct {
 	brokers  string
 	httpPort int
 	logPath  string
+	env      []string // added to the process environment
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -237,6 +239,7 @@ func (e *edgeNode) start() {
 	cmd := exec.Command(edgeflowBin, "run", "--node-id", e.node, "--data-dir", e.dataDir,
 		"--brokers", e.brokers, "--flush-interval", "100ms", "--log-level", "warn", e.pipeline)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), e.env...)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("edge %s: %v", e.node, err)
