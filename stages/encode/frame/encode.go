@@ -625,12 +625,27 @@ var pow10 = func() (p [maxDecimals + 1]float64) {
 }()
 
 // decimalExact reports whether v == float64(round(v*10^d)) / 10^d bit for bit.
+// Below 2^51 it rounds by adding and subtracting 1.5 × 2^52, as scaleDecimal
+// does.
 func decimalExact(v float64, d int) bool {
-	s := v * pow10[d]
+	p := pow10[d]
+	s := v * p
+	if math.Abs(s) < 1<<51 {
+		const round = 3 << 51
+		return math.Float64bits((s+round-round)/p) == math.Float64bits(v)
+	}
 	if !(math.Abs(s) < 1<<53) {
 		return false
 	}
-	return math.Float64bits(float64(int64(math.RoundToEven(s)))/pow10[d]) == math.Float64bits(v)
+	return math.Float64bits(float64(int64(math.RoundToEven(s)))/p) == math.Float64bits(v)
+}
+
+// fastMod is a % d for d < 2^32 and m = 2^64 / d rounded up (0 for d = 1),
+// by Lemire's method: the low 64 bits of m × a hold the fraction a / d, and
+// multiplying them by d gives the remainder in the high 64 bits.
+func fastMod(a uint32, m uint64, d int) int {
+	hi, _ := bits.Mul64(m*uint64(a), uint64(d))
+	return int(hi)
 }
 
 // decimalSamples is about how many values of a block chooseDecimals examines;
@@ -651,10 +666,13 @@ func chooseDecimals(vals []float64, samples int) int {
 	// for at most 4 decimals ever after.
 	const fullSearches = 8
 	stride := max(1, len(vals)/samples)
+	// The offsets below are taken modulo stride by multiplications
+	// (Lemire's fastmod, exact for 32-bit operands): no division per sample.
+	modM := ^uint64(0)/uint64(stride) + 1
 	for j := 0; j*stride < len(vals); j++ {
 		// One value from each stretch of stride values, at a pseudo-random
 		// offset so that periodic signals are not sampled at one phase.
-		i := j*stride + int(uint32(j)*2654435761>>16)%stride
+		i := j*stride + fastMod(uint32(j)*2654435761>>16, modM, stride)
 		if i >= len(vals) {
 			break
 		}

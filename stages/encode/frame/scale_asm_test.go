@@ -52,3 +52,17 @@ func TestScaleAsm(t *testing.T) {
 		}
 	}
 }
+
+// TestFastMod checks fastMod against the % operator.
+func TestFastMod(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, d := range []int{1, 2, 3, 7, 8, 100, 8191, 65536, 1 << 20, 1<<32 - 1} {
+		m := ^uint64(0)/uint64(d) + 1
+		for range 10000 {
+			a := rng.Uint32()
+			if got, want := fastMod(a, m, d), int(a%uint32(d)); d < 1<<32 && got != want {
+				t.Fatalf("fastMod(%d, %d) = %d, want %d", a, d, got, want)
+			}
+		}
+	}
+}

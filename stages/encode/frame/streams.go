@@ -162,7 +162,7 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 		// present and some per absent one below the largest (measured on
 		// real data it takes more than this), so a symbols stream is at
 		// least about this long: skip building one that cannot win.
-		entropy, present, largest := entropyBitsOf(&hist, len(zs))
+		entropy, present, largest := entropyBitsOf(&hist, len(zs), uint8(min(or, escapeSymbol)))
 		codeBits := max(entropy-1, float64(len(zs)))
 		lowerBound := 2 + uvarintLen(uint64(len(esc))) + len(esc) + int(codeBits/8) + 3 + present/2 + (largest+1-present)/32
 		// Close calls are not worth a Huffman table either: on real data
@@ -284,9 +284,10 @@ func uvarintLen(u uint64) int { return (bits.Len64(u|1) + 6) / 7 }
 // entropyBitsOf is the order-0 entropy in bits of n symbols whose counts are
 // the sums of the four histograms: a lower bound on any prefix code's size.
 // It also returns the number of distinct symbols and the largest symbol.
-func entropyBitsOf(hist *[4][256]uint32, n int) (entropy float64, present, largest int) {
+// Symbols above top do not occur.
+func entropyBitsOf(hist *[4][256]uint32, n int, top uint8) (entropy float64, present, largest int) {
 	sum := 0.0 // sum of c*log2(c)
-	for s := range hist[0] {
+	for s := range int(top) + 1 {
 		c := hist[0][s] + hist[1][s] + hist[2][s] + hist[3][s]
 		sum += cLog2c(c)
 		if c != 0 {
