@@ -327,3 +327,26 @@ func TestRunOverInMemoryBus(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRoundMovesTasksOfStoppingNodeAtOnce(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s, tr, w := newScheduler(t, clock, false)
+	observe(t, tr, heartbeat("n1", clock.Now(), 1000, 1<<30, nil))
+	s.PutTask(newTask("a", 100, 0, 0))
+	if _, err := s.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	observe(t, tr, heartbeat("n2", clock.Now(), 1000, 1<<30, nil))
+	last := heartbeat("n1", clock.Now(), 1000, 1<<30, nil)
+	last.Stopping = true
+	observe(t, tr, last)
+	if _, err := s.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.of("n1"); len(got) != 0 {
+		t.Errorf("stopping n1 still runs %v", got)
+	}
+	if got := w.of("n2"); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("n2 runs %v, want a moved there without waiting for the timeout", got)
+	}
+}
