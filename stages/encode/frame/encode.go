@@ -321,11 +321,14 @@ func (e *Encoder) dictionaryPays() int {
 	dictBits := float64(8 * (gapBytes + 6))
 	// Estimate both from a sample of consecutive pairs.
 	stride := max(1, (n-1)/dictSamples)
-	deltas := e.zs[:0]
-	rankDeltas := e.rankDeltas[:0]
-	for i := 1; i < n; i += stride {
-		deltas = append(deltas, e.kDeltas[i])
-		rankDeltas = append(rankDeltas, zigzag(int64(rank[ks[i]-lo])-int64(rank[ks[i-1]-lo])))
+	samples := (n - 2 + stride) / stride // i = 1, 1+stride, ... < n
+	deltas := grow(e.zs, samples)
+	rankDeltas := grow(e.rankDeltas, samples)
+	kDeltas := e.kDeltas[:n]
+	for j := range samples {
+		i := 1 + j*stride
+		deltas[j] = kDeltas[i]
+		rankDeltas[j] = zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
 	}
 	e.zs, e.rankDeltas = deltas, rankDeltas
 	scale := float64(n-1) / float64(len(deltas))

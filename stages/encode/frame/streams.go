@@ -136,7 +136,18 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 		var hist [4][256]uint32 // four tables: repeated symbols do not wait on each other
 		i := 0
 		for ; i+4 <= len(zs); i += 4 {
-			for j, z := range zs[i : i+4 : i+4] {
+			q := zs[i : i+4 : i+4]
+			if q[0]|q[1]|q[2]|q[3] < escapeSymbol { // no escape among the four
+				s0, s1, s2, s3 := byte(q[0]), byte(q[1]), byte(q[2]), byte(q[3])
+				out := syms[i : i+4 : i+4]
+				out[0], out[1], out[2], out[3] = s0, s1, s2, s3
+				hist[0][s0]++
+				hist[1][s1]++
+				hist[2][s2]++
+				hist[3][s3]++
+				continue
+			}
+			for j, z := range q {
 				s := byte(z)
 				if z >= escapeSymbol {
 					s = escapeSymbol
