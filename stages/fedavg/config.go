@@ -28,6 +28,7 @@ type Config struct {
 	Layers    []int  `yaml:"layers" doc:"Widths of the MLP's layers, input first, classes last: [2, 16, 2] is 2 features, one hidden layer of 16 ReLU units, 2 classes. The initial global model is drawn with init_seed." required:"true" example:"[2, 16, 2]"`
 	InitSeed  uint64 `yaml:"init_seed" doc:"Seed of the initial model's weights." advanced:"true"`
 	Rounds    int    `yaml:"rounds" doc:"Rounds to run; then the final model is published and the source ends. 0: run until stopped."`
+	Resume    bool   `yaml:"resume" doc:"At start, continue from the latest record of model_name on the models topic: its model, version and the next round id (after a restart, or to run more rounds of a finished federation). false: start from the initial model at round 1."`
 
 	Fraction      float64       `yaml:"fraction" doc:"Share C of the known clients sampled per round: max(min_clients, ⌈C·n⌉) of n."`
 	MinClients    int           `yaml:"min_clients" doc:"Clients sampled at least per round; a round starts only once this many are known."`
@@ -60,7 +61,7 @@ type Config struct {
 // DefaultConfig returns the fedavg source's defaults.
 func DefaultConfig() *Config {
 	return &Config{
-		ModelName: flkafka.DefaultModelName, Fraction: 1, MinClients: 1, RoundTimeout: 30 * time.Second,
+		ModelName: flkafka.DefaultModelName, Resume: true, Fraction: 1, MinClients: 1, RoundTimeout: 30 * time.Second,
 		Rule: RuleFedAvg, Trim: 0.1, KrumSelect: 1, ServerLearningRate: 1,
 		HeartbeatTopic: DefaultHeartbeatTopic, NodeTimeout: 15 * time.Second,
 		ModelsTopic: flkafka.DefaultModelsTopic, UpdatesTopic: flkafka.DefaultUpdatesTopic, Stream: "fl",

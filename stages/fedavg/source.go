@@ -26,6 +26,7 @@ import (
 type Coordinator struct {
 	cfg     *Config
 	node    string
+	brokers []string
 	log     *slog.Logger
 	pub     *kafkabus.Publisher
 	updates *kafkabus.Subscriber
@@ -49,7 +50,7 @@ func build(_ context.Context, cfg *Config, env stages.Env) (stages.Source, error
 	if env.Node.ID != "" {
 		client = "edgeflow-" + env.Node.ID
 	}
-	c := &Coordinator{cfg: cfg, node: env.Node.ID, log: log}
+	c := &Coordinator{cfg: cfg, node: env.Node.ID, brokers: brokers, log: log}
 	c.coord = aggregate.Coordinator{
 		Sampling: aggregate.Sampling{Fraction: cfg.Fraction, Min: cfg.MinClients, Seed: cfg.SamplingSeed},
 		Policy:   aggregate.RoundPolicy{Quorum: cfg.Quorum, Timeout: cfg.RoundTimeout},
@@ -173,6 +174,12 @@ func (c *Coordinator) Read(ctx context.Context, emit stages.EmitFunc) error {
 	}
 	var version uint64
 	round := uint64(1)
+	if c.cfg.Resume {
+		if round, version, err = c.resume(ctx, &global); err != nil {
+			return err
+		}
+		rec.SetVersion(version)
+	}
 	for ; c.cfg.Rounds == 0 || round <= uint64(c.cfg.Rounds); round++ {
 		clients, err := c.waitClients(ctx)
 		if err != nil {
@@ -225,6 +232,35 @@ func (c *Coordinator) Read(ctx context.Context, emit stages.EmitFunc) error {
 	}
 	c.log.Info("federation done: final model published", "rounds", c.cfg.Rounds, "version", version)
 	return nil
+}
+
+// resume reads the latest record of the model from the models topic and
+// returns the round to run next and the version of *global, which it
+// replaces. Without a record: round 1, version 0, *global unchanged.
+func (c *Coordinator) resume(ctx context.Context, global *model.Model) (uint64, uint64, error) {
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	g, err := flkafka.LatestModel(lctx, c.brokers, c.cfg.ModelsTopic, c.cfg.ModelName)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+		return 0, 0, fmt.Errorf("fedavg: resume: %w", err)
+	}
+	if g == nil {
+		return 1, 0, nil
+	}
+	if !g.Model.Layout.Equal(global.Layout) {
+		return 0, 0, stages.FieldErrorf("layers", "fedavg: resume: %s holds model %q with layout %v, layers %v make %v: choose another model_name or set resume: false",
+			c.cfg.ModelsTopic, c.cfg.ModelName, g.Model.Layout, c.cfg.Layers, global.Layout)
+	}
+	next := g.Round + 1 // that round was open when the coordinator stopped
+	if len(g.Selected) == 0 {
+		next = g.Round // a final model: its round never opened
+	}
+	*global = g.Model
+	c.log.Info("resumed from the models topic", "round", next, "version", g.Version)
+	return next, g.Version, nil
 }
 
 // report is a round's outcome as readings of the streams <stream>.round.*,

@@ -57,9 +57,10 @@ type LocalTrainer struct {
 	outbox   []*message.Message
 	skipped  int // examples whose label is missing or out of range
 
-	trainer   *fltrain.Trainer // used by the watch goroutine only, for trainerOf
-	trainerOf model.Layout
-	lastRound uint64 // the watch goroutine's
+	trainer      *fltrain.Trainer // used by the watch goroutine only, for trainerOf
+	trainerOf    model.Layout
+	lastRound    uint64    // the watch goroutine's: the last round trained
+	lastDeadline time.Time // and its deadline (a coordinator started afresh reuses round ids)
 
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -268,7 +269,7 @@ func (s *LocalTrainer) onModel(ctx context.Context, g *flkafka.GlobalModel) {
 	case !g.IsSelected(s.node):
 		log.Debug("not selected for the round")
 		return
-	case g.Round <= s.lastRound:
+	case g.Round == s.lastRound && g.Deadline.Equal(s.lastDeadline):
 		log.Debug("round already trained")
 		return
 	case !time.Now().Before(g.Deadline):
@@ -298,7 +299,7 @@ func (s *LocalTrainer) onModel(ctx context.Context, g *flkafka.GlobalModel) {
 		log.Error("update not encoded", "error", err)
 		return
 	}
-	s.lastRound = g.Round
+	s.lastRound, s.lastDeadline = g.Round, g.Deadline
 	s.mu.Lock()
 	s.outbox = append(s.outbox, msg)
 	s.mu.Unlock()
