@@ -388,12 +388,14 @@ func (k *convFloat) rows(worker, lo, hi int) {
 	}
 }
 
-// dotF is Σ a[i]·b[i] in float32, in order.
+// dotF is Σ a[i]·b[i] in float32, in order, each product rounded before
+// it is added (the conversion keeps arm64's compiler from fusing them into
+// FMADD, whose single rounding would differ from TFLite's reference).
 func dotF(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s float32
 	for i, x := range a {
-		s += x * b[i]
+		s += float32(x * b[i])
 	}
 	return s
 }

@@ -302,7 +302,7 @@ func (k *depthwiseFloat) rows(worker, lo, hi int) {
 					for ic, v := range src {
 						for m := range k.depthMult {
 							oc := ic*k.depthMult + m
-							acc[oc] += v * w[oc]
+							acc[oc] += float32(v * w[oc]) // rounded: no FMADD (dotF)
 						}
 					}
 				}

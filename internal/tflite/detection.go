@@ -209,8 +209,9 @@ func (k *detection) decode() {
 	for i := range k.decoded {
 		e := k.boxesF[4*i : 4*i+4]
 		a := &k.anchors[i]
-		yc := float32(float64(e[0])/float64(o.YScale)*float64(a[2]) + float64(a[0]))
-		xc := float32(float64(e[1])/float64(o.XScale)*float64(a[3]) + float64(a[1]))
+		// The products are rounded before the sums (no FMADD on arm64, see dotF).
+		yc := float32(float64(float64(e[0])/float64(o.YScale)*float64(a[2])) + float64(a[0]))
+		xc := float32(float64(float64(e[1])/float64(o.XScale)*float64(a[3])) + float64(a[1]))
 		hh := float32(0.5 * math.Exp(float64(e[2])/float64(o.HScale)) * float64(a[2]))
 		hw := float32(0.5 * math.Exp(float64(e[3])/float64(o.WScale)) * float64(a[3]))
 		k.decoded[i] = [4]float32{yc - hh, xc - hw, yc + hh, xc + hw}
@@ -310,14 +311,15 @@ func (k *detection) nms(scores []float32, maxDetections int) {
 
 // iou is ComputeIntersectionOverUnion of two (ymin, xmin, ymax, xmax) boxes.
 func iou(a, b *[4]float32) float32 {
-	areaA := (a[2] - a[0]) * (a[3] - a[1])
-	areaB := (b[2] - b[0]) * (b[3] - b[1])
+	// Each product is rounded before it is added (no FMADD on arm64, see dotF).
+	areaA := float32((a[2] - a[0]) * (a[3] - a[1]))
+	areaB := float32((b[2] - b[0]) * (b[3] - b[1]))
 	if areaA <= 0 || areaB <= 0 {
 		return 0
 	}
 	ih := max(min(a[2], b[2])-max(a[0], b[0]), 0)
 	iw := max(min(a[3], b[3])-max(a[1], b[1]), 0)
-	inter := ih * iw
+	inter := float32(ih * iw)
 	return inter / (areaA + areaB - inter)
 }
 

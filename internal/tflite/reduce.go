@@ -151,7 +151,7 @@ func (ip *Interpreter) prepareMean(op *Operator) (kernel, error) {
 	default:
 		k.path = meanRescale
 		k.scale = inScale / outScale
-		k.biasF = float32(-inZP)*k.scale + 0.5 // sic: reduce.h adds 0.5 before rounding
+		k.biasF = float32(float32(-inZP)*k.scale) + 0.5 // sic: reduce.h adds 0.5 before rounding; no FMADD (dotF)
 	}
 	return k, nil
 }

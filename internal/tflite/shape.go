@@ -116,7 +116,7 @@ func (ip *Interpreter) prepareConcat(op *Operator) (kernel, error) {
 				table = new([256]uint8)
 				lo, hi := typeRange(out.Type)
 				scale := inScale * (1 / outScale)
-				bias := float32(-inZP) * scale
+				bias := float32(float32(-inZP) * scale) // rounded: no FMADD with the sum below (dotF)
 				for v := lo; v <= hi; v++ {
 					q := int32(roundHalfAway32(float32(float32(v)*scale)+bias)) + outZP
 					table[uint8(v)] = uint8(clamp32(q, lo, hi))
