@@ -13,7 +13,10 @@
 // 9092. A network partition is a TCP proxy inside the test between the edge node
 // and a second listener of that broker that advertises the proxy's address; the
 // proxy stops forwarding bytes (a partition where packets are lost, TCP
-// connections stay open) and forwards again when healed.
+// connections stay open) and forwards again when healed. The edgeflow binary is
+// built with the chaoshook tag, so that one test can make the edge's spool pause
+// between a Kafka write and the deletion of what it wrote
+// (EDGEFLOW_SPOOL_DELETE_DELAY) and kill it inside that window.
 //
 // EDGEFLOW_CHAOS_RATE (readings/s, default 2000) and EDGEFLOW_CHAOS_OUTAGE
 // (default 30s) set the broker-kill test's load and outage; the long variant of
