@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,13 +48,21 @@ type Scheduler struct {
 	cfg  Config
 	wake chan struct{}
 
-	mu         sync.Mutex
-	tasks      map[string]fleet.Task
-	assigned   map[string]string // task id → node id
-	pending    map[string]string // task id → why it waits
-	published  map[string]string // node id → fingerprint of the set last written ("": none)
-	status     string            // fingerprint of the pending list last written
-	statusOK   bool              // a status was written
+	mu        sync.Mutex
+	tasks     map[string]fleet.Task
+	assigned  map[string]string // task id → node id
+	pending   map[string]string // task id → why it waits
+	published map[string]string // node id → fingerprint of the set last written ("": none)
+	rev       map[string]uint64 // task id → revision (PutTask count) of its spec
+	revs      uint64
+	// A round with no task change, the same nodes (liveness, capacity,
+	// labels) and no failed write has nothing to do: placement depends on
+	// nothing else, so even waiting tasks would wait for the same reasons.
+	dirty      bool
+	nodesSig   string
+	retry      bool
+	status     string // fingerprint of the pending list last written
+	statusOK   bool   // a status was written
 	generation uint64
 }
 
@@ -73,7 +83,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{cfg: cfg, wake: make(chan struct{}, 1), tasks: map[string]fleet.Task{},
-		assigned: map[string]string{}, pending: map[string]string{}, published: map[string]string{}}, nil
+		assigned: map[string]string{}, pending: map[string]string{}, published: map[string]string{}, rev: map[string]uint64{}}, nil
 }
 
 // Poke asks Run for a round soon (a node came up or went down). It never blocks.
@@ -91,6 +101,8 @@ func (s *Scheduler) PutTask(t fleet.Task) {
 	s.mu.Lock()
 	old, ok := s.tasks[t.ID]
 	s.tasks[t.ID] = t
+	s.revs++
+	s.rev[t.ID], s.dirty = s.revs, true
 	if ok && !placementEqual(old, t) {
 		delete(s.assigned, t.ID)
 	}
@@ -111,6 +123,8 @@ func (s *Scheduler) DeleteTask(id string) {
 	delete(s.tasks, id)
 	delete(s.assigned, id)
 	delete(s.pending, id)
+	delete(s.rev, id)
+	s.dirty = true
 	s.mu.Unlock()
 	s.Poke()
 }
@@ -129,8 +143,11 @@ func (s *Scheduler) Recover(a fleet.Assignment) {
 	for _, t := range a.Tasks {
 		s.assigned[t.ID] = a.NodeID
 	}
-	s.published[a.NodeID] = fingerprint(a.Tasks)
+	// Never equal to a fingerprint of this scheduler: the node's assignment is
+	// written once more, with the same tasks (the node keeps them running).
+	s.published[a.NodeID] = "recovered"
 	s.generation = max(s.generation, a.Generation)
+	s.dirty = true
 }
 
 // Pending is a task that waits, and why.
@@ -155,13 +172,27 @@ type Report struct {
 // their capacity minus the requests of the tasks assigned to them, as
 // Kubernetes does, not by the free resources they measure. A task that no node
 // can take waits, with the reason; capacity is never overcommitted. A failed
-// write is retried at the next round.
+// write is retried at the next round. A round after which no task changed, no
+// node changed liveness, capacity or labels and every write succeeded returns
+// at once: the plan could not differ.
 func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
 	timeout := s.cfg.Tracker.Timeout()
 	views := s.cfg.Tracker.Nodes(now)
+	sig := nodesSignature(views)
+	if !s.dirty && !s.retry && sig == s.nodesSig {
+		rep := Report{Generation: s.generation, Assignments: map[string][]string{}}
+		for _, id := range slices.Sorted(maps.Keys(s.pending)) {
+			rep.Pending = append(rep.Pending, Pending{TaskID: id, Reason: s.pending[id]})
+		}
+		for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
+			rep.Assignments[s.assigned[id]] = append(rep.Assignments[s.assigned[id]], id)
+		}
+		return rep, nil
+	}
+	s.dirty, s.nodesSig = false, sig
 
 	byNode := map[string][]placement.Task{}
 	for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
@@ -221,6 +252,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	for _, pre := range plan.Preemptions {
 		delete(s.assigned, pre.Task.ID)
 		s.setPending(pre.Task.ID, "preempted by "+pre.For+" on "+pre.NodeID)
+		s.dirty = true // the evicted task is planned in the next round
 	}
 	for _, w := range plan.Waiting {
 		delete(s.assigned, w.Task.ID)
@@ -248,7 +280,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		for _, t := range tasks {
 			rep.Assignments[n] = append(rep.Assignments[n], t.ID)
 		}
-		if fingerprint(tasks) == s.published[n] {
+		if s.fingerprint(tasks) == s.published[n] {
 			continue
 		}
 		if !changed {
@@ -267,7 +299,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 			errs = append(errs, fmt.Errorf("assignment of %s: %w", a.NodeID, err))
 			continue
 		}
-		s.published[a.NodeID] = fingerprint(a.Tasks)
+		s.published[a.NodeID] = s.fingerprint(a.Tasks)
 		rep.Written = append(rep.Written, a.NodeID)
 	}
 	rep.Generation = s.generation
@@ -283,6 +315,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 			s.status, s.statusOK = string(fp), true
 		}
 	}
+	s.retry = len(errs) > 0
 	return rep, errors.Join(errs...)
 }
 
@@ -315,13 +348,40 @@ func (s *Scheduler) setPending(id, reason string) {
 	s.pending[id] = reason
 }
 
-// fingerprint identifies a set of tasks as written in an assignment.
-func fingerprint(tasks []fleet.Task) string {
-	if len(tasks) == 0 {
-		return ""
+// fingerprint identifies a set of tasks as written in an assignment: their
+// ids and spec revisions ("" for none). Under mu.
+func (s *Scheduler) fingerprint(tasks []fleet.Task) string {
+	var b strings.Builder
+	for _, t := range tasks {
+		b.WriteString(t.ID)
+		b.WriteByte('@')
+		b.WriteString(strconv.FormatUint(s.rev[t.ID], 10))
+		b.WriteByte(';')
 	}
-	data, _ := json.Marshal(tasks)
-	return string(data)
+	return b.String()
+}
+
+// nodesSignature sums up what of the nodes a plan depends on: ids, liveness,
+// capacity, labels and accelerator kinds.
+func nodesSignature(views []cloud.NodeView) string {
+	var b strings.Builder
+	for _, v := range views {
+		hb := &v.Heartbeat
+		b.WriteString(hb.NodeID)
+		b.WriteString(strconv.FormatBool(v.Up))
+		for _, n := range []int64{hb.Capacity.MilliCPU, hb.Capacity.MemoryBytes, hb.Capacity.DiskBytes, hb.Capacity.Accelerators} {
+			b.WriteByte(' ')
+			b.WriteString(strconv.FormatInt(n, 10))
+		}
+		for _, k := range slices.Sorted(maps.Keys(hb.Labels)) {
+			b.WriteString(" " + k + "=" + hb.Labels[k])
+		}
+		for _, a := range hb.Accelerators {
+			b.WriteString(" acc:" + a.Kind)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // Pending lists the tasks that wait after the last round, by id.

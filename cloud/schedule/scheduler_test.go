@@ -206,6 +206,11 @@ func TestRoundPreemptsLowerPriority(t *testing.T) {
 	if len(rep.Pending) != 1 || rep.Pending[0].TaskID != "low" || !strings.Contains(rep.Pending[0].Reason, "preempted by high") {
 		t.Fatalf("pending %+v", rep.Pending)
 	}
+	// A second node comes up: the evicted task runs there.
+	observe(t, tr, heartbeat("n2", clock.Now(), 1000, 1<<30, nil))
+	if rep, err = s.Round(context.Background()); err != nil || len(rep.Pending) != 0 || !slices.Equal(w.of("n2"), []string{"low"}) {
+		t.Fatalf("after n2 came up: %+v, %v; n2 runs %v", rep, err, w.of("n2"))
+	}
 }
 
 func TestRecoverKeepsRunningTasksInPlace(t *testing.T) {
@@ -348,5 +353,27 @@ func TestRoundMovesTasksOfStoppingNodeAtOnce(t *testing.T) {
 	}
 	if got := w.of("n2"); !slices.Equal(got, []string{"a"}) {
 		t.Errorf("n2 runs %v, want a moved there without waiting for the timeout", got)
+	}
+}
+
+func TestRoundPlacesEvictedTaskElsewhere(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s, tr, w := newScheduler(t, clock, true)
+	observe(t, tr, heartbeat("n1", clock.Now(), 1000, 1<<30, map[string]string{"gpu": "yes"}),
+		heartbeat("n2", clock.Now(), 1000, 1<<30, nil))
+	s.PutTask(newTask("low", 800, 0, 0))
+	if _, err := s.Round(context.Background()); err != nil || !slices.Equal(w.of("n1"), []string{"low"}) {
+		t.Fatalf("low on n1 first (ties go to the first node): %v, n1 runs %v", err, w.of("n1"))
+	}
+	high := newTask("high", 800, 0, 10)
+	high.Constraints.Labels = map[string]string{"gpu": "yes"}
+	s.PutTask(high)
+	if _, err := s.Round(context.Background()); err != nil || !slices.Equal(w.of("n1"), []string{"high"}) {
+		t.Fatalf("high evicts low from n1: %v, n1 runs %v", err, w.of("n1"))
+	}
+	// Nothing else changes: the next round still places the evicted task.
+	rep, err := s.Round(context.Background())
+	if err != nil || !slices.Equal(w.of("n2"), []string{"low"}) || len(rep.Pending) != 0 {
+		t.Fatalf("after the eviction: %v; n2 runs %v, pending %+v; want low on n2", err, w.of("n2"), rep.Pending)
 	}
 }
