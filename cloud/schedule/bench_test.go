@@ -13,7 +13,7 @@ import (
 
 type discardWriter struct{}
 
-func (discardWriter) WriteAssignment(context.Context, fleet.Assignment) error     { return nil }
+func (discardWriter) WriteAssignment(context.Context, fleet.Assignment) error  { return nil }
 func (discardWriter) WriteStatus(context.Context, fleet.SchedulerStatus) error { return nil }
 
 // BenchmarkRound measures a steady-state round (every task placed, nothing
