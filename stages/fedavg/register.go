@@ -22,7 +22,8 @@ clipped and noised: central DP with the stated noise multiplier) into the next v
 global model, published with the next round.
 
 Each round gives one message of readings, the round report: streams ` + "`<stream>.round.clients`" + `,
-` + "`selected`, `accepted`, `late`, `future`, `duplicate`, `unselected`, `stragglers`, `rejected`, `used`,\n`examples`, `seconds`, `version`" + `, the example-weighted means of the updates' ` + "`train_loss`, `train_accuracy`,\n`eval_loss`, `eval_accuracy`" + ` and one ` + "`weight`" + ` per used node (label node; they sum to 1), all labelled
+` + "`selected`, `accepted`, `late`, `future`, `duplicate`, `unselected`, `stragglers`, `rejected`, `used`,\n`examples`, `seconds`, `version`" + `, the example-weighted means of the updates' ` + "`train_loss`, `train_accuracy`,\n`eval_loss`, `eval_accuracy`" + `, per used node (label node) its ` + "`weight`" + ` in the average (they sum to 1) and its
+` + "`node_examples`" + `, all labelled
 with the round. After ` + "`rounds`" + ` rounds the final model is published (no node selected) and the
 source ends. The stage is a source so that ` + "`edgeflow run`" + ` runs the coordinator on a cloud node like
 any pipeline and the reports go wherever its sinks say.`,

@@ -319,6 +319,7 @@ func (c *Coordinator) report(round, version uint64, clients int, ok bool, res ag
 			w = float64(u.Examples) / total
 		}
 		add("weight", w, "node", u.Node)
+		add("node_examples", float64(u.Examples), "node", u.Node)
 	}
 	for _, m := range []string{"train_loss", "train_accuracy", "eval_loss", "eval_accuracy"} {
 		var sum, weight float64

@@ -181,10 +181,11 @@ type reportReading struct {
 
 // round is one round report.
 type round struct {
-	id      uint64
-	status  string
-	values  map[string]float64 // stream suffix after "fl.round."
-	weights map[string]float64 // node → weight
+	id       uint64
+	status   string
+	values   map[string]float64 // stream suffix after "fl.round."
+	weights  map[string]float64 // node → weight
+	examples map[string]float64 // node → examples behind its update
 }
 
 // readRounds parses the fedavg process's stdout into round reports, sent on
@@ -212,12 +213,15 @@ func readRounds(r io.Reader, rounds chan<- *round) {
 			cur = nil
 		}
 		if cur == nil {
-			cur = &round{id: id, status: rr.Labels["status"], values: map[string]float64{}, weights: map[string]float64{}}
+			cur = &round{id: id, status: rr.Labels["status"], values: map[string]float64{}, weights: map[string]float64{}, examples: map[string]float64{}}
 		}
 		name := strings.TrimPrefix(rr.Stream, "fl.round.")
-		if name == "weight" {
+		switch name {
+		case "weight":
 			cur.weights[rr.Labels["node"]] = v
-		} else {
+		case "node_examples":
+			cur.examples[rr.Labels["node"]] = v
+		default:
 			cur.values[name] = v
 		}
 		if name == "version" { // the last reading of a report
@@ -420,6 +424,18 @@ sinks:
 		}
 		if math.Abs(sum-1) > 1e-9 {
 			t.Errorf("round %d: weights %v sum to %v, want 1", r.id, r.weights, sum)
+		}
+		var examples float64
+		for _, n := range r.examples {
+			examples += n
+		}
+		for node, w := range r.weights {
+			if want := r.examples[node] / examples; math.Abs(w-want) > 1e-9 {
+				t.Errorf("round %d: %s's weight %v, want its examples over all: %v/%v", r.id, node, w, r.examples[node], examples)
+			}
+		}
+		if examples != r.values["examples"] {
+			t.Errorf("round %d: nodes' examples sum to %v, the round used %v", r.id, examples, r.values["examples"])
 		}
 		if _, ok := r.weights["edge-4"]; ok {
 			t.Errorf("round %d: the straggler edge-4 (12 s of training, 7 s deadline) was accepted", r.id)
