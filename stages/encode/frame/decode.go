@@ -173,6 +173,9 @@ func (d *Decoder) readTimestamps(src []byte, first int64, ts []int64) ([]byte, e
 		}
 		return src[1:], nil
 	}
+	if len(src) > 0 && src[0] == intsSparse { // a fixed period with a few changes
+		return readSparseTimestamps(src[1:], t, delta, ts[2:])
+	}
 	zs := grow(d.zs, len(ts)-2)
 	d.zs = zs
 	src, err := d.readInts(src, zs)
@@ -183,6 +186,44 @@ func (d *Decoder) readTimestamps(src []byte, first int64, ts []int64) ([]byte, e
 		delta += unzigzag(z)
 		t += delta
 		ts[i+2] = t
+	}
+	return src, nil
+}
+
+// readSparseTimestamps decodes a sparse stream (after its kind byte) of the
+// deltas of deltas of ts, as readSparse does, filling the runs between the
+// nonzero ones at a fixed delta; t and delta are the timestamp and the delta
+// before ts[0].
+func readSparseTimestamps(src []byte, t, delta int64, ts []int64) ([]byte, error) {
+	m, n := binary.Uvarint(src)
+	if n <= 0 || m > uint64(len(ts)) || m > uint64(len(src))/2 {
+		return nil, corruptf("sparse integers: bad count")
+	}
+	src = src[n:]
+	i := 0 // the next timestamp to write
+	for j := uint64(0); j < m; j++ {
+		gap, n := binary.Uvarint(src)
+		if n <= 0 || gap >= uint64(len(ts)-i) {
+			return nil, corruptf("sparse integers: bad position of value %d", j)
+		}
+		src = src[n:]
+		for end := i + int(gap); i < end; i++ {
+			t += delta
+			ts[i] = t
+		}
+		z, n := binary.Uvarint(src)
+		if n <= 0 || z == 0 {
+			return nil, corruptf("sparse integers: bad value %d", j)
+		}
+		src = src[n:]
+		delta += unzigzag(z)
+		t += delta
+		ts[i] = t
+		i++
+	}
+	for ; i < len(ts); i++ {
+		t += delta
+		ts[i] = t
 	}
 	return src, nil
 }
@@ -374,6 +415,9 @@ func (d *Decoder) readCorrections(src []byte, vals []float64) ([]byte, error) {
 	if len(src) > 0 && src[0] == intsSymbols {
 		return d.addSymbolCorrections(src[1:], vals)
 	}
+	if len(src) > 0 && src[0] == intsSparse {
+		return addSparseCorrections(src[1:], vals)
+	}
 	zs := grow(d.zs, len(vals))
 	d.zs = zs
 	src, err := d.readInts(src, zs)
@@ -429,6 +473,33 @@ func addUnaryCorrections(src []byte, vals []float64) ([]byte, error) {
 		i++
 	}
 	return src[(bp+7)/8:], nil
+}
+
+// addSparseCorrections decodes a sparse stream (after its kind byte) of
+// len(vals) corrections, as readSparse does, and adds the nonzero ones to
+// their values' bit patterns.
+func addSparseCorrections(src []byte, vals []float64) ([]byte, error) {
+	m, n := binary.Uvarint(src)
+	if n <= 0 || m > uint64(len(vals)) || m > uint64(len(src))/2 {
+		return nil, corruptf("sparse integers: bad count")
+	}
+	src = src[n:]
+	idx := -1
+	for j := uint64(0); j < m; j++ {
+		gap, n := binary.Uvarint(src)
+		if n <= 0 || gap >= uint64(len(vals)-idx-1) {
+			return nil, corruptf("sparse integers: bad position of value %d", j)
+		}
+		src = src[n:]
+		idx += int(gap) + 1
+		z, n := binary.Uvarint(src)
+		if n <= 0 || z == 0 {
+			return nil, corruptf("sparse integers: bad value %d", j)
+		}
+		src = src[n:]
+		vals[idx] = math.Float64frombits(math.Float64bits(vals[idx]) + uint64(unzigzag(z)))
+	}
+	return src, nil
 }
 
 // addSymbolCorrections decodes a symbols stream (after its kind byte) of

@@ -182,7 +182,12 @@ func riceLong(buf []byte, pos int, acc uint64, n uint, z uint64, k uint) (int, u
 // readUnary, which decodes whole words at a time, between escapes.
 func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
 	if k != 0 {
-		return readRiceFrom(src, zs, k, 0, 0)
+		var done int
+		var bp uint
+		if haveRiceAsm && len(zs) > 0 && len(src) >= 8 {
+			done, bp = riceBMI2(&src[0], len(src), k, &zs[0], len(zs))
+		}
+		return readRiceFrom(src, zs[done:], k, bp, done)
 	}
 	var bp uint
 	first := 0

@@ -23,3 +23,8 @@ func riceDivBMI2(src *byte, srcLen int, k uint, k0 int64, div float64, vals *flo
 //
 //go:noescape
 func riceShortBMI2(buf *byte, pos int, acc uint64, n uint, zs *uint64, cnt int, k uint) (done, newPos int, newAcc uint64, newN uint)
+
+// riceBMI2 is riceDivBMI2 storing the values themselves into zs.
+//
+//go:noescape
+func riceBMI2(src *byte, srcLen int, k uint, zs *uint64, n int) (done int, bitPos uint)

@@ -143,3 +143,65 @@ encdone:
 	MOVQ AX, newAcc+72(FP)
 	MOVQ BX, newN+80(FP)
 	RET
+
+// VALUEZ(FULL) is VALUE storing the value itself.
+#define VALUEZ(FULL) \
+	MOVQ AX, R13 \
+	NOTQ R13 \
+	TZCNTQ R13, CX \
+	CMPQ CX, $32 \
+	JAE  FULL \
+	LEAQ 1(CX)(R9*1), R13 \
+	CMPQ R13, BX \
+	JA   FULL \
+	LEAQ 1(CX), R11 \
+	SHRXQ R11, AX, R11 \
+	BZHIQ R9, R11, R11 \
+	SHLXQ R9, CX, CX \
+	ORQ  R11, CX \
+	SHRXQ R13, AX, AX \
+	SUBQ R13, BX \
+	MOVQ CX, (DI) \
+	ADDQ $8, DI
+
+// func riceBMI2(src *byte, srcLen int, k uint, zs *uint64, n int) (done int, bitPos uint)
+TEXT ·riceBMI2(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), SI
+	MOVQ srcLen+8(FP), R8
+	SUBQ $8, R8
+	MOVQ k+16(FP), R9
+	MOVQ zs+24(FP), DI
+	MOVQ n+32(FP), R12
+	LEAQ (DI)(R12*8), R12
+	XORQ AX, AX
+	XORQ BX, BX
+	XORQ DX, DX
+
+zloop:
+	CMPQ DI, R12
+	JAE  zdone
+	CMPQ DX, R8
+	JGT  zdone
+	MOVQ (SI)(DX*1), R13
+	SHLXQ BX, R13, R13
+	ORQ  R13, AX
+	MOVQ $63, R13
+	SUBQ BX, R13
+	SHRQ $3, R13
+	ADDQ R13, DX
+	ORQ  $56, BX
+	VALUEZ(zdone)
+	CMPQ DI, R12
+	JAE  zdone
+	VALUEZ(zloop)
+	JMP  zloop
+
+zdone:
+	MOVQ DI, CX
+	SUBQ zs+24(FP), CX
+	SHRQ $3, CX
+	MOVQ CX, done+40(FP)
+	SHLQ $3, DX
+	SUBQ BX, DX
+	MOVQ DX, bitPos+48(FP)
+	RET

@@ -47,7 +47,42 @@ func riceDivReference(src []byte, k uint, k0 int64, div float64, vals []float64)
 	return i, uint(8*pos) - n, k0
 }
 
-// checkRiceAsm compares riceDivBMI2 with riceDivReference on one input.
+// riceZReference is riceDivReference storing the values themselves, as
+// riceBMI2 does.
+func riceZReference(src []byte, k uint, zs []uint64) (int, uint) {
+	var acc uint64
+	var n uint
+	pos := 0
+	mask := uint64(1)<<k - 1
+	value := func(i int) bool {
+		ones := uint(bits.TrailingZeros64(^acc))
+		need := ones + 1 + k
+		if ones >= riceEscape || need > n {
+			return false
+		}
+		zs[i] = uint64(ones)<<k | (acc>>(ones+1))&mask
+		acc >>= need
+		n -= need
+		return true
+	}
+	i := 0
+	for i < len(zs) && pos+8 <= len(src) {
+		acc |= binary.LittleEndian.Uint64(src[pos:]) << n
+		pos += int((63 - n) >> 3)
+		n |= 56
+		if !value(i) {
+			break
+		}
+		i++
+		if i < len(zs) && value(i) {
+			i++
+		}
+	}
+	return i, uint(8*pos) - n
+}
+
+// checkRiceAsm compares riceDivBMI2 with riceDivReference, and riceBMI2 with
+// riceZReference, on one input.
 func checkRiceAsm(t *testing.T, src []byte, k uint, k0 int64, d int, n int) {
 	t.Helper()
 	want, got := make([]float64, n), make([]float64, n)
@@ -60,6 +95,15 @@ func checkRiceAsm(t *testing.T, src []byte, k uint, k0 int64, d int, n int) {
 		if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
 			t.Fatalf("k=%d n=%d: value %d = %v, reference %v", k, n, i, got[i], want[i])
 		}
+	}
+	wantZ, gotZ := make([]uint64, n), make([]uint64, n)
+	wi, wbp = riceZReference(src, k, wantZ)
+	gi, gbp = 0, 0
+	if n > 0 && len(src) >= 8 {
+		gi, gbp = riceBMI2(&src[0], len(src), k, &gotZ[0], n)
+	}
+	if gi != wi || gbp != wbp || !slices.Equal(gotZ[:gi], wantZ[:wi]) {
+		t.Fatalf("k=%d n=%d %d bytes: riceBMI2 (done, bit position) = (%d, %d), reference (%d, %d), or the values differ", k, n, len(src), gi, gbp, wi, wbp)
 	}
 }
 
