@@ -25,6 +25,7 @@ type Config struct {
 	Classes      int       `yaml:"classes" doc:"Number of classes: the model's output width."`
 	FeatureMean  []float64 `yaml:"feature_mean" doc:"Subtracted from each feature before training (one value per feature). Empty: 0." example:"[40, 25]"`
 	FeatureScale []float64 `yaml:"feature_scale" doc:"Each feature, minus its mean, is divided by this (one positive value per feature). Empty: 1." example:"[10, 5]"`
+	Window       Window    `yaml:"window" doc:"Train on windows of the node's own stream instead of single timestamps: an example is the last size timestamps of the features, as z-scores against the node's running mean and deviation and scaled differences (internal/fl/anomaly), labelled with the newest timestamp's label."`
 	MaxExamples  int       `yaml:"max_examples" doc:"Examples kept: the latest ones; older ones are forgotten."`
 	MinExamples  int       `yaml:"min_examples" doc:"The node skips a round it is selected for while it holds fewer examples."`
 
@@ -44,10 +45,19 @@ type Config struct {
 	MinTrainTime time.Duration `yaml:"min_train_time" doc:"Local training of a round takes at least this long: the update is held back until then. Emulates a slow device (stragglers) in tests and trials; 0 in production." advanced:"true"`
 }
 
+// Window configures windows of a node's stream (see anomaly.WindowConfig).
+type Window struct {
+	Size   int     `yaml:"size" doc:"Timestamps in a window, newest last. 0: no windows (an example is one timestamp's features). The model's input width is then features × (2·size − 1): per feature, size z-scores and size − 1 differences."`
+	Warmup int     `yaml:"warmup" doc:"Timestamps of a node that only feed its running statistics before its first window (at least size − 1)."`
+	MinStd float64 `yaml:"min_std" doc:"Floor of the standard deviations the window's values are divided by (about the sensors' resolution)." advanced:"true"`
+	Clip   float64 `yaml:"clip" doc:"Every window feature is clipped to [-clip, clip]." advanced:"true"`
+}
+
 // DefaultConfig returns the train processor's defaults.
 func DefaultConfig() *Config {
 	return &Config{
 		Label: "label", Classes: 2, MaxExamples: 10000, MinExamples: 10,
+		Window:    Window{Warmup: 120, MinStd: 0.05, Clip: 10},
 		ModelName: flkafka.DefaultModelName, ModelsTopic: flkafka.DefaultModelsTopic,
 		LearningRate: 0.05, BatchSize: 32, Epochs: 1, Quantization: QuantizeNone,
 	}
@@ -83,6 +93,18 @@ func (c *Config) Validate() error {
 	for i, v := range c.FeatureScale {
 		if !(v > 0) || math.IsInf(v, 0) {
 			return stages.FieldErrorf(fmt.Sprintf("feature_scale[%d]", i), "feature_scale %v must be positive and finite", v)
+		}
+	}
+	if c.Window.Size != 0 {
+		switch {
+		case c.Window.Size < 2 || c.Window.Size > 1024:
+			return stages.FieldErrorf("window.size", "window size %d not in [2,1024] (0: no windows)", c.Window.Size)
+		case c.Window.Warmup < c.Window.Size-1:
+			return stages.FieldErrorf("window.warmup", "window warmup %d: want at least size − 1 = %d", c.Window.Warmup, c.Window.Size-1)
+		case !(c.Window.MinStd > 0) || math.IsInf(c.Window.MinStd, 0):
+			return stages.FieldErrorf("window.min_std", "window min_std %v must be positive and finite", c.Window.MinStd)
+		case !(c.Window.Clip > 0) || math.IsInf(c.Window.Clip, 0):
+			return stages.FieldErrorf("window.clip", "window clip %v must be positive and finite", c.Window.Clip)
 		}
 	}
 	if c.MaxExamples < 1 {

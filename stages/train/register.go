@@ -12,7 +12,11 @@ func init() {
 		Description: `Keeps the node's latest labelled examples: the readings of the ` + "`features`" + ` streams
 that share a node and timestamp make one example (in that order, optionally shifted by
 ` + "`feature_mean`" + ` and divided by ` + "`feature_scale`" + `), its class the integer in the reading label
-` + "`label`" + `. Readings flow no further: the stage emits only updates.
+` + "`label`" + `. With ` + "`window.size`" + ` set, an example is instead a window of the node's own
+stream: the last size timestamps of the features as z-scores against the node's running
+statistics and scaled differences (internal/fl/anomaly's windowing, causal, so a live stream and a
+replay give the same examples), labelled with the newest timestamp's label; the model's input
+width is then features × (2·size − 1). Readings flow no further: the stage emits only updates.
 
 Beside the pipeline it follows the compacted models topic (` + "`" + flkafka.DefaultModelsTopic + "`" + `), where the
 fedavg stage publishes each round's global model with the round id, its version, the nodes
@@ -34,6 +38,11 @@ feature_mean: [40, 25]
 feature_scale: [10, 5]
 learning_rate: 0.1
 epochs: 2`},
+			{Title: "Windows of 8 readings (input width 2 × 15 = 30), after 10 minutes of statistics", YAML: `type: train
+features: [multihop.humidity, multihop.temperature]
+window:
+  size: 8
+  warmup: 120`},
 			{Title: "FedProx on non-IID nodes, int8 updates", YAML: `type: train
 features: [vibration.rms, vibration.peak, temperature]
 label: fault

@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/edgeflow/edgeflow/internal/fl/anomaly"
 	"github.com/edgeflow/edgeflow/internal/fl/flkafka"
 	"github.com/edgeflow/edgeflow/internal/fl/model"
 	fltrain "github.com/edgeflow/edgeflow/internal/fl/train"
@@ -45,6 +46,8 @@ type LocalTrainer struct {
 	log    *slog.Logger
 	sub    *kafkabus.Subscriber
 	stream map[string]int // feature stream → position
+	dim    int            // an example's features: the model's input width
+	window anomaly.WindowConfig
 	encode model.EncodeOptions
 
 	mu       sync.Mutex
@@ -56,6 +59,8 @@ type LocalTrainer struct {
 	order    []exampleKey // pending keys, oldest first
 	outbox   []*message.Message
 	skipped  int // examples whose label is missing or out of range
+	// windowers make the windows of each node's stream (window.size > 0).
+	windowers map[string]*anomaly.Windower
 
 	trainer      *fltrain.Trainer // used by the watch goroutine only, for trainerOf
 	trainerOf    model.Layout
@@ -110,6 +115,12 @@ func build(_ context.Context, cfg *Config, env stages.Env) (stages.Processor, er
 	}
 	for i, f := range cfg.Features {
 		s.stream[f] = i
+	}
+	s.dim = len(cfg.Features)
+	if cfg.Window.Size > 0 {
+		s.window = anomaly.WindowConfig{Size: cfg.Window.Size, Warmup: cfg.Window.Warmup, MinStd: cfg.Window.MinStd, Clip: cfg.Window.Clip}
+		s.dim = s.window.Dim(len(cfg.Features))
+		s.windowers = map[string]*anomaly.Windower{}
 	}
 	s.encode.Compress = cfg.Compress
 	s.encode.Seed = cfg.Seed
@@ -213,32 +224,64 @@ func (s *LocalTrainer) add(r reading.Reading, i int) {
 		}
 		s.order = kept
 	}
-	if p.label < 0 {
-		s.skipped++
-		return
-	}
-	dim := len(p.vals)
-	row := make([]float32, dim)
-	for j, v := range p.vals {
+	vals := p.vals
+	for j := range vals {
 		if len(s.cfg.FeatureMean) > 0 {
-			v -= s.cfg.FeatureMean[j]
+			vals[j] -= s.cfg.FeatureMean[j]
 		}
 		if len(s.cfg.FeatureScale) > 0 {
-			v /= s.cfg.FeatureScale[j]
+			vals[j] /= s.cfg.FeatureScale[j]
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > math.MaxFloat32 {
+	}
+	var row []float32
+	if s.cfg.Window.Size > 0 {
+		w := s.windowers[key.node]
+		if w == nil {
+			var err error
+			if w, err = anomaly.NewWindower(s.window, len(vals)); err != nil {
+				s.skipped++ // not reached: the config was validated
+				return
+			}
+			s.windowers[key.node] = w
+		}
+		win, ok, err := w.Push(vals)
+		if err != nil {
 			s.skipped++
 			return
 		}
-		row[j] = float32(v)
+		if !ok || p.label < 0 { // warming up, or unlabelled: statistics only
+			if p.label < 0 {
+				s.skipped++
+			}
+			return
+		}
+		row = win.AppendFeatures(make([]float32, 0, s.dim), s.window)
+	} else {
+		if p.label < 0 {
+			s.skipped++
+			return
+		}
+		row = make([]float32, len(vals))
+		for j, v := range vals {
+			if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > math.MaxFloat32 {
+				s.skipped++
+				return
+			}
+			row[j] = float32(v)
+		}
 	}
+	s.store(row, uint8(p.label))
+}
+
+// store keeps one example, overwriting the oldest when full; s.mu is held.
+func (s *LocalTrainer) store(row []float32, label uint8) {
 	if s.count < s.cfg.MaxExamples {
 		s.features = append(s.features, row...)
-		s.labels = append(s.labels, uint8(p.label))
+		s.labels = append(s.labels, label)
 		s.count++
 	} else {
-		copy(s.features[s.next*dim:], row)
-		s.labels[s.next] = uint8(p.label)
+		copy(s.features[s.next*s.dim:], row)
+		s.labels[s.next] = label
 	}
 	s.next = (s.next + 1) % s.cfg.MaxExamples
 }
@@ -257,7 +300,7 @@ func (s *LocalTrainer) dataset() fltrain.Dataset {
 	return fltrain.Dataset{
 		Features: append([]float32(nil), s.features...),
 		Labels:   append([]uint8(nil), s.labels...),
-		Dim:      len(s.cfg.Features), Classes: s.cfg.Classes,
+		Dim:      s.dim, Classes: s.cfg.Classes,
 	}
 }
 
@@ -277,9 +320,9 @@ func (s *LocalTrainer) onModel(ctx context.Context, g *flkafka.GlobalModel) {
 		return
 	}
 	widths, err := model.MLPWidths(g.Model.Layout)
-	if err != nil || widths[0] != len(s.cfg.Features) || widths[len(widths)-1] != s.cfg.Classes {
-		log.Warn("global model does not fit: want an MLP of input width features and output width classes",
-			"layout", fmt.Sprint(g.Model.Layout), "features", len(s.cfg.Features), "classes", s.cfg.Classes, "error", err)
+	if err != nil || widths[0] != s.dim || widths[len(widths)-1] != s.cfg.Classes {
+		log.Warn("global model does not fit: want an MLP of input width the example's features and output width classes",
+			"layout", fmt.Sprint(g.Model.Layout), "input_width", s.dim, "classes", s.cfg.Classes, "error", err)
 		return
 	}
 	data := s.dataset()

@@ -184,3 +184,57 @@ func TestTrainsWhenSelected(t *testing.T) {
 		})
 	}
 }
+
+func TestWindowsOfTheNodesStream(t *testing.T) {
+	s := newTestTrainer(t, func(c *Config) { c.Window = Window{Size: 3, Warmup: 2, MinStd: 0.05, Clip: 10} })
+	if s.dim != 2*(2*3-1) {
+		t.Fatalf("input width %d, want 2 features × (2·3 − 1) = 10", s.dim)
+	}
+	rows := [][3]float64{{40, 25, 0}, {41, 25, 0}, {40, 26, 0}, {42, 25, 0}, {60, 30, 1}, {41, 25, 0}}
+	rs := readingsMessage(time.Unix(0, 0), rows)
+	// A second node's stream is windowed on its own: its 2 rows only warm up.
+	for _, r := range readingsMessage(time.Unix(0, 0), rows[:2]) {
+		r.Node = "mote-2"
+		rs = append(rs, r)
+	}
+	if _, err := s.Process(context.Background(), reading.NewMessage(rs)); err != nil {
+		t.Fatal(err)
+	}
+	d := s.dataset()
+	if d.Len() != 4 || d.Dim != 10 { // rows 2…5 end a window after 2 of warm-up
+		t.Fatalf("%d examples of %d features, want 4 of 10", d.Len(), d.Dim)
+	}
+	if got := fmt.Sprint(d.Labels); got != "[0 0 1 0]" {
+		t.Errorf("labels %s, want the newest row's: [0 0 1 0]", got)
+	}
+	// The anomalous row stands out: its humidity z-score is the window's last
+	// humidity feature, clipped to 10.
+	if z := d.Row(2)[2]; z != 10 {
+		t.Errorf("z-score of humidity 60 after 40…42: %v, want clipped to 10", z)
+	}
+}
+
+func TestValidateWindow(t *testing.T) {
+	tests := []struct {
+		name  string
+		w     Window
+		field string
+	}{
+		{"off", Window{}, ""},
+		{"size 8", Window{Size: 8, Warmup: 120, MinStd: 0.05, Clip: 10}, ""},
+		{"size 1", Window{Size: 1, Warmup: 120, MinStd: 0.05, Clip: 10}, "window.size"},
+		{"warmup short", Window{Size: 8, Warmup: 6, MinStd: 0.05, Clip: 10}, "window.warmup"},
+		{"min_std 0", Window{Size: 8, Warmup: 7, Clip: 10}, "window.min_std"},
+		{"clip 0", Window{Size: 8, Warmup: 7, MinStd: 0.05}, "window.clip"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Features = []string{"a"}
+			cfg.Window = tc.w
+			if got := stages.FieldOf(cfg.Validate()); got != tc.field {
+				t.Errorf("Validate names %q, want %q", got, tc.field)
+			}
+		})
+	}
+}
