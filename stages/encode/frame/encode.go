@@ -319,21 +319,34 @@ func (e *Encoder) dictionaryPays() int {
 	e.gaps, e.dictLo = gaps, lo
 	_, gapBytes := chooseRice(gaps) // the gaps cost at most about this much
 	dictBits := float64(8 * (gapBytes + 6))
-	// Estimate both from a sample of consecutive pairs.
+	// Estimate both from a sample of consecutive pairs: the histograms of
+	// their byte symbols, in one loop.
 	stride := max(1, (n-1)/dictSamples)
 	samples := (n - 2 + stride) / stride // i = 1, 1+stride, ... < n
-	deltas := grow(e.zs, samples)
-	rankDeltas := grow(e.rankDeltas, samples)
 	kDeltas := e.kDeltas[:n]
+	var histD, histR [256]int32 // the samples are few: tables cleared cheaply
+	var extraD, extraR int      // escape bits
+	var orD, orR uint64         // at least the largest symbols
 	for j := range samples {
 		i := 1 + j*stride
-		deltas[j] = kDeltas[i]
-		rankDeltas[j] = zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
+		zd := kDeltas[i]
+		zr := zigzag(int64(rank[ks[i]-lo]) - int64(rank[ks[i-1]-lo]))
+		if zd >= escapeSymbol {
+			extraD += 8 * ((bits.Len64(zd-escapeSymbol) + 6) / 7)
+			zd = escapeSymbol
+		}
+		if zr >= escapeSymbol {
+			extraR += 8 * ((bits.Len64(zr-escapeSymbol) + 6) / 7)
+			zr = escapeSymbol
+		}
+		histD[zd]++
+		histR[zr]++
+		orD |= zd
+		orR |= zr
 	}
-	e.zs, e.rankDeltas = deltas, rankDeltas
-	scale := float64(n-1) / float64(len(deltas))
-	withDict := scale*entropyBits(rankDeltas) + dictBits
-	without := scale * entropyBits(deltas)
+	scale := float64(n-1) / float64(samples)
+	withDict := scale*entropyBits(&histR, orR, extraR, samples) + dictBits
+	without := scale * entropyBits(&histD, orD, extraD, samples)
 	switch {
 	case withDict < 0.97*without:
 		return dictYes
@@ -343,25 +356,15 @@ func (e *Encoder) dictionaryPays() int {
 	return dictNo
 }
 
-// entropyBits estimates the size in bits of zs coded as byte symbols under an
-// order-0 code: the entropy, escapes for values of 255 or more, and the code
+// entropyBits estimates the size in bits of n values coded as byte symbols
+// under an order-0 code, from the histogram of their symbols (none above or)
+// and the bits their escapes take: the entropy, the escapes and the code
 // table.
-func entropyBits(zs []uint64) float64 {
-	var hist [256]int32 // the samples are few: one table, cleared cheaply
-	extra := 0
-	top := 0 // the largest symbol seen
-	for _, z := range zs {
-		if z >= escapeSymbol {
-			extra += 8 * ((bits.Len64(z-escapeSymbol) + 6) / 7)
-			z = escapeSymbol
-		}
-		hist[z]++
-		top = max(top, int(z))
-	}
+func entropyBits(hist *[256]int32, or uint64, extra, n int) float64 {
 	// The entropy is n*log2(n) - sum of c*log2(c) over the symbols.
-	total := float64(extra) + cLog2c(uint32(len(zs)))
+	total := float64(extra) + cLog2c(uint32(n))
 	largest, present := 0, 0
-	for s, c := range hist[:top+1] {
+	for s, c := range hist[:min(or, escapeSymbol)+1] {
 		if c > 0 {
 			total -= cLog2c(uint32(c))
 			largest = s
@@ -628,19 +631,12 @@ var pow10 = func() (p [maxDecimals + 1]float64) {
 }()
 
 // decimalExact reports whether v == float64(round(v*10^d)) / 10^d bit for bit.
-// Below 2^51 it rounds by adding and subtracting 1.5 × 2^52, as scaleDecimal
-// does.
 func decimalExact(v float64, d int) bool {
-	p := pow10[d]
-	s := v * p
-	if math.Abs(s) < 1<<51 {
-		const round = 3 << 51
-		return math.Float64bits((s+round-round)/p) == math.Float64bits(v)
-	}
+	s := v * pow10[d]
 	if !(math.Abs(s) < 1<<53) {
 		return false
 	}
-	return math.Float64bits(float64(int64(math.RoundToEven(s)))/p) == math.Float64bits(v)
+	return math.Float64bits(float64(int64(math.RoundToEven(s)))/pow10[d]) == math.Float64bits(v)
 }
 
 // fastMod is a % d for d < 2^32 and m = 2^64 / d rounded up (0 for d = 1),
