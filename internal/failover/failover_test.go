@@ -326,6 +326,15 @@ func TestFailover(t *testing.T) {
 			"--assignment-topic", assignTopic, "--heartbeat-interval", heartbeatInterval.String(), "--heartbeat-topic", hbTopic,
 			"--drain-timeout", "5s")
 	}
+	waitUntil(t, 30*time.Second, "three nodes up", func() bool {
+		up := 0
+		for _, v := range tracker.Nodes(time.Now()) {
+			if v.Up {
+				up++
+			}
+		}
+		return up == 3
+	})
 	start(t, dir, "scheduler", "schedule", "--brokers", broker, "--algorithm", "balanced", "--timeout", nodeTimeout.String(),
 		"--settle", "1s", "--interval", "250ms", "--task-topic", tasksTopic, "--heartbeat-topic", hbTopic, "--assignment-topic", assignTopic,
 		"--status-topic", statusTopic)
