@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeflow/edgeflow/internal/fl/model"
 	"github.com/edgeflow/edgeflow/internal/testenv"
 )
 
@@ -295,13 +297,54 @@ sinks:
 		}
 		return path
 	}
+	// edge-1 also runs a detect pipeline following the models topic: it
+	// starts on an untrained model file and swaps to every new version.
+	initial, err := model.NewMLP(99, 2, 16, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tfl, err := model.ExportTFLite(initial, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detectPipeline := filepath.Join(dir, "detect.yaml")
+	if err := os.WriteFile(filepath.Join(dir, "initial.tflite"), tfl, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(detectPipeline, []byte(fmt.Sprintf(`name: fl-detect
+sources:
+  - type: file
+    path: %s
+    stream: multihop
+    rate: 20
+    loop: true
+    batch: 2
+    csv:
+      seq_column: reading
+      start: "2026-01-01T00:00:00Z"
+      interval: 30s
+      value_columns: [humidity, temperature]
+stages:
+  - type: detect
+    model: %s
+    model_topic: %s
+    streams: [multihop.humidity, multihop.temperature]
+    top_k: 2
+sinks:
+  - type: stdout
+`, motes["1"], filepath.Join(dir, "initial.tflite"), modelsTopic)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	startEdge := func(i int) *process {
 		n := nodes[i]
+		files := []string{edgePipeline(n.mote, n.minTrain)}
+		if i == 0 {
+			files = append(files, detectPipeline)
+		}
 		return start(t, n.id, []string{
 			"EDGEFLOW_NODE_ID=" + n.id, "EDGEFLOW_NODE_LABELS=fltest=" + sfx,
 			"EDGEFLOW_BROKERS=" + strings.Join(brokers, ","), "EDGEFLOW_DATA_DIR=" + filepath.Join(dir, n.id),
-		}, nil, "--heartbeat-interval", "1s", "--heartbeat-topic", beatsTopic, "--log-level", "debug",
-			edgePipeline(n.mote, n.minTrain))
+		}, nil, append([]string{"--heartbeat-interval", "1s", "--heartbeat-topic", beatsTopic, "--log-level", "debug"}, files...)...)
 	}
 	edges := make([]*process, len(nodes))
 	for i := range nodes {
@@ -457,6 +500,15 @@ sinks:
 	if crash.values["accepted"] >= 3 || crash.values["seconds"] < roundTimeout.Seconds()-0.5 {
 		t.Errorf("round %d: accepted %v in %v s: want fewer than the quorum, closed by the %v deadline",
 			crashRound, crash.values["accepted"], crash.values["seconds"], roundTimeout)
+	}
+	// edge-1's detect stage runs the final model (version rounds).
+	final := regexp.MustCompile(fmt.Sprintf(`msg="swapped to the global model".* version=%d `, rounds))
+	for deadline := time.Now().Add(15 * time.Second); !final.MatchString(edges[0].stderr.String()); {
+		if time.Now().After(deadline) {
+			t.Errorf("edge-1's detect stage did not swap to version %d of the global model", rounds)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if !edge3Back {
 		t.Errorf("edge-3 restarted but took part in no round after round %d", crashRound)
