@@ -185,10 +185,25 @@ func (s *State) UpsertNode(st NodeStatus) error {
 	pg.groups[j] = nil
 	pg.free[j] = info.Capacity
 	pg.capacity[j] = info.Capacity
-	pg.summarize()
-	for _, t := range st.Tasks {
-		s.addTask(slot, t)
+	// All tasks at once (Validate checked they fit): one copy, one summary.
+	if len(st.Tasks) > 0 {
+		pg.tasks[j] = slices.Clone(st.Tasks)
+		var groups []groupCount
+		for _, t := range st.Tasks {
+			pg.free[j] = pg.free[j].Sub(t.request())
+			if t.Group == "" {
+				continue
+			}
+			k := slices.IndexFunc(groups, func(g groupCount) bool { return g.group == t.Group })
+			if k < 0 {
+				groups = append(groups, groupCount{group: t.Group})
+				k = len(groups) - 1
+			}
+			groups[k].n++
+		}
+		pg.groups[j] = groups
 	}
+	pg.summarize()
 	return nil
 }
 
