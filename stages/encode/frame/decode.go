@@ -445,7 +445,7 @@ func addUnaryCorrections(src []byte, vals []float64) ([]byte, error) {
 		for pos := int(bp / 8); pos+8 <= len(src); pos += 8 {
 			base := uint(8 * pos)
 			x := ^binary.LittleEndian.Uint64(src[pos:]) // one bit per value's end
-			x &^= 1<<(start-min(start, base)) - 1         // none before start
+			x &^= 1<<(start-min(start, base)) - 1       // none before start
 			for ; x != 0; x &= x - 1 {
 				end := base + uint(bits.TrailingZeros64(x))
 				q := end - start

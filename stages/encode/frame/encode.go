@@ -20,24 +20,26 @@ import (
 type Encoder struct {
 	opts Options
 
-	body       []byte   // transformed block, before the back end
-	alt        []byte   // an alternative value section being tried
-	comp       []byte   // back-end output
-	zs         []uint64 // zigzag integers
-	ks         []int64  // scaled integers
-	kDeltas    []uint64 // zigzag(ks[i] - ks[i-1]), for i >= 1 (slot 0 is junk)
-	cs         []uint64 // zigzag corrections
-	ncorr      int      // nonzero corrections in cs
-	kLo, kHi   int64    // smallest and largest of ks
-	decimals   int      // the decimal count appendLossless chose last
-	syms       []byte   // byte symbols of an integer stream
-	esc        []byte   // escape varints of an integer stream
-	pl         []byte   // XOR byte planes
-	rank       []int32  // dictionary rank of each scaled integer (offset by the smallest)
-	rankDeltas []uint64 // zigzag rank deltas of the dictionary transform
-	dictLo     int64    // smallest scaled integer of the dictionary transform
-	gaps       []uint64 // gaps - 1 between the sorted distinct scaled integers
-	present    []uint64 // bit sets of the scaled integers present, from the smallest
+	body       []byte      // transformed block, before the back end
+	alt        []byte      // an alternative value section being tried
+	comp       []byte      // back-end output
+	zs         []uint64    // zigzag integers
+	ks         []int64     // scaled integers
+	kDeltas    []uint64    // zigzag(ks[i] - ks[i-1]), for i >= 1 (slot 0 is junk)
+	cs         []uint64    // zigzag corrections
+	ncorr      int         // nonzero corrections in cs
+	kLo, kHi   int64       // smallest and largest of ks
+	decimals   int         // the decimal count appendLossless chose last
+	syms       []byte      // byte symbols of an integer stream
+	esc        []byte      // escape varints of an integer stream
+	pl         []byte      // XOR byte planes
+	rank       []int32     // dictionary rank of each scaled integer (offset by the smallest)
+	rankDeltas []uint64    // zigzag rank deltas of the dictionary transform
+	dictLo     int64       // smallest scaled integer of the dictionary transform
+	gaps       []uint64    // gaps - 1 between the sorted distinct scaled integers
+	present    []uint64    // bit sets of the scaled integers present, from the smallest
+	gapsRice   riceChoice  // chooseRice of gaps, from dictionaryPays
+	riceHint   *riceChoice // chooseRice of the next stream appendInts writes, if known
 
 	huff huff0.Scratch
 
@@ -317,7 +319,8 @@ func (e *Encoder) dictionaryPays() int {
 		}
 	}
 	e.gaps, e.dictLo = gaps, lo
-	_, gapBytes := chooseRice(gaps) // the gaps cost at most about this much
+	gk, gapBytes := chooseRice(gaps) // the gaps cost at most about this much
+	e.gapsRice = riceChoice{gk, gapBytes}
 	dictBits := float64(8 * (gapBytes + 6))
 	// Estimate both from a sample of consecutive pairs: the histograms of
 	// their byte symbols, in one loop.
@@ -384,6 +387,7 @@ func (e *Encoder) appendDictionary(dst []byte, d int) []byte {
 	dst = append(dst, byte(d))
 	dst = binary.AppendUvarint(dst, uint64(len(e.gaps)+1))
 	dst = binary.AppendUvarint(dst, zigzag(lo))
+	e.riceHint = &e.gapsRice
 	dst = e.appendInts(dst, e.gaps)
 	prev := int64(rank[ks[0]-lo])
 	dst = binary.AppendUvarint(dst, uint64(prev))

@@ -23,12 +23,7 @@ const riceSamples = 256
 // from a sample of the values (the size only steers the choice of stream kind).
 func chooseRice(zs []uint64) (k uint, size int) {
 	stride := max(1, len(zs)/riceSamples)
-	var sum uint64
-	samples := 0
-	for i := 0; i < len(zs); i += stride {
-		sum += min(zs[i], 1<<32)
-		samples++
-	}
+	sum, samples := riceSampleSum(zs, stride)
 	mean := sum / uint64(samples)
 	k1 := uint(max(bits.Len64(mean)-1, 1))
 	k1 = min(k1, riceMaxK-1)
@@ -37,28 +32,13 @@ func chooseRice(zs []uint64) (k uint, size int) {
 	// its quotient q = z>>k below the escape, riceEscape+64 bits above.
 	// The capped quotients for k0+1 and k0+2 follow from those for k0:
 	// q>>1 = (q - q&1)/2 and q>>2 = (q - q&3)/4; escapes are rare.
-	var qsum, odd, low2 uint64  // over the samples below the escape for k0
-	var big1, big2 uint64       // quotients for k1 and k2 of the others, below the escape
-	var esc0, esc1, esc2 uint64 // escapes for k0, k1, k2
-	for i := 0; i < len(zs); i += stride {
-		q := zs[i] >> k0
-		if q < riceEscape {
-			qsum += q
-			odd += q & 1
-			low2 += q & 3
-			continue
-		}
-		esc0++
-		if q>>1 < riceEscape {
-			big1 += q >> 1
-		} else {
-			esc1++
-		}
-		if q>>2 < riceEscape {
-			big2 += q >> 2
-		} else {
-			esc2++
-		}
+	// qsum, odd and low2 are over the samples below the escape for k0;
+	// big1 and big2 the quotients for k1 and k2 of the others, below the
+	// escape; esc0, esc1 and esc2 the escapes for k0, k1 and k2.
+	qsum, odd, low2, esc0 := riceSampleQuotients(zs, stride, k0)
+	var big1, big2, esc1, esc2 uint64
+	if esc0 > 0 {
+		big1, big2, esc1, esc2 = riceSampleEscapes(zs, stride, k0)
 	}
 	q0 := qsum + esc0*riceEscape
 	q1 := (qsum-odd)/2 + big1 + esc1*riceEscape
@@ -75,6 +55,60 @@ func chooseRice(zs []uint64) (k uint, size int) {
 	}
 	total := best * len(zs) / samples
 	return k, (total + 7) / 8
+}
+
+// riceSampleSum is the sum of min(z, 2^32) over the samples zs[0],
+// zs[stride], ... and their number. (The sampling loops of chooseRice are
+// functions of their own so that their few variables stay in registers.)
+//
+//go:noinline
+func riceSampleSum(zs []uint64, stride int) (sum uint64, samples int) {
+	for i := 0; i < len(zs); i += stride {
+		sum += min(zs[i], 1<<32)
+		samples++
+	}
+	return sum, samples
+}
+
+// riceSampleQuotients sums the quotients q = z >> k0 of the samples below
+// the escape, their lowest bits and their two lowest bits, and counts the
+// escapes.
+//
+//go:noinline
+func riceSampleQuotients(zs []uint64, stride int, k0 uint) (qsum, odd, low2, esc uint64) {
+	for i := 0; i < len(zs); i += stride {
+		q := zs[i] >> (k0 & 63)
+		if q >= riceEscape {
+			esc++
+			continue
+		}
+		qsum += q
+		odd += q & 1
+		low2 += q & 3
+	}
+	return qsum, odd, low2, esc
+}
+
+// riceSampleEscapes sums the quotients for k0+1 and k0+2 of the samples that
+// escape with k0, below the escape, and counts those that escape.
+func riceSampleEscapes(zs []uint64, stride int, k0 uint) (big1, big2, esc1, esc2 uint64) {
+	for i := 0; i < len(zs); i += stride {
+		q := zs[i] >> (k0 & 63)
+		if q < riceEscape {
+			continue
+		}
+		if q>>1 < riceEscape {
+			big1 += q >> 1
+		} else {
+			esc1++
+		}
+		if q>>2 < riceEscape {
+			big2 += q >> 2
+		} else {
+			esc2++
+		}
+	}
+	return big1, big2, esc1, esc2
 }
 
 // appendRice writes zs Rice coded with parameter k (without the k byte).
@@ -340,7 +374,7 @@ func readUnary(src []byte, zs []uint64, bp uint) (int, uint) {
 	for pos := int(bp / 8); pos+8 <= len(src); pos += 8 {
 		base := uint(8 * pos)
 		x := ^binary.LittleEndian.Uint64(src[pos:]) // one bit per value's end
-		x &^= 1<<(start-min(start, base)) - 1         // none before start
+		x &^= 1<<(start-min(start, base)) - 1       // none before start
 		for ; x != 0; x &= x - 1 {
 			end := base + uint(bits.TrailingZeros64(x))
 			q := end - start

@@ -107,9 +107,18 @@ func readBitPacked(src []byte, zs []uint64) ([]byte, error) {
 	return src, nil
 }
 
+// riceChoice is a Rice parameter and the size estimate chooseRice gave.
+type riceChoice struct {
+	k    uint
+	size int
+}
+
 // appendInts writes an integer stream: the smaller of bit-packing and byte
-// symbols under a Huffman code.
+// symbols under a Huffman code. e.riceHint, when set, is chooseRice(zs),
+// computed before; appendInts clears it.
 func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
+	hint := e.riceHint
+	e.riceHint = nil
 	// One pass for the bit-packed size; the counts of nonzero values and
 	// of values that need a symbol escape only matter up to a limit.
 	var or uint64
@@ -126,7 +135,13 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 		// Mostly zeros: every other kind spends at least one bit per zero.
 		return appendSparse(dst, zs, nonzero)
 	}
-	riceK, riceSize := chooseRice(zs)
+	var riceK uint
+	var riceSize int
+	if hint != nil {
+		riceK, riceSize = hint.k, hint.size
+	} else {
+		riceK, riceSize = chooseRice(zs)
+	}
 	riceSize++ // the k byte
 	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 &&
 		(or < escapeSymbol || countAbove(zs, escapeSymbol-1, len(zs)/8) <= len(zs)/8) {
