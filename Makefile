@@ -7,7 +7,7 @@ BIN := bin/edgeflow
 CACHE ?= $(CURDIR)/.cache
 export EDGEFLOW_CACHE := $(CACHE)
 
-.PHONY: all build run test chaos test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-fl-anomaly bench-detect test-tflite-cgo generate check-generated clean
+.PHONY: all build run test chaos test-unit services-up services-down lint-examples fuzz bench-encode bench-schedule bench-fedavg bench-fl-anomaly bench-detect test-tflite-cgo test-arm generate check-generated clean
 
 all: build
 
@@ -67,6 +67,12 @@ bench-detect:
 ## tag tflite, cgo); needs libtensorflowlite_c and its headers: docs/detect.md says how to get them.
 test-tflite-cgo:
 	CGO_ENABLED=1 $(GO) test -tags tflite -count=1 ./internal/tflite/clib
+
+## test-arm: the TensorFlow Lite interpreter on ARM under qemu's user mode (Debian's qemu-user,
+## installed when missing): arm64 NEON kernels against Go, golden models and the detect stage's
+## model tests; GOARM=7/6 vet, build and kernel tests. Correctness only (docs/detect.md).
+test-arm:
+	bash internal/tools/test-arm.sh
 
 ## fuzz: every fuzz target of the module for FUZZTIME each (default 60s: about one minute per
 ## target, see internal/tools/fuzz.sh; FUZZPARALLEL=1 on a shared machine).

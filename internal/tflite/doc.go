@@ -35,7 +35,13 @@
 // micro-kernel (gemm_amd64.s; AVX-512 VNNI's VPDPWSSD where the CPU has it),
 // with patches widened in AVX2 (widen_amd64.s); 3x3 DEPTHWISE_CONV_2D windows
 // inside the input and the requantization of both run in AVX2 as well
-// (depthwise_amd64.s, requant_amd64.s). Elsewhere the same arithmetic runs in Go (conv_packed.go
-// and the Go loops); the tests run each assembly kernel and its Go
-// counterpart on random inputs and require identical results.
+// (depthwise_amd64.s, requant_amd64.s). On arm64 the same four kernels are
+// NEON assembly for ARMv8.0-A (the *_arm64.s files: SMLAL, SQRDMULH, SRSHL
+// …), with the same interfaces. Elsewhere the same arithmetic runs in Go
+// (conv_packed.go and the Go loops); the tests run each assembly kernel and
+// its Go counterpart on the same inputs, edge values included
+// (vector_test.go), and require identical results; make test-arm runs them
+// and the golden models on arm64 under qemu. Float kernels round every
+// product before adding it, so that arm64's fused multiply-add does not make
+// float results differ from amd64's.
 package tflite

@@ -3,7 +3,8 @@
 # broker, a real Mosquitto and a real Jaeger trace backend. Starts them (unless
 # already running, in which case they are left running afterwards; Jaeger is
 # built from the Go module proxy on the first run, while Kafka starts), runs
-# `go test -race ./...` plus the nested modules' checks, prints a summary and
+# `go test -race ./...` plus the nested modules' checks and the ARM tests under
+# qemu (test-arm.sh), prints a summary and
 # exits with the tests' status.
 #
 # Environment: GO (go binary), GOTEST_FLAGS (extra go test flags, e.g. -run X),
@@ -92,12 +93,19 @@ while IFS= read -r mod; do
 	fi
 done < <(find . -name go.mod -not -path ./go.mod -not -path './.cache/*' -not -path './.git/*' | sort)
 
+# ARM: the TensorFlow Lite interpreter's NEON kernels and golden models on arm64, and its
+# pure-Go kernels on 32-bit ARM, under qemu's user mode (test-arm.sh installs qemu-user;
+# with CI=true a missing qemu fails the run). Correctness only, not speed.
+arm_status=0
+step "ARM under qemu: internal/tools/test-arm.sh"
+bash "$TOOLS/test-arm.sh" || arm_status=$?
+
 passed=$(grep -cE '^ok[[:space:]]' "$log")
 failed=$(grep -cE '^FAIL[[:space:]]+github\.com/' "$log")
 notests=$(grep -cE '^\?[[:space:]].*\[no test files\]' "$log")
 
 step "summary"
-echo "go test: ${test_secs}s, exit status $test_status; nested modules: $([[ $nested_status == 0 ]] && echo ok || echo FAILED)"
+echo "go test: ${test_secs}s, exit status $test_status; nested modules: $([[ $nested_status == 0 ]] && echo ok || echo FAILED); ARM: $([[ $arm_status == 0 ]] && echo ok || echo FAILED)"
 echo "packages without test files: $notests; total time $((SECONDS - t0))s"
 grep -E '^FAIL[[:space:]]+github\.com/' "$log" || true
 if ((test_status != 0 && failed == 0)); then
@@ -109,4 +117,7 @@ rm -f "$log"
 if ((test_status != 0)); then
 	exit "$test_status"
 fi
-exit "$nested_status"
+if ((nested_status != 0)); then
+	exit "$nested_status"
+fi
+exit "$arm_status"
