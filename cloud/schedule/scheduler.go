@@ -237,6 +237,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	}
 	plan, err := s.cfg.Planner.Plan(ctx, st.Snapshot(now, timeout), unplaced)
 	if err != nil {
+		s.dirty = true // plan again next round
 		return Report{}, fmt.Errorf("schedule round: %w", err)
 	}
 	rep := Report{Placed: plan.Placements, Preempted: plan.Preemptions}
@@ -267,12 +268,11 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		desired[s.assigned[id]] = append(desired[s.assigned[id]], s.tasks[id])
 	}
 	rep.Assignments = map[string][]string{}
-	nodes := slices.Sorted(maps.Keys(known))
+	every := maps.Clone(known) // every node heard from, or written to before
 	for n := range s.published {
-		if !known[n] {
-			nodes = append(nodes, n)
-		}
+		every[n] = true
 	}
+	nodes := slices.Sorted(maps.Keys(every))
 	changed := false
 	var writes []fleet.Assignment
 	for _, n := range nodes {
