@@ -1,0 +1,3 @@
+module github.com/mattn/go-tflite
+
+go 1.22
