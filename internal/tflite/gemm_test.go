@@ -7,11 +7,11 @@ import (
 )
 
 // TestGEMM4x3MatchesGo runs the machine's micro-kernel (AVX-512 VNNI or
-// AVX2 where there is one), then the AVX2 one, and the portable one on
-// random widened bytes, including the largest values, and requires
-// identical sums.
+// AVX2 on amd64, NEON on arm64), then the one without VNNI, and the
+// portable one on random widened bytes, including the largest values, and
+// requires identical sums.
 func TestGEMM4x3MatchesGo(t *testing.T) {
-	t.Logf("AVX2: %v, AVX-512 VNNI: %v", haveGEMMAsm, useVNNI)
+	t.Logf("vector kernels: %s", vectorKernels())
 	t.Run("machine", testGEMM4x3MatchesGo)
 	t.Run("without VNNI", func(t *testing.T) {
 		defer func(had bool) { useVNNI = had }(useVNNI)
