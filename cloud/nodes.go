@@ -65,6 +65,7 @@ type NodeTracker struct {
 	state   *placement.State
 	nodes   map[string]*trackedNode
 	skipped int64
+	changes uint64
 	// notify serialises OnChange calls so they arrive in order.
 	notify sync.Mutex
 }
@@ -151,6 +152,9 @@ func (t *NodeTracker) Observe(hb fleet.Heartbeat) error {
 		n = &trackedNode{}
 		t.nodes[hb.NodeID] = n
 	}
+	if n.up != up || !sameShape(n.hb, hb) {
+		t.changes++
+	}
 	n.hb, n.lastSeen, n.up = hb, seen, up
 	t.notify.Lock()
 	t.mu.Unlock()
@@ -170,6 +174,7 @@ func (t *NodeTracker) Check() []NodeEvent {
 	for id, n := range t.nodes {
 		if n.up && now.Sub(n.lastSeen) > t.cfg.Timeout {
 			n.up = false
+			t.changes++
 			events = append(events, NodeEvent{NodeID: id, Up: false, At: now,
 				Reason: fmt.Sprintf("no heartbeat for %v", t.cfg.Timeout)})
 		}
@@ -194,6 +199,23 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// sameShape reports whether two heartbeats of a node describe the same
+// capacity, labels and accelerators (what placement depends on besides liveness).
+func sameShape(a, b fleet.Heartbeat) bool {
+	return a.NodeID == b.NodeID && a.Capacity == b.Capacity && maps.Equal(a.Labels, b.Labels) &&
+		slices.EqualFunc(a.Accelerators, b.Accelerators, func(x, y fleet.Accelerator) bool { return x.Kind == y.Kind && x.Count == y.Count })
+}
+
+// Changes counts the changes of the nodes that placement depends on: a node
+// seen for the first time, coming up or going down (as Observe and Check
+// notice it), or reporting other capacity, labels or accelerators. A caller
+// that planned at one count need not plan again until it grows.
+func (t *NodeTracker) Changes() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.changes
 }
 
 // Snapshot freezes the nodes at now for the placement planner: nodes silent

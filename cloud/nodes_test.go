@@ -189,3 +189,51 @@ func ExampleNodeTracker() {
 	// gw-7 up: false - no heartbeat for 15s
 	// up: false
 }
+
+func TestNodeTrackerChanges(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	tr, err := NewNodeTracker(NodeTrackerConfig{Timeout: 3 * time.Second, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	beat := func(change func(*fleet.Heartbeat)) func() {
+		return func() {
+			seq++
+			hb := heartbeat("n1", clock.Now(), seq)
+			hb.Free.MilliCPU = int64(seq) // free resources move all the time
+			if change != nil {
+				change(&hb)
+			}
+			if err := tr.Observe(hb); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	steps := []struct {
+		name   string
+		do     func()
+		change bool
+	}{
+		{"first heartbeat", beat(nil), true},
+		{"same shape, other free resources", beat(nil), false},
+		{"other labels", beat(func(hb *fleet.Heartbeat) { hb.Labels = map[string]string{"zone": "b"} }), true},
+		{"other capacity", beat(func(hb *fleet.Heartbeat) {
+			hb.Labels = map[string]string{"zone": "b"}
+			hb.Capacity.MilliCPU = 2000
+		}), true},
+		{"silent past the timeout", func() { clock.Advance(4 * time.Second); tr.Check() }, true},
+		{"back", beat(func(hb *fleet.Heartbeat) {
+			hb.Labels = map[string]string{"zone": "b"}
+			hb.Capacity.MilliCPU = 2000
+		}), true},
+		{"check with nothing silent", func() { tr.Check() }, false},
+	}
+	for _, st := range steps {
+		before := tr.Changes()
+		st.do()
+		if got := tr.Changes() != before; got != st.change {
+			t.Errorf("%s: changed %v, want %v", st.name, got, st.change)
+		}
+	}
+}

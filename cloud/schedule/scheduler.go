@@ -58,12 +58,13 @@ type Scheduler struct {
 	// A round with no task change, the same nodes (liveness, capacity,
 	// labels) and no failed write has nothing to do: placement depends on
 	// nothing else, so even waiting tasks would wait for the same reasons.
-	dirty      bool
-	nodesSig   string
-	retry      bool
-	status     string // fingerprint of the pending list last written
-	statusOK   bool   // a status was written
-	generation uint64
+	dirty       bool
+	nodesSeen   uint64 // NodeTracker.Changes at the last full round
+	retry       bool
+	assignments map[string][]string // Report.Assignments of the last full round
+	status      string              // fingerprint of the pending list last written
+	statusOK    bool                // a status was written
+	generation  uint64
 }
 
 // New checks cfg and returns a scheduler with no tasks.
@@ -161,9 +162,9 @@ type Report struct {
 	Generation  uint64
 	Placed      []placement.Placement // new placements, and tasks moved off down nodes (From set)
 	Preempted   []placement.Preemption
-	Pending     []Pending // every task that waits after the round, by id
-	Assignments map[string][]string
-	Written     []string // nodes whose assignment was written this round
+	Pending     []Pending           // every task that waits after the round, by id
+	Assignments map[string][]string // node → its task ids; shared between reports, do not modify
+	Written     []string            // nodes whose assignment was written this round
 }
 
 // Round plans the tasks not running anywhere (new, waiting, preempted, or on a
@@ -173,26 +174,23 @@ type Report struct {
 // Kubernetes does, not by the free resources they measure. A task that no node
 // can take waits, with the reason; capacity is never overcommitted. A failed
 // write is retried at the next round. A round after which no task changed, no
-// node changed liveness, capacity or labels and every write succeeded returns
-// at once: the plan could not differ.
+// node changed liveness, capacity or labels (NodeTracker.Changes) and every
+// write succeeded returns at once: the plan could not differ.
 func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
 	timeout := s.cfg.Tracker.Timeout()
-	views := s.cfg.Tracker.Nodes(now)
-	sig := nodesSignature(views)
-	if !s.dirty && !s.retry && sig == s.nodesSig {
-		rep := Report{Generation: s.generation, Assignments: map[string][]string{}}
+	seen := s.cfg.Tracker.Changes()
+	if !s.dirty && !s.retry && seen == s.nodesSeen && s.assignments != nil {
+		rep := Report{Generation: s.generation, Assignments: s.assignments}
 		for _, id := range slices.Sorted(maps.Keys(s.pending)) {
 			rep.Pending = append(rep.Pending, Pending{TaskID: id, Reason: s.pending[id]})
 		}
-		for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
-			rep.Assignments[s.assigned[id]] = append(rep.Assignments[s.assigned[id]], id)
-		}
 		return rep, nil
 	}
-	s.dirty, s.nodesSig = false, sig
+	s.dirty, s.nodesSeen = false, seen
+	views := s.cfg.Tracker.Nodes(now)
 
 	byNode := map[string][]placement.Task{}
 	for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
@@ -316,6 +314,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		}
 	}
 	s.retry = len(errs) > 0
+	s.assignments = rep.Assignments
 	return rep, errors.Join(errs...)
 }
 
@@ -357,29 +356,6 @@ func (s *Scheduler) fingerprint(tasks []fleet.Task) string {
 		b.WriteByte('@')
 		b.WriteString(strconv.FormatUint(s.rev[t.ID], 10))
 		b.WriteByte(';')
-	}
-	return b.String()
-}
-
-// nodesSignature sums up what of the nodes a plan depends on: ids, liveness,
-// capacity, labels and accelerator kinds.
-func nodesSignature(views []cloud.NodeView) string {
-	var b strings.Builder
-	for _, v := range views {
-		hb := &v.Heartbeat
-		b.WriteString(hb.NodeID)
-		b.WriteString(strconv.FormatBool(v.Up))
-		for _, n := range []int64{hb.Capacity.MilliCPU, hb.Capacity.MemoryBytes, hb.Capacity.DiskBytes, hb.Capacity.Accelerators} {
-			b.WriteByte(' ')
-			b.WriteString(strconv.FormatInt(n, 10))
-		}
-		for _, k := range slices.Sorted(maps.Keys(hb.Labels)) {
-			b.WriteString(" " + k + "=" + hb.Labels[k])
-		}
-		for _, a := range hb.Accelerators {
-			b.WriteString(" acc:" + a.Kind)
-		}
-		b.WriteByte('\n')
 	}
 	return b.String()
 }
