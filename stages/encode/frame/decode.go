@@ -444,8 +444,34 @@ func addUnaryCorrections(src []byte, vals []float64) ([]byte, error) {
 	words:
 		for pos := int(bp / 8); pos+8 <= len(src); pos += 8 {
 			base := uint(8 * pos)
-			x := ^binary.LittleEndian.Uint64(src[pos:]) // one bit per value's end
-			x &^= 1<<(start-min(start, base)) - 1       // none before start
+			w := binary.LittleEndian.Uint64(src[pos:])
+			x := ^w                               // one bit per value's end
+			x &^= 1<<(start-min(start, base)) - 1 // none before start
+			if cnt := bits.OnesCount64(x); cnt > 0 && j+cnt <= len(rest) && !hasRun32(w) {
+				// Every value ending in this word is wanted and none
+				// escapes (unless the first, checked): visit only the
+				// nonzero ones, the ends right after a one bit; the
+				// zeros (most corrections) cost nothing.
+				e0 := uint(bits.TrailingZeros64(x))
+				q0 := base + e0 - start
+				if q0 >= riceEscape {
+					break words
+				}
+				rest[j] = math.Float64frombits(math.Float64bits(rest[j]) + uint64(unzigzag(uint64(q0))))
+				for y := x & (x - 1) & (w << 1); y != 0; y &= y - 1 {
+					e := uint(bits.TrailingZeros64(y))
+					below := x & (1<<e - 1) // the ends before e, e0 among them
+					q := e - uint(63-bits.LeadingZeros64(below)) - 1
+					idx := j + bits.OnesCount64(below)
+					rest[idx] = math.Float64frombits(math.Float64bits(rest[idx]) + uint64(unzigzag(uint64(q))))
+				}
+				j += cnt
+				start = base + uint(64-bits.LeadingZeros64(x))
+				if base+64-start >= riceEscape {
+					break
+				}
+				continue
+			}
 			for ; x != 0; x &= x - 1 {
 				end := base + uint(bits.TrailingZeros64(x))
 				q := end - start
@@ -500,6 +526,16 @@ func addSparseCorrections(src []byte, vals []float64) ([]byte, error) {
 		vals[idx] = math.Float64frombits(math.Float64bits(vals[idx]) + uint64(unzigzag(z)))
 	}
 	return src, nil
+}
+
+// hasRun32 reports whether w holds 32 consecutive one bits.
+func hasRun32(w uint64) bool {
+	w &= w >> 1
+	w &= w >> 2
+	w &= w >> 4
+	w &= w >> 8
+	w &= w >> 16
+	return w != 0
 }
 
 // addSymbolCorrections decodes a symbols stream (after its kind byte) of

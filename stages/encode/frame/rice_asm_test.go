@@ -196,3 +196,80 @@ func TestRiceEncodeAsm(t *testing.T) {
 		}
 	}
 }
+
+// checkUnaryCorrections compares addUnaryCorrections with decoding the
+// stream by readRiceReference and adding the corrections afterwards.
+func checkUnaryCorrections(t *testing.T, src []byte, n int) {
+	t.Helper()
+	base := make([]float64, n)
+	for i := range base {
+		base[i] = float64(i) * 0.25
+	}
+	got := slices.Clone(base)
+	rest, err := addUnaryCorrections(src, got)
+	zs := make([]uint64, n)
+	wantRest, wantErr := readRiceReference(src, zs, 0)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("n=%d: error %v, reference %v", n, err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if len(rest) != len(wantRest) {
+		t.Fatalf("n=%d: %d bytes left, reference %d", n, len(rest), len(wantRest))
+	}
+	for i, z := range zs {
+		want := math.Float64frombits(math.Float64bits(base[i]) + uint64(unzigzag(z)))
+		if math.Float64bits(got[i]) != math.Float64bits(want) {
+			t.Fatalf("n=%d: value %d = %#x, reference %#x", n, i, math.Float64bits(got[i]), math.Float64bits(want))
+		}
+	}
+}
+
+// TestUnaryCorrections checks the word-at-a-time decoding of unary
+// corrections, which skips zeros, on streams of every density of zeros,
+// with escapes and long unary codes, and on random bytes.
+func TestUnaryCorrections(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, zeros := range []int{0, 50, 75, 90, 99, 100} {
+		for _, n := range []int{1, 2, 63, 64, 65, 1000} {
+			zs := make([]uint64, n)
+			for i := range zs {
+				switch r := rng.IntN(100); {
+				case r < zeros:
+				case r < 98:
+					zs[i] = uint64(1 + rng.IntN(6))
+				case r < 99:
+					zs[i] = uint64(20 + rng.IntN(20)) // long codes and escapes
+				default:
+					zs[i] = rng.Uint64()
+				}
+			}
+			stream := appendRice(nil, zs, 0)
+			for _, extra := range [][]byte{nil, {0xff, 0x00, 0x12}, make([]byte, 9)} {
+				checkUnaryCorrections(t, append(slices.Clone(stream), extra...), n)
+			}
+			checkUnaryCorrections(t, stream[:len(stream)/2], n)
+		}
+	}
+	for range 2000 {
+		noise := make([]byte, rng.IntN(300))
+		for i := range noise {
+			noise[i] = byte(rng.Uint32())
+			if rng.IntN(3) == 0 {
+				noise[i] = 0xff
+			}
+		}
+		checkUnaryCorrections(t, noise, rng.IntN(500))
+	}
+}
+
+// FuzzUnaryCorrections checks addUnaryCorrections against the reference on
+// arbitrary bytes.
+func FuzzUnaryCorrections(f *testing.F) {
+	f.Add(uint16(100), appendRice(nil, []uint64{0, 0, 1, 0, 2, 0, 0, 40, 0, 3}, 0))
+	f.Add(uint16(64), appendRice(nil, make([]uint64, 64), 0))
+	f.Fuzz(func(t *testing.T, n uint16, src []byte) {
+		checkUnaryCorrections(t, src, int(n%2000))
+	})
+}
