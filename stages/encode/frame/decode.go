@@ -167,10 +167,7 @@ func (d *Decoder) readTimestamps(src []byte, first int64, ts []int64) ([]byte, e
 	}
 	t := ts[1]
 	if len(src) > 0 && src[0] == intsZero { // a fixed period
-		for i := 2; i < len(ts); i++ {
-			t += delta
-			ts[i] = t
-		}
+		fillPeriod(ts[2:], t, delta)
 		return src[1:], nil
 	}
 	if len(src) > 0 && src[0] == intsSparse { // a fixed period with a few changes
@@ -188,6 +185,21 @@ func (d *Decoder) readTimestamps(src []byte, first int64, ts []int64) ([]byte, e
 		ts[i+2] = t
 	}
 	return src, nil
+}
+
+// fillPeriod sets ts[i] = t + (i+1)·delta (wrapping), four at a time.
+func fillPeriod(ts []int64, t, delta int64) {
+	d2, d3, d4 := 2*delta, 3*delta, 4*delta
+	i := 0
+	for ; i+4 <= len(ts); i += 4 {
+		q := ts[i : i+4 : i+4]
+		q[0], q[1], q[2], q[3] = t+delta, t+d2, t+d3, t+d4
+		t += d4
+	}
+	for ; i < len(ts); i++ {
+		t += delta
+		ts[i] = t
+	}
 }
 
 // readSparseTimestamps decodes a sparse stream (after its kind byte) of the
@@ -392,12 +404,13 @@ func (d *Decoder) readDict(src []byte, vals []float64) ([]byte, error) {
 	}
 	r := int64(r0)
 	vals[0] = dict[r]
-	for i, z := range zs[:n-1] {
+	rest := vals[1:]
+	for i, z := range zs[:len(rest)] {
 		r += unzigzag(z)
-		if uint64(r) >= u {
+		if uint64(r) >= uint64(len(dict)) {
 			return nil, corruptf("dictionary values: rank of value %d out of range", i+1)
 		}
-		vals[i+1] = dict[r]
+		rest[i] = dict[r]
 	}
 	return d.readCorrections(src, vals)
 }
