@@ -52,7 +52,7 @@ type Scheduler struct {
 	tasks     map[string]fleet.Task
 	assigned  map[string]string // task id → node id
 	pending   map[string]string // task id → why it waits
-	published map[string]string // node id → fingerprint of the set last written ("": none)
+	published map[string]string // node id → fingerprint of the set last written
 	rev       map[string]uint64 // task id → revision (PutTask count) of its spec
 	revs      uint64
 	// A round with no task change, the same nodes (liveness, capacity,
@@ -278,7 +278,9 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		for _, t := range tasks {
 			rep.Assignments[n] = append(rep.Assignments[n], t.ID)
 		}
-		if s.fingerprint(tasks) == s.published[n] {
+		// A node seen for the first time gets its (maybe empty) assignment,
+		// so it knows it has been heard of and reports ready.
+		if fp, ok := s.published[n]; ok && fp == s.fingerprint(tasks) {
 			continue
 		}
 		if !changed {

@@ -231,6 +231,12 @@ func TestRecoverKeepsRunningTasksInPlace(t *testing.T) {
 	if got := w.of("n2"); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("n2's assignment is rewritten without the deleted task: got %v", got)
 	}
+	w.mu.Lock()
+	n1, ok := w.latest["n1"]
+	w.mu.Unlock()
+	if !ok || len(n1) != 0 {
+		t.Fatalf("n1, seen for the first time, got %v, %v; want an empty assignment", n1, ok)
+	}
 }
 
 // TestRunOverInMemoryBus runs the scheduler loop over watermill's in-memory
