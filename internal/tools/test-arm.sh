@@ -97,16 +97,30 @@ done
 install_qemu
 qemu-aarch64 --version | head -1
 
-step "arm64 under qemu-aarch64: internal/tflite (skip: $TFLITE_ARM_SKIP), stages/detect (run: $DETECT_ARM_RUN)"
+# The interpreter's arm64 tests (the longest) run beside the detect stage's and
+# the 32-bit ones, one emulator per core; each part's output is printed when
+# it ends.
+step "under qemu: arm64 internal/tflite (skip: $TFLITE_ARM_SKIP); then arm64 stages/detect (run: $DETECT_ARM_RUN) and GOARM=7 internal/tflite (run: $ARM32_RUN)"
 t1=$SECONDS
-run env GOARCH=arm64 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -skip "$TFLITE_ARM_SKIP" ./internal/tflite/...
-run env GOARCH=arm64 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -run "$DETECT_ARM_RUN" ./stages/detect
-echo "arm64: $((SECONDS - t1))s"
-
-step "arm GOARM=7 under qemu-arm: internal/tflite kernels (run: $ARM32_RUN)"
-t1=$SECONDS
-run env GOARCH=arm GOARM=7 "$GO" test -exec qemu-arm -count=1 -timeout "$ARM_TIMEOUT" -run "$ARM32_RUN" ./internal/tflite
-echo "arm GOARM=7: $((SECONDS - t1))s"
+logs=$(mktemp -d "${TMPDIR:-/tmp}/edgeflow-arm.XXXXXX")
+(
+	run env GOARCH=arm64 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -skip "$TFLITE_ARM_SKIP" ./internal/tflite/...
+	echo "arm64 internal/tflite: $((SECONDS - t1))s"
+	exit "$status"
+) >"$logs/tflite" 2>&1 &
+tflite_pid=$!
+(
+	run env GOARCH=arm64 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -run "$DETECT_ARM_RUN" ./stages/detect
+	run env GOARCH=arm GOARM=7 "$GO" test -exec qemu-arm -count=1 -timeout "$ARM_TIMEOUT" -run "$ARM32_RUN" ./internal/tflite
+	echo "arm64 stages/detect, GOARM=7 internal/tflite: $((SECONDS - t1))s"
+	exit "$status"
+) >"$logs/rest" 2>&1 &
+rest_pid=$!
+wait "$tflite_pid" || status=1
+cat "$logs/tflite"
+wait "$rest_pid" || status=1
+cat "$logs/rest"
+rm -rf "$logs"
 
 step "ARM summary"
 echo "ARM checks: $([[ $status == 0 ]] && echo ok || echo FAILED) in $((SECONDS - t0))s"
