@@ -26,7 +26,7 @@ const tasksUsage = `Usage: edgeflow tasks submit [flags] FILE...
        edgeflow tasks list [flags]
 
 submit checks the YAML files of tasks (every problem is printed as
-FILE:LINE: tasks[i] (id): field: message, and nothing is sent) and writes each
+FILE:LINE: tasks[i]: task ID: field: message, and nothing is sent) and writes each
 task to the task topic, keyed by its id: a task submitted again replaces the
 one with its id. delete writes an empty record (a tombstone) for each id; the
 scheduler then stops the task. list reads the task and assignment topics for
