@@ -14,4 +14,11 @@
 // adds the labels, version and running pipelines, and publishes the versioned
 // JSON Heartbeat keyed by the node id to the topic edgeflow.heartbeats, where
 // cloud.NodeTracker reads it. docs/topics.md documents the schema.
+//
+// A Supervisor runs the tasks the scheduler assigns to the node: it follows the
+// node's latest assignment on edgeflow.assignments (FollowAssignments) and
+// reconciles the running pipelines to it (PlanReconcile: start new tasks, drain
+// and stop removed ones, leave unchanged ones alone), loading each task's
+// pipeline from the node's pipelines directory or from the task itself, under
+// the task's id as its name. docs/scheduling.md describes the flow.
 package edge
