@@ -178,3 +178,26 @@ func TestDecodeStatus(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseTaskFile(f *testing.F) {
+	f.Add([]byte(tasksYAML))
+	f.Add([]byte("tasks:\n  - id: a\n    pipeline: p\n    resources: {cpu: 1m, memory: 1Ki}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tasks, err := ParseTaskFile("f.yaml", data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidTask) {
+				t.Fatalf("error without ErrInvalidTask: %v", err)
+			}
+			return
+		}
+		for _, task := range tasks {
+			out, err := json.Marshal(task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeTask(out); err != nil {
+				t.Fatalf("parsed task does not decode: %v", err)
+			}
+		}
+	})
+}
