@@ -37,7 +37,8 @@
 // inside the input and the requantization of both run in AVX2 as well
 // (depthwise_amd64.s, requant_amd64.s). On arm64 the same four kernels are
 // NEON assembly for ARMv8.0-A (the *_arm64.s files: SMLAL, SQRDMULH, SRSHL
-// …), with the same interfaces. Elsewhere the same arithmetic runs in Go
+// …), with the same interfaces, and the convolution takes UDOT where the CPU
+// has ARMv8.2's dot-product instructions. Elsewhere the same arithmetic runs in Go
 // (conv_packed.go and the Go loops); the tests run each assembly kernel and
 // its Go counterpart on the same inputs, edge values included
 // (vector_test.go), and require identical results; make test-arm runs them

@@ -4,9 +4,11 @@ import "golang.org/x/sys/cpu"
 
 // haveGEMMAsm: the AVX2 kernels run on this CPU; useVNNI: the convolution
 // micro-kernel takes AVX-512 VNNI's VPDPWSSD (on 256-bit vectors).
+// useUDOT is arm64's and stays false.
 var (
 	haveGEMMAsm = cpu.X86.HasAVX2
 	useVNNI     = haveGEMMAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+	useUDOT     = false
 )
 
 // gemm4x3AVX2 is gemm4x3Go in AVX2 (gemm_amd64.s): strideBytes and

@@ -7,15 +7,14 @@ import (
 )
 
 // TestGEMM4x3MatchesGo runs the machine's micro-kernel (AVX-512 VNNI or
-// AVX2 on amd64, NEON on arm64), then the one without VNNI, and the
+// AVX2 on amd64, UDOT or NEON on arm64), then the one without VNNI or UDOT, and the
 // portable one on random widened bytes, including the largest values, and
 // requires identical sums.
 func TestGEMM4x3MatchesGo(t *testing.T) {
 	t.Logf("vector kernels: %s", vectorKernels())
 	t.Run("machine", testGEMM4x3MatchesGo)
-	t.Run("without VNNI", func(t *testing.T) {
-		defer func(had bool) { useVNNI = had }(useVNNI)
-		useVNNI = false
+	t.Run("without VNNI or UDOT", func(t *testing.T) {
+		defer withoutDotProduct()()
 		testGEMM4x3MatchesGo(t)
 	})
 }
@@ -88,7 +87,7 @@ func TestGEMM4x3RefusesShortSlices(t *testing.T) {
 }
 
 // BenchmarkGEMM4x3 reports multiply-accumulates as bytes (MB/s = M MAC/s)
-// of the machine's kernel and, for comparison, without VNNI.
+// of the machine's kernel and, for comparison, without VNNI or UDOT.
 func BenchmarkGEMM4x3(b *testing.B) {
 	const n = 1024
 	p, w := make([]int16, 4*n), make([]int16, 3*n)
@@ -103,9 +102,8 @@ func BenchmarkGEMM4x3(b *testing.B) {
 		}
 	}
 	b.Run("machine", run)
-	b.Run("without VNNI", func(b *testing.B) {
-		defer func(had bool) { useVNNI = had }(useVNNI)
-		useVNNI = false
+	b.Run("without VNNI or UDOT", func(b *testing.B) {
+		defer withoutDotProduct()()
 		run(b)
 	})
 }

@@ -22,6 +22,8 @@ func vectorKernels() string {
 	switch {
 	case !haveGEMMAsm:
 		return "none (" + runtime.GOARCH + ": pure Go)"
+	case useUDOT:
+		return "NEON with UDOT"
 	case runtime.GOARCH == "arm64":
 		return "NEON"
 	case useVNNI:
@@ -38,23 +40,41 @@ var extremes = []int16{-128, 127, 0, 255, 128, -1, 1}
 // probability 1/2, else uniform in [lo, hi].
 func pick(rng *rand.Rand, lo, hi int) int16 {
 	if rng.IntN(2) == 0 {
-		return extremes[rng.IntN(len(extremes))]
+		if e := extremes[rng.IntN(len(extremes))]; int(e) >= lo && int(e) <= hi {
+			return e
+		}
 	}
 	return int16(lo + rng.IntN(hi-lo+1))
 }
 
+// withoutDotProduct switches the VNNI and UDOT micro-kernels off and
+// returns the function that restores them.
+func withoutDotProduct() (restore func()) {
+	vnni, udot := useVNNI, useUDOT
+	useVNNI, useUDOT = false, false
+	return func() { useVNNI, useUDOT = vnni, udot }
+}
+
+// TestGEMM4x3VectorMatchesGo: widened bytes (what the convolution passes)
+// on every kernel of the machine; signed values, which only the kernels
+// without UDOT take (UDOT multiplies the int16 values' bytes), on those.
 func TestGEMM4x3VectorMatchesGo(t *testing.T) {
 	t.Logf("vector kernels: %s", vectorKernels())
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, tc := range []struct {
 		name   string
 		lo, hi int
+		noDot  bool
 	}{
-		{"bytes", 0, 255},
-		{"int8", -128, 127},
-		{"int16 extremes", math.MinInt16, math.MaxInt16},
+		{"bytes", 0, 255, false},
+		{"bytes without VNNI or UDOT", 0, 255, true},
+		{"int8", -128, 127, true},
+		{"int16 extremes", math.MinInt16, math.MaxInt16, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.noDot {
+				defer withoutDotProduct()()
+			}
 			for trial := range 300 {
 				n := gemmAlign * rng.IntN(80)              // 0 … 1264 values
 				stride := n + gemmAlign*rng.IntN(3)        // padded rows
