@@ -284,8 +284,8 @@ func (s *Supervisor) start(ctx context.Context, t fleet.Task) (*taskRun, error) 
 	}
 	r := &taskRun{task: t, spec: t.RunSpec(), runner: runner, cancel: cancel, done: make(chan struct{})}
 	go func() {
+		defer s.poke() // after done is closed: the ended task is collected and, while desired, restarted
 		defer close(r.done)
-		defer s.poke() // an ended task is collected and, while desired, restarted
 		defer func() {
 			if v := recover(); v != nil {
 				r.err = fmt.Errorf("task %s: panic: %v", t.ID, v)
@@ -300,7 +300,9 @@ func (s *Supervisor) start(ctx context.Context, t fleet.Task) (*taskRun, error) 
 // load reads the task's pipeline file (or its inline pipeline), substitutes
 // the parameters and loads it under the task's id as its name.
 func (s *Supervisor) load(t fleet.Task) (*pipelines.Pipeline, error) {
-	file, text := "task "+t.ID+" pipeline_yaml", t.PipelineYAML
+	// An inline pipeline is named like a file of the task's id, so that a
+	// missing name: is valid (the pipeline runs as the task's id anyway).
+	file, text := t.ID+".yaml", t.PipelineYAML
 	if t.Pipeline != "" {
 		if s.cfg.PipelinesDir == "" {
 			return nil, fmt.Errorf("task %s: pipeline %q: the node has no pipelines directory", t.ID, t.Pipeline)

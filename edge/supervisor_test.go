@@ -187,3 +187,46 @@ func TestHandleAssignment(t *testing.T) {
 		}
 	}
 }
+
+// supOnceSource emits one message and ends, so its pipeline ends by itself.
+type supOnceSource struct{}
+
+func (supOnceSource) Read(ctx context.Context, emit stages.EmitFunc) error {
+	return emit(ctx, message.NewMessage("once", message.Payload("x")))
+}
+
+type supOnceConfig struct{}
+
+func (*supOnceConfig) Validate() error { return nil }
+
+func init() {
+	stages.RegisterSource(stages.Info{ID: "sup-once"}, func() *supOnceConfig { return &supOnceConfig{} },
+		func(context.Context, *supOnceConfig, stages.Env) (stages.Source, error) { return supOnceSource{}, nil })
+}
+
+func TestSupervisorRestartsEndedTask(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	sup, err := NewSupervisor(SupervisorConfig{Node: stages.Node{ID: "gw-1"}, RestartBackoff: 10 * time.Millisecond, MaxRestartBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	sup.SetDesired([]fleet.Task{{Schema: 1, ID: "once", PipelineYAML: "sources:\n  - type: sup-once\nsinks:\n  - type: rt-sink\n"}})
+	waitFor(t, "the ended task started three times", func() bool {
+		written.Lock()
+		defer written.Unlock()
+		return written.byPipeline["once"] >= 3
+	})
+	sup.mu.Lock()
+	reason := sup.lastErr["once"]
+	sup.mu.Unlock()
+	if reason == nil || !strings.Contains(reason.Error(), "its sources ended") {
+		t.Errorf("why once is not running: %v", reason)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
