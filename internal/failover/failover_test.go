@@ -268,10 +268,14 @@ func TestFailover(t *testing.T) {
 	inTopics := map[string]string{}
 	var taskFile strings.Builder
 	taskFile.WriteString("tasks:\n")
-	for _, id := range taskIDs {
+	for i, id := range taskIDs {
 		inTopics[id] = topic("in." + id)
-		fmt.Fprintf(&taskFile, "  - id: %s\n    pipeline: relay\n    params: {in: %s, out: %s}\n    group: relay\n    resources: {cpu: 100m, memory: 16Mi}\n",
-			id, inTopics[id], outTopic)
+		pipeline := "pipeline: relay" // a file in --pipelines-dir; the last task carries it instead
+		if i == len(taskIDs)-1 {
+			pipeline = "pipeline_yaml: |\n      " + strings.ReplaceAll(strings.TrimSpace(relayPipeline), "\n", "\n      ")
+		}
+		fmt.Fprintf(&taskFile, "  - id: %s\n    %s\n    params: {in: %s, out: %s}\n    group: relay\n    resources: {cpu: 100m, memory: 16Mi}\n",
+			id, pipeline, inTopics[id], outTopic)
 	}
 	// One task no node can take: it waits, and edgeflow tasks list says why.
 	fmt.Fprintf(&taskFile, "  - id: %s-huge\n    pipeline: relay\n    params: {in: %s, out: %s}\n    resources: {cpu: \"100000\"}\n",
