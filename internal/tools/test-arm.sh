@@ -4,9 +4,12 @@
 # user mode on this machine. Correctness only: emulated time says nothing of
 # a Raspberry Pi's speed.
 #
-#   1. arm64 (the NEON kernels): go vet, then the tests of internal/tflite
-#      (every kernel against its Go reference, every golden model) and the
-#      detect stage's golden and backend tests, under qemu-aarch64;
+#   1. arm64 (the NEON kernels): go vet, then under qemu-aarch64 emulating a
+#      Cortex-A72 (a Raspberry Pi 4: NEON, no dot-product instructions) the
+#      tests of internal/tflite (every kernel against its Go reference, every
+#      golden model) and the detect stage's golden and backend tests; and
+#      emulating qemu's "max" CPU (which has UDOT) the kernel, convolution
+#      and one golden model's tests again, for the UDOT micro-kernel;
 #   2. no fused multiply-adds in the interpreter's arm64 code (they would
 #      change float results against TFLite's reference);
 #   3. 32-bit ARM (GOARM=7 and GOARM=6, pure-Go kernels): go vet and build,
@@ -29,6 +32,8 @@ TFLITE_ARM_SKIP=${TFLITE_ARM_SKIP:-TestInvokeAllocations|TestGolden/.*/random2}
 # The detect stage's tests that run models; its pipeline tests (Kafka,
 # folders, HTTP) do not depend on the architecture.
 DETECT_ARM_RUN='TestGoldenThroughStage|TestClassifyGolden|TestPreprocessGolden|TestSSDExample|TestBackend|TestReadingsWindow|TestBadInputs|TestValidate'
+# arm64 with UDOT: the kernels, the quantized convolutions, one golden model.
+UDOT_RUN='Vector|GEMM|TestConvQuantized|TestConvPackedMatchesPlain|TestGolden/mobilenet_v1_0.25_128_quant/'
 # 32-bit ARM: the kernels' tests (pure Go there) and the quantized convolutions.
 ARM32_RUN='Vector|GEMM|Widen|Requant|Depthwise|TestConvQuantized|TestConvPackedMatchesPlain|TestMultiplierApply'
 
@@ -100,19 +105,20 @@ qemu-aarch64 --version | head -1
 # The interpreter's arm64 tests (the longest) run beside the detect stage's and
 # the 32-bit ones, one emulator per core; each part's output is printed when
 # it ends.
-step "under qemu: arm64 internal/tflite (skip: $TFLITE_ARM_SKIP); then arm64 stages/detect (run: $DETECT_ARM_RUN) and GOARM=7 internal/tflite (run: $ARM32_RUN)"
+step "under qemu: arm64 (Cortex-A72) internal/tflite (skip: $TFLITE_ARM_SKIP); beside it arm64 (Cortex-A72) stages/detect (run: $DETECT_ARM_RUN), arm64 (max, UDOT) internal/tflite (run: $UDOT_RUN) and GOARM=7 internal/tflite (run: $ARM32_RUN)"
 t1=$SECONDS
 logs=$(mktemp -d "${TMPDIR:-/tmp}/edgeflow-arm.XXXXXX")
 (
-	run env GOARCH=arm64 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -skip "$TFLITE_ARM_SKIP" ./internal/tflite/...
+	run env GOARCH=arm64 QEMU_CPU=cortex-a72 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -skip "$TFLITE_ARM_SKIP" ./internal/tflite/...
 	echo "arm64 internal/tflite: $((SECONDS - t1))s"
 	exit "$status"
 ) >"$logs/tflite" 2>&1 &
 tflite_pid=$!
 (
-	run env GOARCH=arm64 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -run "$DETECT_ARM_RUN" ./stages/detect
+	run env GOARCH=arm64 QEMU_CPU=cortex-a72 "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -run "$DETECT_ARM_RUN" ./stages/detect
+	run env GOARCH=arm64 QEMU_CPU=max "$GO" test -exec qemu-aarch64 -count=1 -timeout "$ARM_TIMEOUT" -run "$UDOT_RUN" ./internal/tflite
 	run env GOARCH=arm GOARM=7 "$GO" test -exec qemu-arm -count=1 -timeout "$ARM_TIMEOUT" -run "$ARM32_RUN" ./internal/tflite
-	echo "arm64 stages/detect, GOARM=7 internal/tflite: $((SECONDS - t1))s"
+	echo "arm64 stages/detect, arm64 UDOT internal/tflite, GOARM=7 internal/tflite: $((SECONDS - t1))s"
 	exit "$status"
 ) >"$logs/rest" 2>&1 &
 rest_pid=$!
