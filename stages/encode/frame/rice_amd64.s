@@ -89,11 +89,12 @@ done:
 
 // func riceShortBMI2(buf *byte, pos int, acc uint64, n uint, zs *uint64, cnt int, k uint) (done, newPos int, newAcc uint64, newN uint)
 //
-// Per value z: q = z >> k; stop if q >= 32 or q + 1 + k > 57; the code is q
-// one bits (BZHI of all ones), a zero bit and the k low bits of z (BZHI),
-// shifted by n into acc; the 8 bytes of acc are stored at pos, pos moves by
-// the whole bytes and acc drops them (in two shifts of at most 32 bits, so
-// that all 64 go when n reaches 64).
+// Per value z: q = z >> k; stop if q >= 32 or q + 1 + k > 56; the code is q
+// one bits (BZHI of all ones), a zero bit and the k low bits of z (BZHI).
+// Two codes that fit in 56 bits together are joined first, so that the
+// accumulator takes one step for both. The code, shifted by n, goes into
+// acc; the 8 bytes of acc are stored at pos, pos moves by the whole bytes
+// and acc drops them (n + 56 < 64: one shift).
 TEXT ·riceShortBMI2(SB), NOSPLIT, $0-88
 	MOVQ buf+0(FP), DI
 	MOVQ pos+8(FP), DX
@@ -103,9 +104,43 @@ TEXT ·riceShortBMI2(SB), NOSPLIT, $0-88
 	MOVQ cnt+40(FP), R12
 	LEAQ (SI)(R12*8), R12     // end of zs
 	MOVQ k+48(FP), R9
-	MOVQ SI, R8               // start of zs
 
-enc:
+pair:
+	LEAQ 16(SI), R15
+	CMPQ R15, R12
+	JA   single
+	MOVQ (SI), R10            // z1
+	MOVQ 8(SI), R11           // z2
+	SHRXQ R9, R10, CX         // q1
+	SHRXQ R9, R11, R13        // q2
+	CMPQ CX, $32
+	JAE  single
+	CMPQ R13, $32
+	JAE  single
+	LEAQ 1(CX)(R9*1), R14     // w1
+	LEAQ 1(R13)(R9*1), R15
+	ADDQ R14, R15             // w1 + w2
+	CMPQ R15, $56
+	JA   single
+	MOVQ $-1, R8
+	BZHIQ CX, R8, R8          // q1 one bits
+	BZHIQ R9, R10, R10        // k low bits of z1
+	INCQ CX
+	SHLXQ CX, R10, R10
+	ORQ  R8, R10              // code 1
+	MOVQ $-1, R8
+	BZHIQ R13, R8, R8
+	BZHIQ R9, R11, R11
+	INCQ R13
+	SHLXQ R13, R11, R11
+	ORQ  R8, R11              // code 2
+	SHLXQ R14, R11, R11
+	ORQ  R11, R10             // both
+	MOVQ R15, R13             // their length
+	ADDQ $16, SI
+	JMP  put
+
+single:
 	CMPQ SI, R12
 	JAE  encdone
 	MOVQ (SI), R10            // z
@@ -113,7 +148,7 @@ enc:
 	CMPQ CX, $32
 	JAE  encdone
 	LEAQ 1(CX)(R9*1), R13     // code length
-	CMPQ R13, $57
+	CMPQ R13, $56
 	JA   encdone
 	MOVQ $-1, R11
 	BZHIQ CX, R11, R11        // q one bits
@@ -121,6 +156,9 @@ enc:
 	INCQ CX
 	SHLXQ CX, R10, R10
 	ORQ  R11, R10             // the code
+	ADDQ $8, SI
+
+put:
 	SHLXQ BX, R10, R10
 	ORQ  R10, AX
 	ADDQ R13, BX
@@ -128,15 +166,13 @@ enc:
 	MOVQ BX, R13
 	SHRQ $3, R13
 	ADDQ R13, DX              // pos += n / 8
-	SHLQ $2, R13
-	SHRXQ R13, AX, AX
+	SHLQ $3, R13
 	SHRXQ R13, AX, AX         // acc >>= 8 × (n / 8)
 	ANDQ $7, BX
-	ADDQ $8, SI
-	JMP  enc
+	JMP  pair
 
 encdone:
-	SUBQ R8, SI
+	SUBQ zs+32(FP), SI
 	SHRQ $3, SI
 	MOVQ SI, done+56(FP)
 	MOVQ DX, newPos+64(FP)
