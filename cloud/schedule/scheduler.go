@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,6 +102,10 @@ func (s *Scheduler) Poke() {
 func (s *Scheduler) PutTask(t fleet.Task) {
 	s.mu.Lock()
 	old, ok := s.tasks[t.ID]
+	if ok && reflect.DeepEqual(old, t) { // submitted again as it was: nothing to do
+		s.mu.Unlock()
+		return
+	}
 	s.tasks[t.ID] = t
 	s.revs++
 	s.rev[t.ID], s.dirty = s.revs, true

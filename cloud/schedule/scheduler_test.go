@@ -133,9 +133,13 @@ func TestRoundPlacesMovesAndWaits(t *testing.T) {
 		t.Fatalf("first round: %+v", rep)
 	}
 
-	// Nothing changed: nothing is written.
+	// Nothing changed, or a task submitted again as it was: nothing is written.
 	if rep, err = s.Round(context.Background()); err != nil || len(rep.Written) != 0 || rep.Generation != 1 {
 		t.Fatalf("idle round: %+v, %v", rep, err)
+	}
+	s.PutTask(newTask("a", 600, 1<<28, 0))
+	if rep, err = s.Round(context.Background()); err != nil || len(rep.Written) != 0 || rep.Generation != 1 {
+		t.Fatalf("round after a task was submitted again unchanged: %+v, %v", rep, err)
 	}
 
 	// A fourth task does not fit anywhere: it waits, with the filters' reason.
