@@ -1,6 +1,3 @@
-// Package tflite is a type-only stand-in for github.com/mattn/go-tflite
-// v1.0.10: the exported names edgeflow's clib uses, with the same
-// signatures (copied from tflite.go) and no cgo.
 package tflite
 
 func Version() string { return "" }
