@@ -12,6 +12,10 @@
 // keeps the results of every setting in a JSON file, so settings can run in
 // separate invocations, and with -doc rewrites the "Federated averaging"
 // section of docs/benchmarks.md and with -plot draws accuracy per round as a
-// PNG. It is a separate Go module so that the plotting dependency stays out
+// PNG. With -sweep it instead runs every rate of -lr-grid with every seed
+// of -seeds to the target and prints rounds to the target (mean and spread),
+// optionally away from the paper's setting (-fraction, -batch, -epochs,
+// -init, -pixels), writing neither the results file nor the document. It is
+// a separate Go module so that the plotting dependency stays out
 // of edgeflow's go.mod; run it with "make bench-fedavg".
 package main
