@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/edgeflow/edgeflow/internal/fl/train"
 	"github.com/edgeflow/edgeflow/internal/testenv"
 )
 
@@ -52,4 +53,76 @@ func distinct(labels []uint8) int {
 		seen[l] = true
 	}
 	return len(seen)
+}
+
+// TestTestSetIsMNISTs: the 10,000 test examples are MNIST's test set (its
+// label counts) and none of them is, pixel for pixel, a training image; the
+// splits deal out every training example exactly once.
+func TestTestSetIsMNISTs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads all 70,000 images")
+	}
+	dir := testenv.GoModuleDir(t, Module)
+	trainSet, testSet, err := Load(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trainSet.Len() != 60000 || testSet.Len() != 10000 {
+		t.Fatalf("%d training and %d test examples", trainSet.Len(), testSet.Len())
+	}
+	if got, want := histogram(testSet.Labels), [Classes]int{980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009}; got != want {
+		t.Fatalf("test labels %v, MNIST's test set has %v", got, want)
+	}
+	seen := map[string]bool{}
+	for i := range trainSet.Len() {
+		seen[key(trainSet.Row(i))] = true
+	}
+	for i := range testSet.Len() {
+		if seen[key(testSet.Row(i))] {
+			t.Fatalf("test image %d is also a training image", i)
+		}
+	}
+	iid, err := SplitIID(trainSet, 100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards, err := SplitShards(trainSet, 100, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, split := range map[string][]train.Dataset{"IID": iid, "non-IID": shards} {
+		dealt := map[string]int{}
+		for c, d := range split {
+			if d.Len() != 600 {
+				t.Fatalf("%s client %d: %d examples, want 600", name, c, d.Len())
+			}
+			for i := range d.Len() {
+				dealt[key(d.Row(i))]++
+			}
+		}
+		for k, n := range dealt {
+			if n != 1 || !seen[k] {
+				t.Fatalf("%s: an image dealt %d times (in the training set: %v)", name, n, seen[k])
+			}
+		}
+		if len(dealt) != len(seen) {
+			t.Fatalf("%s: %d of %d distinct training images dealt", name, len(dealt), len(seen))
+		}
+	}
+}
+
+func histogram(labels []uint8) (h [Classes]int) {
+	for _, l := range labels {
+		h[l]++
+	}
+	return h
+}
+
+// key is an image's pixels as bytes.
+func key(row []float32) string {
+	b := make([]byte, len(row))
+	for i, v := range row {
+		b[i] = byte(v*255 + 0.5)
+	}
+	return string(b)
 }
