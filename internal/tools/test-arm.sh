@@ -10,7 +10,7 @@
 #      golden model) and the detect stage's golden and backend tests; and
 #      emulating qemu's "max" CPU (which has UDOT) the kernel, convolution
 #      and one golden model's tests again, for the UDOT micro-kernel;
-#   2. no fused multiply-adds in the interpreter's arm64 code (they would
+#   2. no fused multiply-adds in the interpreter's or the detect stage's arm64 code (they would
 #      change float results against TFLite's reference);
 #   3. 32-bit ARM (GOARM=7 and GOARM=6, pure-Go kernels): go vet and build,
 #      and the kernel and quantized convolution tests under qemu-arm.
@@ -77,12 +77,12 @@ run() {
 step "arm64: go vet (asmdecl checks the NEON stubs against the assembly)"
 run env GOARCH=arm64 "$GO" vet ./internal/tflite/... ./stages/detect
 
-step "arm64: no fused multiply-add in internal/tflite"
+step "arm64: no fused multiply-add in internal/tflite or stages/detect"
 bin=$(mktemp "${TMPDIR:-/tmp}/edgeflow-arm64.XXXXXX")
 if GOARCH=arm64 "$GO" build -o "$bin" ./cmd/edgeflow; then
-	fused=$("$GO" tool objdump -s 'internal/tflite\.' "$bin" | grep -E '[[:space:]](FMADD|FMSUB|FNMADD|FNMSUB|VFMLA|VFMLS)' || true)
+	fused=$("$GO" tool objdump -s '(internal/tflite|stages/detect)\.' "$bin" | grep -E '[[:space:]](FMADD|FMSUB|FNMADD|FNMSUB|VFMLA|VFMLS)' || true)
 	if [[ -n $fused ]]; then
-		echo "fused multiply-adds in the interpreter (round the product with an explicit conversion, see dotF):"
+		echo "fused multiply-adds in the interpreter or the detect stage (round the product with an explicit conversion, see dotF):"
 		echo "$fused"
 		status=1
 	else

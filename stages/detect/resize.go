@@ -40,12 +40,12 @@ func precomputeCoeffs(inSize, outSize int, c *axisCoeffs) {
 	kk := make([]float64, ksize)
 	ss := 1 / filterscale
 	for xx := range outSize {
-		center := (float64(xx) + 0.5) * scale
+		center := float64((float64(xx) + 0.5) * scale) // explicit conversions round products: no fused multiply-add on arm64
 		xmin := max(int(center-support+0.5), 0)
 		xmax := min(int(center+support+0.5), inSize) - xmin
 		ww := 0.0
 		for x := range xmax {
-			w := bilinear((float64(x+xmin) - center + 0.5) * ss)
+			w := bilinear(float64((float64(x+xmin) - center + 0.5) * ss))
 			kk[x] = w
 			ww += w
 		}
@@ -59,9 +59,9 @@ func precomputeCoeffs(inSize, outSize int, c *axisCoeffs) {
 				}
 			}
 			if w < 0 {
-				row[x] = int32(-0.5 + w*(1<<precisionBits))
+				row[x] = int32(-0.5 + float64(w*(1<<precisionBits)))
 			} else {
-				row[x] = int32(0.5 + w*(1<<precisionBits))
+				row[x] = int32(0.5 + float64(w*(1<<precisionBits)))
 			}
 		}
 		c.bounds[2*xx] = xmin

@@ -154,7 +154,7 @@ func (d *Detector) readOutputs(r *runner, set *modelSet, res *Result) error {
 			}
 			for i, v := range r.outReal {
 				e := float64(v) - float64(r.inReal[i])
-				score += e * e
+				score += float64(e * e) // rounded product: the same bits on every architecture
 			}
 			score /= float64(len(r.outReal))
 		} else {
