@@ -20,26 +20,27 @@ import (
 type Encoder struct {
 	opts Options
 
-	body       []byte      // transformed block, before the back end
-	alt        []byte      // an alternative value section being tried
-	comp       []byte      // back-end output
-	zs         []uint64    // zigzag integers
-	ks         []int64     // scaled integers
-	kDeltas    []uint64    // zigzag(ks[i] - ks[i-1]), for i >= 1 (slot 0 is junk)
-	cs         []uint64    // zigzag corrections
-	ncorr      int         // nonzero corrections in cs
-	kLo, kHi   int64       // smallest and largest of ks
-	decimals   int         // the decimal count appendLossless chose last
-	syms       []byte      // byte symbols of an integer stream
-	esc        []byte      // escape varints of an integer stream
-	pl         []byte      // XOR byte planes
-	rank       []int32     // dictionary rank of each scaled integer (offset by the smallest)
-	rankDeltas []uint64    // zigzag rank deltas of the dictionary transform
-	dictLo     int64       // smallest scaled integer of the dictionary transform
-	gaps       []uint64    // gaps - 1 between the sorted distinct scaled integers
-	present    []uint64    // bit sets of the scaled integers present, from the smallest
-	gapsRice   riceChoice  // chooseRice of gaps, from dictionaryPays
-	riceHint   *riceChoice // chooseRice of the next stream appendInts writes, if known
+	body       []byte                  // transformed block, before the back end
+	alt        []byte                  // an alternative value section being tried
+	comp       []byte                  // back-end output
+	zs         []uint64                // zigzag integers
+	ks         []int64                 // scaled integers
+	kDeltas    []uint64                // zigzag(ks[i] - ks[i-1]), for i >= 1 (slot 0 is junk)
+	cs         []uint64                // zigzag corrections
+	ncorr      int                     // nonzero corrections in cs
+	kLo, kHi   int64                   // smallest and largest of ks
+	decimals   int                     // the decimal count appendLossless chose last
+	syms       []byte                  // byte symbols of an integer stream
+	esc        []byte                  // escape varints of an integer stream
+	pl         []byte                  // XOR byte planes
+	rank       []int32                 // dictionary rank of each scaled integer (offset by the smallest)
+	rankDeltas []uint64                // zigzag rank deltas of the dictionary transform
+	dictLo     int64                   // smallest scaled integer of the dictionary transform
+	gaps       []uint64                // gaps - 1 between the sorted distinct scaled integers
+	present    []uint64                // bit sets of the scaled integers present, from the smallest
+	gapsRice   riceChoice              // chooseRice of gaps, from dictionaryPays
+	riceHint   *riceChoice             // chooseRice of the next stream appendInts writes, if known
+	riceBuf    [2 * riceSamples]uint64 // chooseRice's samples
 
 	huff huff0.Scratch
 
@@ -319,7 +320,7 @@ func (e *Encoder) dictionaryPays() int {
 		}
 	}
 	e.gaps, e.dictLo = gaps, lo
-	gk, gapBytes := chooseRice(gaps) // the gaps cost at most about this much
+	gk, gapBytes := chooseRice(gaps, &e.riceBuf) // the gaps cost at most about this much
 	e.gapsRice = riceChoice{gk, gapBytes}
 	dictBits := float64(8 * (gapBytes + 6))
 	// Estimate both from a sample of consecutive pairs: the histograms of

@@ -21,9 +21,11 @@ const riceSamples = 256
 // chooseRice returns the best of the three Rice parameters around the one the
 // values' mean suggests, and an estimate of the stream size in bytes, both
 // from a sample of the values (the size only steers the choice of stream kind).
-func chooseRice(zs []uint64) (k uint, size int) {
+// buf holds the samples while it works.
+func chooseRice(zs []uint64, buf *[2 * riceSamples]uint64) (k uint, size int) {
 	stride := max(1, len(zs)/riceSamples)
-	sum, samples := riceSampleSum(zs, stride)
+	sum, samples := riceSampleSum(zs, stride, buf)
+	sampled := buf[:samples]
 	mean := sum / uint64(samples)
 	k1 := uint(max(bits.Len64(mean)-1, 1))
 	k1 = min(k1, riceMaxK-1)
@@ -35,10 +37,10 @@ func chooseRice(zs []uint64) (k uint, size int) {
 	// qsum, odd and low2 are over the samples below the escape for k0;
 	// big1 and big2 the quotients for k1 and k2 of the others, below the
 	// escape; esc0, esc1 and esc2 the escapes for k0, k1 and k2.
-	qsum, odd, low2, esc0 := riceSampleQuotients(zs, stride, k0)
+	qsum, odd, low2, esc0 := riceSampleQuotients(sampled, k0)
 	var big1, big2, esc1, esc2 uint64
 	if esc0 > 0 {
-		big1, big2, esc1, esc2 = riceSampleEscapes(zs, stride, k0)
+		big1, big2, esc1, esc2 = riceSampleEscapes(sampled, k0)
 	}
 	q0 := qsum + esc0*riceEscape
 	q1 := (qsum-odd)/2 + big1 + esc1*riceEscape
@@ -57,14 +59,17 @@ func chooseRice(zs []uint64) (k uint, size int) {
 	return k, (total + 7) / 8
 }
 
-// riceSampleSum is the sum of min(z, 2^32) over the samples zs[0],
-// zs[stride], ... and their number. (The sampling loops of chooseRice are
-// functions of their own so that their few variables stay in registers.)
+// riceSampleSum copies the samples zs[0], zs[stride], ... (fewer than 512)
+// to buf and returns the sum of min(z, 2^32) over them and their number.
+// (The sampling loops of chooseRice are functions of their own so that
+// their few variables stay in registers.)
 //
 //go:noinline
-func riceSampleSum(zs []uint64, stride int) (sum uint64, samples int) {
+func riceSampleSum(zs []uint64, stride int, buf *[2 * riceSamples]uint64) (sum uint64, samples int) {
 	for i := 0; i < len(zs); i += stride {
-		sum += min(zs[i], 1<<32)
+		z := zs[i]
+		buf[samples&(2*riceSamples-1)] = z
+		sum += min(z, 1<<32)
 		samples++
 	}
 	return sum, samples
@@ -72,12 +77,14 @@ func riceSampleSum(zs []uint64, stride int) (sum uint64, samples int) {
 
 // riceSampleQuotients sums the quotients q = z >> k0 of the samples below
 // the escape, their lowest bits and their two lowest bits, and counts the
-// escapes.
-//
-//go:noinline
-func riceSampleQuotients(zs []uint64, stride int, k0 uint) (qsum, odd, low2, esc uint64) {
-	for i := 0; i < len(zs); i += stride {
-		q := zs[i] >> (k0 & 63)
+// escapes; four at a time with AVX2 where the CPU has it.
+func riceSampleQuotients(s []uint64, k0 uint) (qsum, odd, low2, esc uint64) {
+	if haveScaleAsm && len(s) >= 4 {
+		qsum, odd, low2, esc = riceQuotientsAVX2(&s[0], len(s)&^3, k0)
+		s = s[len(s)&^3:]
+	}
+	for _, z := range s {
+		q := z >> (k0 & 63)
 		if q >= riceEscape {
 			esc++
 			continue
@@ -91,9 +98,9 @@ func riceSampleQuotients(zs []uint64, stride int, k0 uint) (qsum, odd, low2, esc
 
 // riceSampleEscapes sums the quotients for k0+1 and k0+2 of the samples that
 // escape with k0, below the escape, and counts those that escape.
-func riceSampleEscapes(zs []uint64, stride int, k0 uint) (big1, big2, esc1, esc2 uint64) {
-	for i := 0; i < len(zs); i += stride {
-		q := zs[i] >> (k0 & 63)
+func riceSampleEscapes(s []uint64, k0 uint) (big1, big2, esc1, esc2 uint64) {
+	for _, z := range s {
+		q := z >> (k0 & 63)
 		if q < riceEscape {
 			continue
 		}

@@ -17,3 +17,9 @@ var haveScaleAsm = cpu.X86.HasAVX2 && cpu.X86.HasPOPCNT
 //
 //go:noescape
 func scaleDecimalAVX2(vals *float64, n int, scale float64, ks *int64, cs, kDeltas *uint64, prev int64, lohi *[8]int64) (done, ncorr int)
+
+// riceQuotientsAVX2 is riceSampleQuotients over s[0..n) (n a multiple of 4)
+// in AVX2 assembly (scale_amd64.s), four samples at a time.
+//
+//go:noescape
+func riceQuotientsAVX2(s *uint64, n int, k0 uint) (qsum, odd, low2, esc uint64)

@@ -83,3 +83,72 @@ done:
 	MOVQ AX, done+64(FP)
 	MOVQ BX, ncorr+72(FP)
 	RET
+
+// func riceQuotientsAVX2(s *uint64, n int, k0 uint) (qsum, odd, low2, esc uint64)
+//
+// Over s[0..n) (n a multiple of 4): the quotients q = z >> k0 below 32
+// summed, with their lowest bits and their two lowest bits, and the number
+// of the others (q >> 5 != 0).
+TEXT ·riceQuotientsAVX2(SB), NOSPLIT, $0-56
+	MOVQ s+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ k0+16(FP), X15           // shift count
+	MOVQ $1, DX
+	MOVQ DX, X14
+	VPBROADCASTQ X14, Y14         // 1
+	MOVQ $3, DX
+	MOVQ DX, X13
+	VPBROADCASTQ X13, Y13         // 3
+	VPXOR Y12, Y12, Y12           // zero
+	VPXOR Y0, Y0, Y0              // sum of q
+	VPXOR Y1, Y1, Y1              // sum of q & 1
+	VPXOR Y2, Y2, Y2              // sum of q & 3
+	VPXOR Y3, Y3, Y3              // minus the count below 32
+	XORQ AX, AX
+
+qloop:
+	CMPQ AX, CX
+	JAE  qdone
+	VMOVDQU (SI)(AX*8), Y4
+	VPSRLQ X15, Y4, Y4            // q
+	VPSRLQ $5, Y4, Y5
+	VPCMPEQQ Y12, Y5, Y5          // q < 32: all ones
+	VPAND Y5, Y4, Y4              // q, or 0 for the others
+	VPADDQ Y4, Y0, Y0
+	VPAND Y14, Y4, Y6
+	VPADDQ Y6, Y1, Y1
+	VPAND Y13, Y4, Y6
+	VPADDQ Y6, Y2, Y2
+	VPADDQ Y5, Y3, Y3             // −1 per value below 32
+	ADDQ $4, AX
+	JMP  qloop
+
+qdone:
+	// Horizontal sums.
+	VEXTRACTI128 $1, Y0, X4
+	VPADDQ X4, X0, X0
+	VPSHUFD $0x4e, X0, X4
+	VPADDQ X4, X0, X0
+	MOVQ X0, DX
+	MOVQ DX, qsum+24(FP)
+	VEXTRACTI128 $1, Y1, X4
+	VPADDQ X4, X1, X1
+	VPSHUFD $0x4e, X1, X4
+	VPADDQ X4, X1, X1
+	MOVQ X1, DX
+	MOVQ DX, odd+32(FP)
+	VEXTRACTI128 $1, Y2, X4
+	VPADDQ X4, X2, X2
+	VPSHUFD $0x4e, X2, X4
+	VPADDQ X4, X2, X2
+	MOVQ X2, DX
+	MOVQ DX, low2+40(FP)
+	VEXTRACTI128 $1, Y3, X4
+	VPADDQ X4, X3, X3
+	VPSHUFD $0x4e, X3, X4
+	VPADDQ X4, X3, X3
+	MOVQ X3, DX
+	ADDQ CX, DX                   // n − count below 32
+	MOVQ DX, esc+48(FP)
+	VZEROUPPER
+	RET

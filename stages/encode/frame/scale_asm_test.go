@@ -66,3 +66,41 @@ func TestFastMod(t *testing.T) {
 		}
 	}
 }
+
+// TestRiceQuotientsAsm checks the AVX2 sums of Rice quotients against the
+// Go loop, and chooseRice with and without them, on values of every size
+// (escapes and values of 2^63 or more included).
+func TestRiceQuotientsAsm(t *testing.T) {
+	if !haveScaleAsm {
+		t.Skip("no AVX2 on this CPU: the Go loop runs")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 3, 4, 7, 100, 511, 512, 1000, 5000} {
+		for bitsWide := uint(1); bitsWide <= 64; bitsWide += 7 {
+			zs := make([]uint64, n)
+			for i := range zs {
+				zs[i] = rng.Uint64() >> (64 - bitsWide)
+				if rng.IntN(30) == 0 {
+					zs[i] = rng.Uint64()
+				}
+			}
+			for k0 := uint(0); k0 <= riceMaxK; k0 += 5 {
+				q, o, l, e := riceSampleQuotients(zs, k0)
+				haveScaleAsm = false
+				wq, wo, wl, we := riceSampleQuotients(zs, k0)
+				haveScaleAsm = true
+				if q != wq || o != wo || l != wl || e != we {
+					t.Fatalf("n=%d k0=%d: AVX2 sums (%d %d %d %d), Go (%d %d %d %d)", n, k0, q, o, l, e, wq, wo, wl, we)
+				}
+			}
+			var buf [2 * riceSamples]uint64
+			k, size := chooseRice(zs, &buf)
+			haveScaleAsm = false
+			wk, wsize := chooseRice(zs, &buf)
+			haveScaleAsm = true
+			if k != wk || size != wsize {
+				t.Fatalf("n=%d: chooseRice %d, %d with AVX2, %d, %d without", n, k, size, wk, wsize)
+			}
+		}
+	}
+}

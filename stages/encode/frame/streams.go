@@ -140,7 +140,7 @@ func (e *Encoder) appendInts(dst []byte, zs []uint64) []byte {
 	if hint != nil {
 		riceK, riceSize = hint.k, hint.size
 	} else {
-		riceK, riceSize = chooseRice(zs)
+		riceK, riceSize = chooseRice(zs, &e.riceBuf)
 	}
 	riceSize++ // the k byte
 	if len(zs) >= minHuffmanLen && min(packed, riceSize) > 2+len(zs)/8 &&
