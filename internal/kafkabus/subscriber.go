@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +50,13 @@ type SubscriberConfig struct {
 	MaxWait time.Duration
 	// HeartbeatInterval, SessionTimeout, RebalanceTimeout and JoinGroupBackoff
 	// tune group membership (defaults 1s, 10s, 10s, 500ms: members that leave or
-	// join are noticed within seconds).
+	// join are noticed within seconds). A member that dies without leaving the
+	// group (SIGKILL) keeps its partitions until its SessionTimeout passes or,
+	// when another member joins, until the group's rebalance timeout (the
+	// largest RebalanceTimeout of its members, the dead one included) passes,
+	// whichever comes first. HeartbeatInterval must be less than both;
+	// the broker accepts SessionTimeout only within its
+	// group.min.session.timeout.ms (6s by default) and group.max.session.timeout.ms.
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	RebalanceTimeout  time.Duration
@@ -134,6 +141,37 @@ func (c *SubscriberConfig) setDefaults() {
 	}
 }
 
+// maxGroupTime bounds the group timings: the protocol carries them as
+// milliseconds in an int32.
+const maxGroupTime = time.Duration(math.MaxInt32) * time.Millisecond
+
+// validateGroupTimes checks the group timings after setDefaults: kafka-go
+// panics on values the protocol cannot carry, and a heartbeat interval not
+// below the session timeout lets the group drop a live member.
+func (c *SubscriberConfig) validateGroupTimes() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"HeartbeatInterval", c.HeartbeatInterval},
+		{"SessionTimeout", c.SessionTimeout},
+		{"RebalanceTimeout", c.RebalanceTimeout},
+		{"JoinGroupBackoff", c.JoinGroupBackoff},
+		{"PartitionWatchInterval", c.PartitionWatchInterval},
+	} {
+		if f.d > maxGroupTime {
+			return fmt.Errorf("kafkabus: %s %s: want at most %s", f.name, f.d, maxGroupTime)
+		}
+	}
+	if c.HeartbeatInterval >= c.SessionTimeout {
+		return fmt.Errorf("kafkabus: HeartbeatInterval %s: want less than SessionTimeout %s", c.HeartbeatInterval, c.SessionTimeout)
+	}
+	if c.HeartbeatInterval >= c.RebalanceTimeout {
+		return fmt.Errorf("kafkabus: HeartbeatInterval %s: want less than RebalanceTimeout %s", c.HeartbeatInterval, c.RebalanceTimeout)
+	}
+	return nil
+}
+
 // Subscriber is a watermill message.Subscriber reading from Kafka. Each
 // Subscribe call runs its own consumer-group reader and, by default, hands out
 // one message at a time: the next record is delivered only after the current
@@ -161,6 +199,9 @@ func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
 	case StartOldest, StartNewest:
 	default:
 		return nil, fmt.Errorf("kafkabus: start %q: want %q or %q", cfg.Start, StartOldest, StartNewest)
+	}
+	if err := cfg.validateGroupTimes(); err != nil {
+		return nil, err
 	}
 	s := &Subscriber{
 		cfg:     cfg,

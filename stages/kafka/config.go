@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"time"
 
@@ -72,6 +73,12 @@ type SourceConfig struct {
 	MaxInFlight int `yaml:"max_in_flight" doc:"Records emitted and not yet acknowledged, at most (across the source's partitions). A buffering stage (encode) acknowledges a record only once the frame holding it was written, so with 1 the source advances one record per max_age; with more, a full window asks the pipeline to flush at once. Offsets are committed in order all the same." advanced:"true"`
 	// CommitInterval trades redelivery after a crash for throughput.
 	CommitInterval time.Duration `yaml:"commit_interval" doc:"0: commit each record's offset as soon as the pipeline acks it, before the next record. Positive: commit acked offsets this often (and on close), much faster; after a crash up to this much acked work is read again." advanced:"true"`
+	// SessionTimeout, HeartbeatInterval and RebalanceTimeout decide how soon
+	// the partitions of a member that died (SIGKILL, power loss) go to another
+	// member; see docs/scheduling.md#failover.
+	SessionTimeout    time.Duration `yaml:"session_timeout" doc:"How long the group coordinator waits for a heartbeat before it declares this member dead and gives its partitions to the other members. The broker accepts only values between its group.min.session.timeout.ms (6s by default) and group.max.session.timeout.ms (30m); outside them the source cannot join the group." advanced:"true"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" doc:"How often the member tells the group coordinator it is alive, and so how soon it learns of a rebalance. Less than session_timeout and rebalance_timeout; a third of session_timeout or less is usual." advanced:"true"`
+	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout" doc:"How long a rebalance waits for the members to join again, the dead ones included: when a node takes over a task whose previous member was killed, its records flow once the dead member's session_timeout or the group's rebalance timeout (the largest rebalance_timeout of its members, the dead one included) has passed, whichever comes first. A live member slower than this to rejoin is dropped and joins again (another rebalance). For fast failover set it to a few heartbeat intervals, e.g. 2s with heartbeat_interval 500ms." advanced:"true"`
 }
 
 func defaultSourceConfig() *SourceConfig {
@@ -79,6 +86,10 @@ func defaultSourceConfig() *SourceConfig {
 		Start:       string(kafkabus.StartOldest),
 		NackDelay:   time.Second,
 		MaxInFlight: stages.DefaultWindow,
+		// kafkabus's group defaults: a dead member is noticed within 10s.
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: time.Second,
+		RebalanceTimeout:  10 * time.Second,
 	}
 }
 
@@ -117,8 +128,39 @@ func (c *SourceConfig) Validate() error {
 	if c.MaxInFlight < 1 || c.MaxInFlight > maxInFlight {
 		return stages.FieldErrorf("max_in_flight", "max_in_flight %d: want 1 to %d", c.MaxInFlight, maxInFlight)
 	}
+	return c.validateGroupTimes()
+}
+
+// validateGroupTimes checks the consumer-group timings against each other and
+// against what the Kafka protocol can carry (milliseconds in an int32). The
+// broker's own bounds on session_timeout are checked when the source joins.
+func (c *SourceConfig) validateGroupTimes() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"session_timeout", c.SessionTimeout},
+		{"heartbeat_interval", c.HeartbeatInterval},
+		{"rebalance_timeout", c.RebalanceTimeout},
+	} {
+		if f.d < time.Millisecond || f.d > maxGroupTime {
+			return stages.FieldErrorf(f.name, "%s %s: want 1ms to %s", f.name, f.d, maxGroupTime)
+		}
+	}
+	if c.HeartbeatInterval >= c.SessionTimeout {
+		return stages.FieldErrorf("heartbeat_interval", "heartbeat_interval %s: want less than session_timeout %s (a third or less is usual)",
+			c.HeartbeatInterval, c.SessionTimeout)
+	}
+	if c.HeartbeatInterval >= c.RebalanceTimeout {
+		return stages.FieldErrorf("heartbeat_interval", "heartbeat_interval %s: want less than rebalance_timeout %s (a live member learns of a rebalance at its next heartbeat)",
+			c.HeartbeatInterval, c.RebalanceTimeout)
+	}
 	return nil
 }
+
+// maxGroupTime bounds the consumer-group timings: the protocol sends them as
+// milliseconds in an int32 (about 24 days).
+const maxGroupTime = time.Duration(math.MaxInt32) * time.Millisecond
 
 // maxInFlight bounds max_in_flight: each record in flight holds its payload in
 // memory.

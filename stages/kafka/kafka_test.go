@@ -61,6 +61,20 @@ func TestConfigValidate(t *testing.T) {
 		{"source bad broker", stages.KindSource, func(c stages.Config) { sourceCfg(c).Brokers = []string{":9092"} }, "brokers[0]"},
 		{"source negative commit interval", stages.KindSource, func(c stages.Config) { sourceCfg(c).CommitInterval = -time.Second }, "commit_interval"},
 		{"source negative nack delay", stages.KindSource, func(c stages.Config) { sourceCfg(c).NackDelay = -time.Second }, "nack_delay"},
+		{"source fast failover", stages.KindSource, func(c stages.Config) {
+			sourceCfg(c).SessionTimeout = 6 * time.Second
+			sourceCfg(c).HeartbeatInterval = 500 * time.Millisecond
+			sourceCfg(c).RebalanceTimeout = 2 * time.Second
+		}, ""},
+		{"source zero session timeout", stages.KindSource, func(c stages.Config) { sourceCfg(c).SessionTimeout = 0 }, "session_timeout"},
+		{"source zero heartbeat interval", stages.KindSource, func(c stages.Config) { sourceCfg(c).HeartbeatInterval = 0 }, "heartbeat_interval"},
+		{"source negative rebalance timeout", stages.KindSource, func(c stages.Config) { sourceCfg(c).RebalanceTimeout = -time.Second }, "rebalance_timeout"},
+		{"source session timeout beyond the protocol", stages.KindSource, func(c stages.Config) { sourceCfg(c).SessionTimeout = 30 * 24 * time.Hour }, "session_timeout"},
+		{"source heartbeat not below session", stages.KindSource, func(c stages.Config) { sourceCfg(c).HeartbeatInterval = 10 * time.Second }, "heartbeat_interval"},
+		{"source heartbeat not below rebalance", stages.KindSource, func(c stages.Config) {
+			sourceCfg(c).HeartbeatInterval = 2 * time.Second
+			sourceCfg(c).RebalanceTimeout = 2 * time.Second
+		}, "heartbeat_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,14 +68,17 @@ func buildSource(_ context.Context, cfg *SourceConfig, env stages.Env) (stages.S
 		group = "edgeflow." + env.Pipeline
 	}
 	sub, err := kafkabus.NewSubscriber(kafkabus.SubscriberConfig{
-		Brokers:         brokers,
-		ConsumerGroup:   group,
-		Start:           kafkabus.Start(cfg.Start),
-		ClientID:        clientID(cfg.ClientID, env),
-		NackResendSleep: cfg.NackDelay,
-		CommitInterval:  cfg.CommitInterval,
-		MaxInFlight:     cfg.MaxInFlight,
-		Logger:          watermill.NewSlogLogger(env.Log().With("stage", "kafka", "group", group)),
+		Brokers:           brokers,
+		ConsumerGroup:     group,
+		Start:             kafkabus.Start(cfg.Start),
+		ClientID:          clientID(cfg.ClientID, env),
+		NackResendSleep:   cfg.NackDelay,
+		CommitInterval:    cfg.CommitInterval,
+		MaxInFlight:       cfg.MaxInFlight,
+		SessionTimeout:    cfg.SessionTimeout,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		RebalanceTimeout:  cfg.RebalanceTimeout,
+		Logger:            watermill.NewSlogLogger(env.Log().With("stage", "kafka", "group", group)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kafka source: %w", err)
