@@ -54,10 +54,19 @@ const (
 // Without a spool the kafka sink's write returns once the broker has the
 // record, and only then is the input record acknowledged and its offset
 // committed: the node keeps nothing the others cannot take over.
+//
+// The consumer-group settings are those for fast failover
+// (docs/scheduling.md#failover): the killed node's member holds the partition
+// until its session times out (6 s, the broker's least by default) or, once
+// the node taking over joined, until the group's rebalance timeout (2 s)
+// passes, whichever comes first.
 const relayPipeline = `sources:
   - type: kafka
     topic: ${in}
     start: oldest
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+    rebalance_timeout: 2s
 sinks:
   - type: kafka
     topic: ${out}
@@ -451,10 +460,16 @@ func TestFailover(t *testing.T) {
 	fmt.Printf("failover: SIGKILL %s (running %v); running again on %v after %.2f s (heartbeat timeout %s, budget %s); "+
 		"first reading acknowledged after the kill delivered after %.2f s\n",
 		victim, moved, newNodes, failover.Seconds(), nodeTimeout, failoverBudget, flowAfter.Seconds())
+	for _, task := range moved {
+		fmt.Printf("failover: %s on %s, after the kill: %s\n", task, newNodes[task], timeline(nodes[newNodes[task]].log, task, killedAt))
+	}
 	fmt.Printf("failover: %d readings acknowledged before the kill, %d lost; %d acknowledged in all, all delivered; %d delivered twice (at least once)\n",
 		len(ackedBeforeKill), len(lostBeforeKill), len(all), dups)
 	if failover > failoverBudget {
 		t.Errorf("tasks of the killed node ran elsewhere after %s, want within %s", failover.Round(time.Millisecond), failoverBudget)
+	}
+	if flowAfter > failoverBudget {
+		t.Errorf("the first reading acknowledged after the kill was delivered after %s, want within %s", flowAfter.Round(time.Millisecond), failoverBudget)
 	}
 	if len(lostBeforeKill) > 0 {
 		t.Errorf("%d readings acknowledged before the kill lost, e.g. %v", len(lostBeforeKill), lostBeforeKill[:min(5, len(lostBeforeKill))])
@@ -486,4 +501,46 @@ func TestFailover(t *testing.T) {
 			p.stop()
 		}
 	}
+}
+
+// takeoverSteps are the log lines of the node taking a task over, in order:
+// it reads its new assignment, starts the task, its kafka source joins the
+// task's consumer group, gets the partitions and fetches its first record.
+var takeoverSteps = []struct{ name, msg string }{
+	{"assignment", `msg=assignment `},
+	{"task started", `msg="task started"`},
+	{"joined group", `msg="kafka reader: Joined group`},
+	{"partitions", `msg="kafka reader: subscribed to topics and partitions`},
+	{"first record", `msg="first kafka record fetched"`},
+}
+
+// timeline reports when each of takeoverSteps for task appears in the node's
+// log (text format, time=RFC 3339) after killedAt, in seconds after it.
+func timeline(logPath, task string, killedAt time.Time) string {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, step := range takeoverSteps {
+		at := "—"
+		for _, line := range strings.Split(string(data), "\n") {
+			if !strings.Contains(line, step.msg) || !strings.Contains(line, task) {
+				continue
+			}
+			ts, ok := strings.CutPrefix(line, "time=")
+			if !ok {
+				continue
+			}
+			ts, _, _ = strings.Cut(ts, " ")
+			when, err := time.Parse(time.RFC3339Nano, ts)
+			if err != nil || when.Before(killedAt) {
+				continue
+			}
+			at = fmt.Sprintf("%.2f s", when.Sub(killedAt).Seconds())
+			break
+		}
+		out = append(out, step.name+" "+at)
+	}
+	return strings.Join(out, ", ")
 }

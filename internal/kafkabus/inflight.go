@@ -123,6 +123,7 @@ func (s *Subscriber) consumeAhead(ctx context.Context, reader *kafka.Reader, out
 
 // fetchInto fetches records and sends them to fetched until ctx ends.
 func (s *Subscriber) fetchInto(ctx context.Context, reader *kafka.Reader, fetched chan<- kafka.Message, logFields watermill.LogFields) {
+	first := true
 	for {
 		rec, err := reader.FetchMessage(ctx)
 		if err != nil {
@@ -135,6 +136,7 @@ func (s *Subscriber) fetchInto(ctx context.Context, reader *kafka.Reader, fetche
 			}
 			continue
 		}
+		s.logFirstRecord(&first, rec, logFields)
 		select {
 		case fetched <- rec:
 		case <-ctx.Done():

@@ -287,6 +287,10 @@ func (s *Subscriber) SubscribeTopics(ctx context.Context, topics ...string) (<-c
 			s.cfg.Logger.Error("kafka reader", fmt.Errorf(f, a...), logFields)
 		}),
 		Logger: kafka.LoggerFunc(func(f string, a ...any) {
+			if isGroupChange(f) {
+				s.cfg.Logger.Info("kafka reader: "+fmt.Sprintf(f, a...), logFields)
+				return
+			}
 			s.cfg.Logger.Trace("kafka reader: "+fmt.Sprintf(f, a...), logFields)
 		}),
 	}
@@ -304,6 +308,32 @@ func (s *Subscriber) SubscribeTopics(ctx context.Context, topics ...string) (<-c
 	s.running.Add(1)
 	go s.consume(ctx, rc, topics, out, logFields)
 	return out, nil
+}
+
+// groupChanges start the kafka-go log lines that say the reader joined or
+// left its group or got its partitions: logged at info, the rest at trace, so
+// that the log shows when a member takes over partitions (failover).
+var groupChanges = []string{"Joined group", "Leaving group", "subscribed to topics and partitions"}
+
+func isGroupChange(format string) bool {
+	for _, p := range groupChanges {
+		if strings.HasPrefix(format, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// logFirstRecord logs the first record a subscription fetched, once: with the
+// group changes above, the log shows how long a member that took over
+// partitions waited for its first record.
+func (s *Subscriber) logFirstRecord(first *bool, rec kafka.Message, logFields watermill.LogFields) {
+	if !*first {
+		return
+	}
+	*first = false
+	s.cfg.Logger.Info("first kafka record fetched", logFields.Add(watermill.LogFields{
+		"partition": rec.Partition, "offset": rec.Offset}))
 }
 
 // consume joins the group once the topics exist, then fetches records and
@@ -334,6 +364,7 @@ func (s *Subscriber) consume(ctx context.Context, rc kafka.ReaderConfig, topics 
 		s.consumeAhead(ctx, reader, out, logFields)
 		return
 	}
+	first := true
 	for {
 		rec, err := reader.FetchMessage(ctx)
 		if err != nil {
@@ -346,6 +377,7 @@ func (s *Subscriber) consume(ctx context.Context, rc kafka.ReaderConfig, topics 
 			}
 			continue
 		}
+		s.logFirstRecord(&first, rec, logFields)
 		if !s.deliver(ctx, reader, rec, out, logFields) {
 			return
 		}
