@@ -56,15 +56,13 @@ const (
 // committed: the node keeps nothing the others cannot take over.
 //
 // The consumer-group settings are those for fast failover
-// (docs/scheduling.md#failover): the killed node's member holds the partition
-// until its session times out (6 s, the broker's least by default) or, once
-// the node taking over joined, until the group's rebalance timeout (2 s)
-// passes, whichever comes first.
+// (docs/scheduling.md#failover): once the node taking over joined the group,
+// the killed node's member holds the partition only until the group's
+// rebalance timeout (2 s) passes, not until its session (10 s) times out.
 const relayPipeline = `sources:
   - type: kafka
     topic: ${in}
     start: oldest
-    session_timeout: 6s
     heartbeat_interval: 500ms
     rebalance_timeout: 2s
 sinks:
