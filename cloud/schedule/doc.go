@@ -9,7 +9,7 @@
 // cloud.NodeTracker. Each round (on a change, a node going up or down, and every
 // second) the Scheduler freezes the nodes into a placement.Snapshot, capacity
 // minus the requests of the tasks assigned to each, asks the placement.Planner
-// (greedy, random, best-fit or balanced; preemption if enabled) where the tasks
+// (one of placement.AlgorithmNames, e.g. best-fit or balanced; preemption if enabled) where the tasks
 // not running anywhere go, moving the tasks of down nodes, and writes the full
 // set of tasks of every node whose set changed to edgeflow.assignments, keyed by
 // the node id, through an AssignmentWriter. Tasks no node can take wait, with the

@@ -48,7 +48,7 @@ func runSchedule(ctx context.Context, args []string, stdio stdio) error {
 	c := command{name: "schedule", usage: scheduleUsage}
 	fs := newFlagSet(c, stdio.err)
 	brokersFlag := fs.String("brokers", "", "comma-separated Kafka bootstrap brokers (default $EDGEFLOW_BROKERS, else 127.0.0.1:9092)")
-	algorithm := fs.String("algorithm", "best-fit", "placement algorithm: greedy, random, best-fit or balanced")
+	algorithm := fs.String("algorithm", "best-fit", "placement algorithm: "+strings.Join(placement.AlgorithmNames(), ", "))
 	preempt := fs.Bool("preempt", false, "let a task that fits nowhere evict tasks of lower priority")
 	seed := fs.Uint64("seed", 1, "seed of the random choices (same inputs and seed, same placement)")
 	timeout := fs.Duration("timeout", cloud.DefaultNodeTimeout, "a node silent this long is down and its tasks move")

@@ -11,7 +11,8 @@
 // algorithm (node up, free CPU, memory, disk and accelerators, required labels,
 // accelerator kind, anti-affinity per node, spread across zones), ranks the
 // feasible nodes with the algorithm's Scorer (greedy, random, best-fit,
-// balanced), prefers nodes at the task's site when it names one, and takes the
+// balanced, and the vector bin-packing scores dot-product, norm-fit and
+// most-allocated), prefers nodes at the task's site when it names one, and takes the
 // best; ties go to the node that comes first in the snapshot. A task no node can
 // take waits, and the plan says why ("0/12 nodes: 9 insufficient memory, 3
 // down"); with preemption enabled a task may instead evict lower-priority tasks.

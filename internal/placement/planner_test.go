@@ -44,6 +44,10 @@ func TestPlanPlacesByAlgorithm(t *testing.T) {
 		{"greedy with a CPU-only request looks at CPU", Greedy, task("t", 500, 0), "a"},
 		{"best-fit takes the node left fullest", BestFit, task("t", 500, 512), "b"},
 		{"balanced prefers free and even use", Balanced, task("t", 500, 512), "c"},
+		{"dot-product takes the node whose free shares align with the request", DotProduct, task("t", 500, 512), "b"}, // 0.625, 1.5, 0.375
+		{"norm-fit takes the smallest leftover", NormFit, task("t", 500, 512), "b"},                                   // 1.02, 0.25, 1.33
+		{"most-allocated takes the most used after placement", MostAllocated, task("t", 500, 512), "b"},               // 0.31, 0.75, 0.19
+		{"a memory-heavy task goes where memory is free", DotProduct, task("t", 250, 1024), "a"},                      // b lacks memory; 1.06 vs 0.38
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

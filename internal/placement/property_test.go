@@ -245,25 +245,29 @@ func skewAllows(vs map[string]*nodeView, tk Task, v *nodeView) bool {
 	return ok && counts[z]+1-lowest <= tk.Constraints.Spread.ZoneMaxSkew
 }
 
-// Best-fit (like every algorithm here, sampled or not) leaves a task waiting
-// only if no single node could take it: resources only shrink during a plan,
-// so checking the final state suffices.
-func TestPropertyBestFitPlacesWhatFits(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		sn, tasks := genCluster(t, false)
-		pl := plan(t, BestFit, Options{FeasibleNodesToScore: rapid.IntRange(0, 3).Draw(t, "feasible-nodes-to-score")}, sn, tasks)
-		st := sn.st.clone()
-		if err := st.Apply(pl); err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range pl.Waiting {
-			for id, v := range views(t, st.Snapshot(t0, time.Minute)) {
-				if naiveFeasible(v, w.Task) {
-					t.Fatalf("%s waits (%s) but %s could take it: %+v", w.Task.ID, w.Reason, id, v)
+// Every algorithm, sampled or not, leaves a task waiting only if no single
+// node could take it: resources only shrink during a plan, so checking the
+// final state suffices.
+func TestPropertyPlacesWhatFits(t *testing.T) {
+	for _, alg := range AlgorithmNames() {
+		t.Run(alg, func(t *testing.T) {
+			rapid.Check(t, func(t *rapid.T) {
+				sn, tasks := genCluster(t, false)
+				pl := plan(t, alg, Options{FeasibleNodesToScore: rapid.IntRange(0, 3).Draw(t, "feasible-nodes-to-score")}, sn, tasks)
+				st := sn.st.clone()
+				if err := st.Apply(pl); err != nil {
+					t.Fatal(err)
 				}
-			}
-		}
-	})
+				for _, w := range pl.Waiting {
+					for id, v := range views(t, st.Snapshot(t0, time.Minute)) {
+						if naiveFeasible(v, w.Task) {
+							t.Fatalf("%s waits (%s) but %s could take it: %+v", w.Task.ID, w.Reason, id, v)
+						}
+					}
+				}
+			})
+		})
+	}
 }
 
 // The same snapshot, tasks and seed give the same plan, for every algorithm.

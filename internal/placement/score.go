@@ -46,7 +46,9 @@ const (
 )
 
 // AlgorithmNames lists the built-in algorithms.
-func AlgorithmNames() []string { return []string{Greedy, Random, BestFit, Balanced} }
+func AlgorithmNames() []string {
+	return []string{Greedy, Random, BestFit, Balanced, DotProduct, NormFit, MostAllocated}
+}
 
 // AlgorithmByName returns a built-in algorithm.
 func AlgorithmByName(name string) (Algorithm, error) {
@@ -60,6 +62,12 @@ func AlgorithmByName(name string) (Algorithm, error) {
 		s = BestFitScorer{}
 	case Balanced:
 		s = BalancedScorer{}
+	case DotProduct:
+		s = DotProductScorer{}
+	case NormFit:
+		s = NormFitScorer{}
+	case MostAllocated:
+		s = MostAllocatedScorer{}
 	default:
 		return Algorithm{}, fmt.Errorf("algorithm %q: unknown (known: %v)", name, AlgorithmNames())
 	}
