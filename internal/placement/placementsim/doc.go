@@ -9,5 +9,8 @@
 // when its duration ends, a task no node can take waits up to MaxWait and is
 // retried when tasks leave. It reports time-averaged CPU and memory
 // utilisation, the acceptance rate, fragmentation and decision latency. The
-// same workload seed gives every algorithm the same nodes and tasks.
+// same workload seed gives every algorithm the same nodes and tasks. RunPooled
+// replays the same stream on the cluster with each node shape merged into one
+// node and anti-affinity dropped: no fragmentation, a reference for how much
+// of the utilisation the nodes' boundaries cost.
 package placementsim

@@ -78,6 +78,49 @@ type waiting struct {
 
 // Run simulates the workload with planner p.
 func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) {
+	return run(ctx, p, w, false)
+}
+
+// RunPooled runs the workload's stream on a relaxation of its cluster: the
+// nodes of each shape merged into one node with their summed capacity (and
+// the shape's arch and accelerators), the tasks' anti-affinity dropped. A
+// task then fits as long as its shape's nodes have enough free in total, so
+// no fragmentation is possible; every placement on the real cluster is one on
+// the pooled cluster. Its utilisation at a given acceptance estimates the
+// ceiling any placement policy can reach on the real cluster (an estimate,
+// not a proof: it admits in one order, first come first served).
+func RunPooled(ctx context.Context, p *placement.Planner, w Workload) (Result, error) {
+	return run(ctx, p, w, true)
+}
+
+// poolByShape merges the nodes of each shape into one node.
+func poolByShape(nodes []placement.NodeStatus) []placement.NodeStatus {
+	var out []placement.NodeStatus
+	at := map[string]int{}
+	for _, n := range nodes {
+		shape := n.Labels["shape"]
+		i, ok := at[shape]
+		if !ok {
+			i = len(out)
+			at[shape] = i
+			out = append(out, placement.NodeStatus{
+				ID:              "pool-" + shape,
+				Labels:          map[string]string{"arch": n.Labels["arch"], "shape": shape},
+				AcceleratorKind: n.AcceleratorKind,
+			})
+		}
+		out[i].Capacity = out[i].Capacity.Add(n.Capacity)
+	}
+	return out
+}
+
+// withoutSpread is t without its anti-affinity.
+func withoutSpread(t placement.Task) placement.Task {
+	t.Group, t.Constraints.Spread = "", placement.Spread{}
+	return t
+}
+
+func run(ctx context.Context, p *placement.Planner, w Workload, pooled bool) (Result, error) {
 	if err := w.validate(); err != nil {
 		return Result{}, err
 	}
@@ -91,6 +134,17 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 	}
 	nodes := w.NodeStatuses()
 	stream := w.Stream(nodes)
+	prefill := w.Prefill(nodes)
+	if pooled {
+		nodes = poolByShape(nodes)
+		stream = slices.Clone(stream)
+		for i := range stream {
+			stream[i].Task = withoutSpread(stream[i].Task)
+		}
+		for i := range prefill {
+			prefill[i] = withoutSpread(prefill[i])
+		}
+	}
 	st := placement.NewState()
 	var capacity placement.Resources
 	for i, n := range nodes {
@@ -156,7 +210,7 @@ func Run(ctx context.Context, p *placement.Planner, w Workload) (Result, error) 
 		heap.Push(&leaving, departure{at: now + pl.Task.Duration, nodeID: pl.NodeID, task: pl.Task})
 		return true, nil
 	}
-	for _, t := range w.Prefill(nodes) {
+	for _, t := range prefill {
 		if _, err := try(t, false); err != nil {
 			return Result{}, err
 		}

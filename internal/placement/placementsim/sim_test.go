@@ -46,3 +46,32 @@ func TestRunRejectsBadWorkload(t *testing.T) {
 		}
 	}
 }
+
+// The pooled cluster has one node per shape with the shapes' summed capacity,
+// and RunPooled measures it like Run.
+func TestRunPooled(t *testing.T) {
+	w := Workload{Nodes: 40, Load: 1.2, Arrivals: 2000, Seed: 1}
+	nodes := w.NodeStatuses()
+	pools := poolByShape(nodes)
+	var total, pooled placement.Resources
+	for _, n := range nodes {
+		total = total.Add(n.Capacity)
+	}
+	for _, n := range pools {
+		pooled = pooled.Add(n.Capacity)
+	}
+	if len(pools) > len(nodeShapes) || pooled != total {
+		t.Fatalf("%d pools with %v, want at most %d with %v", len(pools), pooled, len(nodeShapes), total)
+	}
+	p, err := placement.NewPlanner(placement.Greedy, placement.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := RunPooled(context.Background(), p, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.AcceptanceRate(); a <= 0 || a > 1 || r.CPUUtilisation <= 0 || r.CPUUtilisation > 1 || r.MemoryUtilisation <= 0 || r.MemoryUtilisation > 1 {
+		t.Fatalf("pooled run: %+v", r)
+	}
+}
