@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,12 +27,15 @@ func main() {
 	doc := flag.String("doc", "", "rewrite the scheduling section of this Markdown file")
 	plotPath := flag.String("plot", "", "write a PNG plot here")
 	command := flag.String("command", "make bench-schedule", "command to quote in the report")
+	algorithms := flag.String("algorithms", strings.Join(placement.AlgorithmNames(), ","), "algorithms to compare (greedy, the baseline, is always run)")
+	pooled := flag.Bool("pooled", true, "add the pooled-nodes reference (placementsim.RunPooled) to the equal-acceptance table")
+	onlyEqual := flag.Bool("only-equal", false, "run only the utilisation-at-equal-acceptance search and print its table (with -doc: nothing is rewritten)")
 	flag.Parse()
 
 	if err := run(config{
 		sizes: parseInts(*sizes), equalSizes: parseInts(*equalSizes), load: *load, perNode: *perNode,
 		maxArrivals: *maxArrivals, sampleFrom: *sampleFrom, targets: parseFloats(*targets), articleSeeds: *articleSeeds, seed: *seed,
-		doc: *doc, plot: *plotPath, command: *command,
+		doc: *doc, plot: *plotPath, command: *command, algorithms: parseAlgorithms(*algorithms), onlyEqual: *onlyEqual, pooled: *pooled,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchschedule:", err)
 		os.Exit(1)
@@ -49,6 +53,25 @@ type config struct {
 	seed              uint64
 	doc, plot         string
 	command           string
+	algorithms        []string // greedy first
+	onlyEqual         bool
+	pooled            bool // also the pooled-nodes reference in the equal-acceptance table
+}
+
+// parseAlgorithms returns greedy, then the other known algorithms named in s.
+func parseAlgorithms(s string) []string {
+	out := []string{placement.Greedy}
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a == "" || a == placement.Greedy {
+			continue
+		}
+		if _, err := placement.AlgorithmByName(a); err != nil {
+			fmt.Fprintln(os.Stderr, "benchschedule: -algorithms:", err)
+			os.Exit(2)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func parseFloats(s string) []float64 {
@@ -88,8 +111,23 @@ func (c config) arrivals(nodes int) int {
 }
 
 func simulate(ctx context.Context, alg string, w placementsim.Workload, seed uint64) (placementsim.Result, error) {
+	if alg == pooledReference {
+		p, err := placement.NewPlanner(placement.Greedy, placement.Options{Seed: seed})
+		if err != nil {
+			return placementsim.Result{}, err
+		}
+		r, err := placementsim.RunPooled(ctx, p, w)
+		r.Algorithm = pooledReference
+		return r, err
+	}
 	return simulateSampled(ctx, alg, 0, w, seed)
 }
+
+// pooledReference names the rows of placementsim.RunPooled: the cluster with
+// each node shape merged into one node, first come first served. It is a
+// reference, not a bound: acceptance counts tasks, and a policy that turns
+// away large tasks can run at a higher load for the same acceptance.
+const pooledReference = "pooled nodes (reference)"
 
 // simulateSampled runs alg scoring at most enough feasible nodes (0: all).
 func simulateSampled(ctx context.Context, alg string, enough int, w placementsim.Workload, seed uint64) (placementsim.Result, error) {
@@ -114,7 +152,18 @@ func simulateSampled(ctx context.Context, alg string, enough int, w placementsim
 func run(c config) error {
 	ctx := context.Background()
 	rep := report{config: c, started: time.Now(), loadStart: loadAverage()}
-	algs := placement.AlgorithmNames()
+	algs := c.algorithms
+	if len(algs) == 0 {
+		algs = placement.AlgorithmNames()
+	}
+	if c.onlyEqual {
+		var err error
+		if rep.equal, err = equalTable(ctx, c, algs); err != nil {
+			return err
+		}
+		os.Stdout.WriteString(rep.equalMarkdown())
+		return nil
+	}
 
 	// 1. The article's claim: greedy vs random on 10 nodes, several seeds.
 	for _, l := range []float64{0.7, c.load} {
@@ -160,16 +209,9 @@ func run(c config) error {
 
 	// 3. Utilisation at equal acceptance: the load at which each algorithm
 	// accepts the target share, found by bisection.
-	for _, target := range c.targets {
-		for _, n := range c.equalSizes {
-			for _, a := range algs {
-				e, err := equalAcceptance(ctx, c, a, n, target)
-				if err != nil {
-					return err
-				}
-				rep.equal = append(rep.equal, e)
-			}
-		}
+	var err error
+	if rep.equal, err = equalTable(ctx, c, algs); err != nil {
+		return err
 	}
 
 	// 4. Acceptance against utilisation over a sweep of loads (for the plot).
@@ -211,6 +253,27 @@ type equalRow struct {
 	target float64
 	load   float64
 	result placementsim.Result
+}
+
+// equalTable runs equalAcceptance for every target, size and algorithm (and
+// the pooled-nodes reference if asked for).
+func equalTable(ctx context.Context, c config, algs []string) ([]equalRow, error) {
+	if c.pooled {
+		algs = append(slices.Clone(algs), pooledReference)
+	}
+	var rows []equalRow
+	for _, target := range c.targets {
+		for _, n := range c.equalSizes {
+			for _, a := range algs {
+				e, err := equalAcceptance(ctx, c, a, n, target)
+				if err != nil {
+					return nil, err
+				}
+				rows = append(rows, e)
+			}
+		}
+	}
+	return rows, nil
 }
 
 // equalAcceptance bisects the offered load for the highest load at which alg

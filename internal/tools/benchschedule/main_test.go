@@ -43,3 +43,24 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("plot: %v", err)
 	}
 }
+
+// -only-equal: the equal-acceptance table alone, with the pooled reference,
+// which never counts as the best algorithm.
+func TestRunOnlyEqual(t *testing.T) {
+	c := config{equalSizes: []int{10}, perNode: 10, maxArrivals: 1000, targets: []float64{0.9}, seed: 1, command: "test",
+		algorithms: parseAlgorithms("balanced,norm-fit"), onlyEqual: true, pooled: true}
+	rep := report{config: c}
+	var err error
+	if rep.equal, err = equalTable(t.Context(), c, c.algorithms); err != nil {
+		t.Fatal(err)
+	}
+	got := rep.equalMarkdown()
+	for _, want := range []string{"| 90.0 % | 10 | greedy |", "| 90.0 % | 10 | norm-fit |", "| 90.0 % | 10 | " + pooledReference + " |", "the pooled nodes reach"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "best "+pooledReference) {
+		t.Errorf("the pooled reference counted as an algorithm:\n%s", got)
+	}
+}

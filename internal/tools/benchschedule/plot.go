@@ -16,6 +16,9 @@ var colours = []color.Color{
 	color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, // random
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // best-fit
 	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // balanced
+	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, // dot-product
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // norm-fit
+	color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}, // most-allocated
 }
 
 // drawPlot writes a PNG with two panels: acceptance against utilisation over
