@@ -28,7 +28,7 @@ func main() {
 	plotPath := flag.String("plot", "", "write a PNG plot here")
 	command := flag.String("command", "make bench-schedule", "command to quote in the report")
 	algorithms := flag.String("algorithms", strings.Join(placement.AlgorithmNames(), ","), "algorithms to compare (greedy, the baseline, is always run)")
-	pooled := flag.Bool("pooled", true, "add the pooled-nodes reference (placementsim.RunPooled) to the equal-acceptance table")
+	pooled := flag.Bool("pooled", false, "add the pooled-nodes reference (placementsim.RunPooled) to the equal-acceptance table (slow from 1,000 nodes: a node of thousands of tasks is copied on every change)")
 	onlyEqual := flag.Bool("only-equal", false, "run only the utilisation-at-equal-acceptance search and print its table (with -doc: nothing is rewritten)")
 	flag.Parse()
 
