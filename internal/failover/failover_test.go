@@ -254,9 +254,9 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 
 // TestFailover runs three edge nodes following their assignments, the
 // scheduler and a producer against the real Kafka broker, SIGKILLs the node
-// running the first task and checks that its tasks run on another node within
-// the heartbeat timeout plus 5 s and that no reading acknowledged before the
-// kill is lost.
+// running the first task and checks that its tasks run on another node, and
+// readings written after the kill come through again, within the heartbeat
+// timeout plus 5 s, and that no reading acknowledged before the kill is lost.
 func TestFailover(t *testing.T) {
 	brokers := testenv.RequireKafka(t)
 	broker := strings.Join(brokers, ",")
