@@ -131,7 +131,9 @@ func (r *report) markdown(cfg benchConfig) string {
 		if wa > t.Seconds() {
 			verdict = "NOT met"
 		}
-		fmt.Fprintf(&w, "- %s ≤ %d ms: %s (%s CPU with one goroutine): %s.\n", m.name, t.Milliseconds(), ms(wa), ms(m.goOne.cpu()), verdict)
+		w1, _ := m.goOne.wall()
+		fmt.Fprintf(&w, "- %s ≤ %d ms: %s (%s CPU with one goroutine): %s. One goroutine per core is %.2f× as fast as one goroutine (median wall %s).\n",
+			m.name, t.Milliseconds(), ms(wa), ms(m.goOne.cpu()), verdict, w1/wa, ms(w1))
 	}
 	for _, m := range r.models {
 		if m.armnnErr != "" {
@@ -139,7 +141,7 @@ func (r *report) markdown(cfg benchConfig) string {
 		}
 	}
 	fmt.Fprintf(&w, "\nMeasured %s on %s cores (%s), load average %s at the start and %s at the end:\n"+
-		"other work shared the machine, so wall times are noisier than CPU times.\n\n",
+		"the load average is the machine's other work; the higher it is, the noisier wall times are than CPU times.\n\n",
 		r.start.Format("2006-01-02 15:04 UTC"), r.cores, r.goVersion, r.loadStart, r.loadEnd)
 	return w.String()
 }
