@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,23 +183,13 @@ func (t *NodeTracker) Check() []NodeEvent {
 	t.notify.Lock()
 	t.mu.Unlock()
 	defer t.notify.Unlock()
-	slices.SortFunc(events, func(a, b NodeEvent) int { return cmpString(a.NodeID, b.NodeID) })
+	slices.SortFunc(events, func(a, b NodeEvent) int { return strings.Compare(a.NodeID, b.NodeID) })
 	if t.cfg.OnChange != nil {
 		for _, ev := range events {
 			t.cfg.OnChange(ev)
 		}
 	}
 	return events
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sameShape reports whether two heartbeats of a node describe the same
@@ -235,7 +226,7 @@ func (t *NodeTracker) Nodes(now time.Time) []NodeView {
 		up := !n.hb.Stopping && now.Sub(n.lastSeen) <= t.cfg.Timeout
 		out = append(out, NodeView{Heartbeat: n.hb, LastSeen: n.lastSeen, Up: up})
 	}
-	slices.SortFunc(out, func(a, b NodeView) int { return cmpString(a.Heartbeat.NodeID, b.Heartbeat.NodeID) })
+	slices.SortFunc(out, func(a, b NodeView) int { return strings.Compare(a.Heartbeat.NodeID, b.Heartbeat.NodeID) })
 	return out
 }
 

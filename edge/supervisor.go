@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,20 +54,10 @@ func PlanReconcile(desired []fleet.Task, running map[string]string) ReconcilePla
 			p.Stop = append(p.Stop, id)
 		}
 	}
-	slices.SortFunc(p.Start, func(a, b fleet.Task) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(p.Start, func(a, b fleet.Task) int { return strings.Compare(a.ID, b.ID) })
 	slices.Sort(p.Stop)
 	slices.Sort(p.Keep)
 	return p
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // SupervisorConfig configures a Supervisor. Node is required.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -213,9 +214,9 @@ func (e *Encoder) flushLocked(due func(*streamBuffer) bool) []*message.Message {
 	}
 	slices.SortFunc(pending, func(a, b *streamBuffer) int {
 		if a.key.node != b.key.node {
-			return compareStrings(a.key.node, b.key.node)
+			return strings.Compare(a.key.node, b.key.node)
 		}
-		return compareStrings(a.key.stream, b.key.stream)
+		return strings.Compare(a.key.stream, b.key.stream)
 	})
 	var out []*message.Message
 	for _, b := range pending {
@@ -230,16 +231,6 @@ func (e *Encoder) flushLocked(due func(*streamBuffer) bool) []*message.Message {
 		}
 	}
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // add appends one reading to its stream's buffer (the hot path: no allocation once
