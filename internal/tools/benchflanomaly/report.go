@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/edgeflow/edgeflow/internal/fl/anomaly"
+	"github.com/edgeflow/edgeflow/internal/tools/docsection"
 )
 
 const (
@@ -261,23 +260,8 @@ func widthsString(r report) string {
 	return strings.Join(append(parts, "2"), "–")
 }
 
-// rewriteSection replaces the text between the markers in the file at path,
-// or appends the heading and the section when the markers are missing.
+// rewriteSection rewrites this tool's generated section of the page at path
+// (see docsection.Section.Rewrite).
 func rewriteSection(path, text string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	section := beginMarker + "\n" + text + endMarker
-	var out []byte
-	b, e := bytes.Index(old, []byte(beginMarker)), bytes.Index(old, []byte(endMarker))
-	switch {
-	case b < 0 && e < 0:
-		out = append(bytes.TrimRight(old, "\n"), []byte("\n\n"+heading+"\n\n"+section+"\n")...)
-	case b < 0 || e < b:
-		return fmt.Errorf("%s: markers %q and %q not found in order", path, beginMarker, endMarker)
-	default:
-		out = append(append(append([]byte{}, old[:b]...), section...), old[e+len(endMarker):]...)
-	}
-	return os.WriteFile(path, out, 0o644)
+	return docsection.Section{Begin: beginMarker, End: endMarker, Heading: heading}.Rewrite(path, text)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/edgeflow/edgeflow/internal/placement"
 	"github.com/edgeflow/edgeflow/internal/placement/placementsim"
+	"github.com/edgeflow/edgeflow/internal/tools/docsection"
 )
 
 // The section of docs/benchmarks.md this program owns.
@@ -225,25 +225,10 @@ func (r *report) equalFor(target float64, nodes int, alg string) equalRow {
 	return equalRow{}
 }
 
-// rewriteSection replaces the text between the markers in path, or appends a
-// Scheduling section with them.
+// rewriteSection rewrites this tool's generated section of the page at path
+// (see docsection.Section.Rewrite).
 func rewriteSection(path, text string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	section := beginMarker + "\n" + text + endMarker
-	var out []byte
-	b, e := bytes.Index(old, []byte(beginMarker)), bytes.Index(old, []byte(endMarker))
-	switch {
-	case b < 0 && e < 0:
-		out = append(bytes.TrimRight(old, "\n"), []byte("\n\n"+heading+": placement algorithms on a simulated edge cluster\n\n"+section+"\n")...)
-	case b < 0 || e < b:
-		return fmt.Errorf("%s: markers %q and %q not found in order", path, beginMarker, endMarker)
-	default:
-		out = append(append(append([]byte{}, old[:b]...), section...), old[e+len(endMarker):]...)
-	}
-	return os.WriteFile(path, out, 0o644)
+	return docsection.Section{Begin: beginMarker, End: endMarker, Heading: heading + ": placement algorithms on a simulated edge cluster"}.Rewrite(path, text)
 }
 
 // loadAverage is the one-minute load average, or "unknown".
