@@ -123,26 +123,14 @@ func (s *Subscriber) consumeAhead(ctx context.Context, reader *kafka.Reader, out
 
 // fetchInto fetches records and sends them to fetched until ctx ends.
 func (s *Subscriber) fetchInto(ctx context.Context, reader *kafka.Reader, fetched chan<- kafka.Message, logFields watermill.LogFields) {
-	first := true
-	for {
-		rec, err := reader.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.cfg.Logger.Error("fetching kafka record", err, logFields)
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		s.logFirstRecord(&first, rec, logFields)
+	s.fetchEach(ctx, reader, logFields, func(rec kafka.Message) bool {
 		select {
 		case fetched <- rec:
+			return true
 		case <-ctx.Done():
-			return
+			return false
 		}
-	}
+	})
 }
 
 // add queues a fetched record. A record at or before the last one fetched of

@@ -364,6 +364,15 @@ func (s *Subscriber) consume(ctx context.Context, rc kafka.ReaderConfig, topics 
 		s.consumeAhead(ctx, reader, out, logFields)
 		return
 	}
+	s.fetchEach(ctx, reader, logFields, func(rec kafka.Message) bool {
+		return s.deliver(ctx, reader, rec, out, logFields)
+	})
+}
+
+// fetchEach fetches records one after another and hands each to handle until
+// ctx ends or handle returns false; a failed fetch is logged and retried after
+// a second.
+func (s *Subscriber) fetchEach(ctx context.Context, reader *kafka.Reader, logFields watermill.LogFields, handle func(kafka.Message) bool) {
 	first := true
 	for {
 		rec, err := reader.FetchMessage(ctx)
@@ -378,7 +387,7 @@ func (s *Subscriber) consume(ctx context.Context, rc kafka.ReaderConfig, topics 
 			continue
 		}
 		s.logFirstRecord(&first, rec, logFields)
-		if !s.deliver(ctx, reader, rec, out, logFields) {
+		if !handle(rec) {
 			return
 		}
 	}
