@@ -518,27 +518,9 @@ func addUnaryCorrections(src []byte, vals []float64) ([]byte, error) {
 // len(vals) corrections, as readSparse does, and adds the nonzero ones to
 // their values' bit patterns.
 func addSparseCorrections(src []byte, vals []float64) ([]byte, error) {
-	m, n := binary.Uvarint(src)
-	if n <= 0 || m > uint64(len(vals)) || m > uint64(len(src))/2 {
-		return nil, corruptf("sparse integers: bad count")
-	}
-	src = src[n:]
-	idx := -1
-	for j := uint64(0); j < m; j++ {
-		gap, n := binary.Uvarint(src)
-		if n <= 0 || gap >= uint64(len(vals)-idx-1) {
-			return nil, corruptf("sparse integers: bad position of value %d", j)
-		}
-		src = src[n:]
-		idx += int(gap) + 1
-		z, n := binary.Uvarint(src)
-		if n <= 0 || z == 0 {
-			return nil, corruptf("sparse integers: bad value %d", j)
-		}
-		src = src[n:]
-		vals[idx] = math.Float64frombits(math.Float64bits(vals[idx]) + uint64(unzigzag(z)))
-	}
-	return src, nil
+	return eachSparse(src, len(vals), func(i int, z uint64) {
+		vals[i] = math.Float64frombits(math.Float64bits(vals[i]) + uint64(unzigzag(z)))
+	})
 }
 
 // hasRun32 reports whether w holds 32 consecutive one bits.

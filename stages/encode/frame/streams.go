@@ -368,26 +368,32 @@ func appendSparse(dst []byte, zs []uint64, nonzero int) []byte {
 }
 
 func readSparse(src []byte, zs []uint64) ([]byte, error) {
-	m, n := binary.Uvarint(src)
-	if n <= 0 || m > uint64(len(zs)) || m > uint64(len(src))/2 {
+	clear(zs)
+	return eachSparse(src, len(zs), func(i int, z uint64) { zs[i] = z })
+}
+
+// eachSparse decodes a sparse stream of n integers (after its kind byte) and
+// calls set with the position and zigzag value of each nonzero one, in order.
+func eachSparse(src []byte, n int, set func(i int, z uint64)) ([]byte, error) {
+	m, k := binary.Uvarint(src)
+	if k <= 0 || m > uint64(n) || m > uint64(len(src))/2 {
 		return nil, corruptf("sparse integers: bad count")
 	}
-	src = src[n:]
-	clear(zs)
+	src = src[k:]
 	idx := -1
 	for j := uint64(0); j < m; j++ {
-		gap, n := binary.Uvarint(src)
-		if n <= 0 || gap >= uint64(len(zs)-idx-1) {
+		gap, k := binary.Uvarint(src)
+		if k <= 0 || gap >= uint64(n-idx-1) {
 			return nil, corruptf("sparse integers: bad position of value %d", j)
 		}
-		src = src[n:]
+		src = src[k:]
 		idx += int(gap) + 1
-		z, n := binary.Uvarint(src)
-		if n <= 0 || z == 0 {
+		z, k := binary.Uvarint(src)
+		if k <= 0 || z == 0 {
 			return nil, corruptf("sparse integers: bad value %d", j)
 		}
-		src = src[n:]
-		zs[idx] = z
+		src = src[k:]
+		set(idx, z)
 	}
 	return src, nil
 }
