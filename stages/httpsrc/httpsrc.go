@@ -3,7 +3,6 @@ package httpsrc
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,7 +111,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg := h.src.cfg
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		reply(w, http.StatusMethodNotAllowed, "method %s not allowed: POST readings", r.Method)
+		Reply(w, http.StatusMethodNotAllowed, "method %s not allowed: POST readings", r.Method)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
@@ -121,23 +120,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ndjson := false
 	switch {
 	case err != nil && r.Header.Get("Content-Type") != "":
-		reply(w, http.StatusUnsupportedMediaType, "content type %q: %v", r.Header.Get("Content-Type"), err)
+		Reply(w, http.StatusUnsupportedMediaType, "content type %q: %v", r.Header.Get("Content-Type"), err)
 		return
 	case mediaType == "application/json":
 	case mediaType == "application/x-ndjson" || mediaType == "application/jsonl" || mediaType == "application/jsonlines":
 		ndjson = true
 	default:
-		reply(w, http.StatusUnsupportedMediaType, "content type %q unsupported (want application/json or application/x-ndjson)", mediaType)
+		Reply(w, http.StatusUnsupportedMediaType, "content type %q unsupported (want application/json or application/x-ndjson)", mediaType)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			reply(w, http.StatusRequestEntityTooLarge, "body over %d bytes (max_body_bytes)", cfg.MaxBodyBytes)
+			Reply(w, http.StatusRequestEntityTooLarge, "body over %d bytes (max_body_bytes)", cfg.MaxBodyBytes)
 			return
 		}
-		reply(w, http.StatusBadRequest, "reading body: %v", err)
+		Reply(w, http.StatusBadRequest, "reading body: %v", err)
 		return
 	}
 	opts := reading.JSONOptions{Node: h.src.node}
@@ -151,21 +150,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("no readings in the body")
 	}
 	if err != nil {
-		h.badBody(ctx, w, r, body, err)
+		RejectBody(ctx, h.src.env, h.src.log, "http source", w, r, body, err)
 		return
 	}
 	err = h.emit(ctx, reading.NewMessage(rs))
 	switch {
 	case err == nil:
-		reply(w, http.StatusOK, "")
+		Reply(w, http.StatusOK, "")
 		fmt.Fprintf(w, `{"accepted":%d}`+"\n", len(rs))
 	case errors.Is(err, stages.ErrNacked):
 		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusServiceUnavailable, "pipeline rejected the readings; retry later")
+		Reply(w, http.StatusServiceUnavailable, "pipeline rejected the readings; retry later")
 	default:
 		h.src.log.Warn("http source: readings not delivered", "remote", r.RemoteAddr, "err", err)
 		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusServiceUnavailable, "readings not delivered: %v; retry later", err)
+		Reply(w, http.StatusServiceUnavailable, "readings not delivered: %v; retry later", err)
 	}
 }
 
@@ -185,16 +184,6 @@ func parseBody(body []byte, ndjson bool, opts reading.JSONOptions) ([]reading.Re
 		case err != nil:
 			return nil, err
 		}
-	}
-}
-
-// reply writes a JSON status; for errors (status >= 300) the message is the body.
-func reply(w http.ResponseWriter, status int, format string, args ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if status >= 300 {
-		b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf(format, args...)})
-		w.Write(append(b, '\n'))
 	}
 }
 

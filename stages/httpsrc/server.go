@@ -2,6 +2,7 @@ package httpsrc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,4 +95,34 @@ func (s *Server) Close() error {
 		return s.srv.Close()
 	}
 	return s.ln.Close()
+}
+
+// Reply writes a JSON status; for errors (status >= 300) the message is the
+// body, as {"error": "..."}.
+func Reply(w http.ResponseWriter, status int, format string, args ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if status >= 300 {
+		b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf(format, args...)})
+		w.Write(append(b, '\n'))
+	}
+}
+
+// RejectBody answers a request whose body holds nothing usable. The body goes
+// to the pipeline's dead-letter route first, with "http REMOTE PATH" as its
+// source and its Content-Type kept: 400 once the route took it, 503 with
+// Retry-After when it did not (the client should send it again; nothing is
+// lost). source names the HTTP source in the log ("http source").
+func RejectBody(ctx context.Context, env stages.Env, log *slog.Logger, source string, w http.ResponseWriter, r *http.Request, body []byte, reason error) {
+	msg := stages.NewDeadLetter(body, "http "+r.RemoteAddr+" "+r.URL.Path)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		msg.Metadata.Set("content-type", ct)
+	}
+	if err := env.DeadLetter(ctx, msg, reason); err != nil {
+		log.Warn(source+": dead letter not written", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Retry-After", "1")
+		Reply(w, http.StatusServiceUnavailable, "%v; and the dead-letter sink failed: retry later", reason)
+		return
+	}
+	Reply(w, http.StatusBadRequest, "%v; nothing accepted", reason)
 }

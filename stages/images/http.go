@@ -94,24 +94,24 @@ func (h *imageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg := h.src.cfg
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		reply(w, http.StatusMethodNotAllowed, "method %s not allowed: POST a picture", r.Method)
+		httpsrc.Reply(w, http.StatusMethodNotAllowed, "method %s not allowed: POST a picture", r.Method)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
 	defer cancel()
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if _, ok := imageTypes[mediaType]; err != nil || !ok {
-		reply(w, http.StatusUnsupportedMediaType, "content type %q unsupported (want image/jpeg, image/png or image/bmp)", r.Header.Get("Content-Type"))
+		httpsrc.Reply(w, http.StatusUnsupportedMediaType, "content type %q unsupported (want image/jpeg, image/png or image/bmp)", r.Header.Get("Content-Type"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			reply(w, http.StatusRequestEntityTooLarge, "body over %d bytes (max_body_bytes)", cfg.MaxBodyBytes)
+			httpsrc.Reply(w, http.StatusRequestEntityTooLarge, "body over %d bytes (max_body_bytes)", cfg.MaxBodyBytes)
 			return
 		}
-		reply(w, http.StatusBadRequest, "reading body: %v", err)
+		httpsrc.Reply(w, http.StatusBadRequest, "reading body: %v", err)
 		return
 	}
 	format, err := CheckPicture(body)
@@ -121,7 +121,7 @@ func (h *imageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.badBody(ctx, w, r, body, err)
+		httpsrc.RejectBody(ctx, h.src.env, h.src.log, "http-images source", w, r, body, err)
 		return
 	}
 	name := r.URL.Query().Get("name")
@@ -147,36 +147,11 @@ func (h *imageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(append(b, '\n'))
 	case errors.Is(err, stages.ErrNacked):
 		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusServiceUnavailable, "pipeline rejected the picture (message %s): %v", msg.UUID, err)
+		httpsrc.Reply(w, http.StatusServiceUnavailable, "pipeline rejected the picture (message %s): %v", msg.UUID, err)
 	default:
 		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusServiceUnavailable, "picture not delivered: %v; retry later", err)
+		httpsrc.Reply(w, http.StatusServiceUnavailable, "picture not delivered: %v; retry later", err)
 	}
-}
-
-// badBody answers a request whose body is not a usable picture. The body goes
-// to the pipeline's dead-letter route first ("http REMOTE PATH" as its
-// source): 400 once the route took it, 503 with Retry-After when it did not.
-func (h *imageHandler) badBody(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, reason error) {
-	msg := stages.NewDeadLetter(body, "http "+r.RemoteAddr+" "+r.URL.Path)
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		msg.Metadata.Set("content-type", ct)
-	}
-	if err := h.src.env.DeadLetter(ctx, msg, reason); err != nil {
-		h.src.log.Warn("http-images source: dead letter not written", "remote", r.RemoteAddr, "err", err)
-		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusServiceUnavailable, "%v; and the dead-letter sink failed: retry later", reason)
-		return
-	}
-	reply(w, http.StatusBadRequest, "%v; nothing accepted", reason)
-}
-
-// reply writes a JSON error.
-func reply(w http.ResponseWriter, status int, format string, args ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf(format, args...)})
-	w.Write(append(b, '\n'))
 }
 
 var (
