@@ -78,11 +78,11 @@ Examples:
 			}
 		}
 		if err := cfg.Validate(); err != nil {
-			return fmt.Errorf("edgeflow detect: %w", err)
+			return err // printed as "edgeflow detect: ..." by main
 		}
 		d, err := detect.New(ctx, cfg)
 		if err != nil {
-			return fmt.Errorf("edgeflow detect: %w", err)
+			return err
 		}
 		defer d.Close()
 		if !*asJSON {
