@@ -219,9 +219,15 @@ func TestSupervisorRestartsEndedTask(t *testing.T) {
 		defer written.Unlock()
 		return written.byPipeline["once"] >= 3
 	})
-	sup.mu.Lock()
-	reason := sup.lastErr["once"]
-	sup.mu.Unlock()
+	// The third run may still be going (a running task has no reason): wait
+	// until it ended again and the supervisor recorded why.
+	var reason error
+	waitFor(t, "the ended task's reason recorded", func() bool {
+		sup.mu.Lock()
+		defer sup.mu.Unlock()
+		reason = sup.lastErr["once"]
+		return reason != nil
+	})
 	if reason == nil || !strings.Contains(reason.Error(), "its sources ended") {
 		t.Errorf("why once is not running: %v", reason)
 	}
