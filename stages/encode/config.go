@@ -23,7 +23,7 @@ const (
 // Config configures the encode processor.
 type Config struct {
 	Codec    string  `yaml:"codec" doc:"Compression back end after edgeflow's delta transform. none, zlib, lz4 and zstd are lossless unless max_error is set; f32-diff-zlib is the reference article's method (float32 deltas + zlib) and is always lossy." enum:"zlib|lz4|zstd|none|f32-diff-zlib" example:"lz4"`
-	Level    int     `yaml:"level" doc:"Back-end compression level; 0 picks the back end's default (zlib 1-9, lz4 1-9, zstd 1-22)." example:"3" advanced:"true"`
+	Level    int     `yaml:"level" doc:"Back-end compression level; 0 picks the back end's default (zlib 1-9, default 1; lz4 1-9, default fast; zstd 1-22, default 3)." example:"3" advanced:"true"`
 	MaxError float64 `yaml:"max_error" doc:"Bounded-error mode: every decoded value is within max_error of the original (absolute, or a fraction of the value when relative is set). 0 keeps frames lossless and bit-exact." example:"0.01"`
 	Relative bool    `yaml:"relative" doc:"Read max_error as a fraction of each value's magnitude (0 < max_error < 1) instead of an absolute bound."`
 	// BlockSize is the number of readings per frame.

@@ -127,6 +127,7 @@ func measureSeries(s series, runs int) (seriesResult, error) {
 	codecs := []codec{
 		frameCodec("edgeflow + none", frame.Options{Codec: frame.CodecNone}),
 		frameCodec("edgeflow + zlib", frame.Options{Codec: frame.CodecZlib}),
+		frameCodec("edgeflow + zlib level 6", frame.Options{Codec: frame.CodecZlib, Level: 6}),
 		frameCodec("edgeflow + lz4", frame.Options{Codec: frame.CodecLZ4}),
 		frameCodec("edgeflow + zstd", frame.Options{Codec: frame.CodecZstd}),
 		frameCodec("article: f32-diff-zlib (lossy)", frame.Options{Codec: frame.CodecF32DiffZlib}),
