@@ -8,8 +8,9 @@
 // Kubernetes-style sampling of feasible nodes;
 // the utilisation each algorithm reaches at equal acceptance (a search for the
 // load at which 99 % and 95 % of tasks are accepted, beside the same search on
-// the pooled cluster of placementsim.RunPooled; -only-equal runs just this
-// part); and the reference article's
+// the pooled cluster of placementsim.RunPooled at the sizes of -pooled-sizes,
+// 100 nodes by default; -only-equal runs just this part), with a verdict per
+// setting on the target of +10 % utilisation over greedy; and the reference article's
 // 10-node comparison of greedy and random over several seeds. With -doc it
 // rewrites the scheduling section of docs/benchmarks.md, with -plot it draws a
 // PNG. It is a separate Go module so that the plotting dependency stays out of

@@ -28,14 +28,14 @@ func main() {
 	plotPath := flag.String("plot", "", "write a PNG plot here")
 	command := flag.String("command", "make bench-schedule", "command to quote in the report")
 	algorithms := flag.String("algorithms", strings.Join(placement.AlgorithmNames(), ","), "algorithms to compare (greedy, the baseline, is always run)")
-	pooled := flag.Bool("pooled", false, "add the pooled-nodes reference (placementsim.RunPooled) to the equal-acceptance table (slow from 1,000 nodes: a node of thousands of tasks is copied on every change)")
+	pooledSizes := flag.String("pooled-sizes", "100", "equal-acceptance cluster sizes at which the pooled-nodes reference (placementsim.RunPooled) is added (\"\": none; slow from 1,000 nodes: a node of thousands of tasks is copied on every change)")
 	onlyEqual := flag.Bool("only-equal", false, "run only the utilisation-at-equal-acceptance search and print its table (with -doc: nothing is rewritten)")
 	flag.Parse()
 
 	if err := run(config{
 		sizes: parseInts(*sizes), equalSizes: parseInts(*equalSizes), load: *load, perNode: *perNode,
 		maxArrivals: *maxArrivals, sampleFrom: *sampleFrom, targets: parseFloats(*targets), articleSeeds: *articleSeeds, seed: *seed,
-		doc: *doc, plot: *plotPath, command: *command, algorithms: parseAlgorithms(*algorithms), onlyEqual: *onlyEqual, pooled: *pooled,
+		doc: *doc, plot: *plotPath, command: *command, algorithms: parseAlgorithms(*algorithms), onlyEqual: *onlyEqual, pooledSizes: parseInts(*pooledSizes),
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchschedule:", err)
 		os.Exit(1)
@@ -55,7 +55,7 @@ type config struct {
 	command           string
 	algorithms        []string // greedy first
 	onlyEqual         bool
-	pooled            bool // also the pooled-nodes reference in the equal-acceptance table
+	pooledSizes       []int // equal-acceptance sizes that also get the pooled-nodes reference
 }
 
 // parseAlgorithms returns greedy, then the other known algorithms named in s.
@@ -253,18 +253,20 @@ type equalRow struct {
 	target float64
 	load   float64
 	result placementsim.Result
+	steps  []placementsim.Result // every run of the bisection, result among them
 }
 
 // equalTable runs equalAcceptance for every target, size and algorithm (and
-// the pooled-nodes reference if asked for).
+// the pooled-nodes reference at the sizes of c.pooledSizes).
 func equalTable(ctx context.Context, c config, algs []string) ([]equalRow, error) {
-	if c.pooled {
-		algs = append(slices.Clone(algs), pooledReference)
-	}
 	var rows []equalRow
 	for _, target := range c.targets {
 		for _, n := range c.equalSizes {
-			for _, a := range algs {
+			withRef := algs
+			if slices.Contains(c.pooledSizes, n) {
+				withRef = append(slices.Clone(algs), pooledReference)
+			}
+			for _, a := range withRef {
 				e, err := equalAcceptance(ctx, c, a, n, target)
 				if err != nil {
 					return nil, err
@@ -281,6 +283,7 @@ func equalTable(ctx context.Context, c config, algs []string) ([]equalRow, error
 func equalAcceptance(ctx context.Context, c config, alg string, nodes int, target float64) (equalRow, error) {
 	lo, hi := 0.3, 3.0
 	var best placementsim.Result
+	var steps []placementsim.Result
 	bestLoad := 0.0
 	for range 8 {
 		mid := (lo + hi) / 2
@@ -288,11 +291,12 @@ func equalAcceptance(ctx context.Context, c config, alg string, nodes int, targe
 		if err != nil {
 			return equalRow{}, err
 		}
+		steps = append(steps, r)
 		if r.AcceptanceRate() >= target {
 			lo, best, bestLoad = mid, r, mid
 		} else {
 			hi = mid
 		}
 	}
-	return equalRow{alg: alg, nodes: nodes, target: target, load: bestLoad, result: best}, nil
+	return equalRow{alg: alg, nodes: nodes, target: target, load: bestLoad, result: best, steps: steps}, nil
 }

@@ -48,7 +48,7 @@ func TestRunSmall(t *testing.T) {
 // which never counts as the best algorithm.
 func TestRunOnlyEqual(t *testing.T) {
 	c := config{equalSizes: []int{10}, perNode: 10, maxArrivals: 1000, targets: []float64{0.9}, seed: 1, command: "test",
-		algorithms: parseAlgorithms("balanced,norm-fit"), onlyEqual: true, pooled: true}
+		algorithms: parseAlgorithms("balanced,norm-fit"), onlyEqual: true, pooledSizes: []int{10}}
 	rep := report{config: c}
 	var err error
 	if rep.equal, err = equalTable(t.Context(), c, c.algorithms); err != nil {
