@@ -22,6 +22,7 @@ type Decoder struct {
 	syms []byte    // symbol stream scratch
 	pl   []byte    // XOR byte planes
 	dict []float64 // dictionary transform: the distinct values before corrections
+	ks   []int64   // lag transforms: the scaled integers
 
 	huff huff0.Scratch
 
@@ -75,7 +76,7 @@ func (d *Decoder) decodeBody(fi frameInfo, src []byte, b *Block) (Header, error)
 	}
 	if n > 0 {
 		switch fi.transform {
-		case transformDecimal, transformGrid:
+		case transformDecimal, transformGrid, transformDecimalLag, transformGridLag:
 			body, err = d.readScaled(body, fi.transform, b.Values)
 		case transformXOR:
 			body, err = d.readXOR(body, b.Values)
@@ -242,7 +243,8 @@ func readSparseTimestamps(src []byte, t, delta int64, ts []int64) ([]byte, error
 
 func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byte, error) {
 	var scale float64
-	if transform == transformDecimal {
+	divide := transform == transformDecimal || transform == transformDecimalLag
+	if divide {
 		if len(src) < 1 || src[0] > maxDecimals {
 			return nil, corruptf("decimal values: bad decimal count")
 		}
@@ -255,13 +257,15 @@ func (d *Decoder) readScaled(src []byte, transform uint8, vals []float64) ([]byt
 		scale = math.Float64frombits(binary.LittleEndian.Uint64(src))
 		src = src[8:]
 	}
+	if transform == transformDecimalLag || transform == transformGridLag {
+		return d.readLagged(src, scale, divide, vals)
+	}
 	u, n := binary.Uvarint(src)
 	if n <= 0 {
 		return nil, corruptf("scaled values: bad first integer")
 	}
 	src = src[n:]
 	k := unzigzag(u)
-	divide := transform == transformDecimal
 	if divide {
 		vals[0] = float64(k) / scale
 	} else {

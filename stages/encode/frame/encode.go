@@ -41,6 +41,10 @@ type Encoder struct {
 	gapsRice   riceChoice              // chooseRice of gaps, from dictionaryPays
 	riceHint   *riceChoice             // chooseRice of the next stream appendInts writes, if known
 	riceBuf    [2 * riceSamples]uint64 // chooseRice's samples
+	lags       [len(lagPeriods)]int    // candidate lags of the block (lagCandidates)
+	nlags      int                     // how many of lags are set
+	lagRes     []uint64                // zigzag residuals of the lag transforms
+	lagBuf     []byte                  // a lag section being tried
 
 	huff huff0.Scratch
 
@@ -116,6 +120,10 @@ func (e *Encoder) Encode(dst []byte, b *Block) ([]byte, error) {
 		return dst, fmt.Errorf("encode: node or stream name longer than %d bytes", MaxNameLen)
 	}
 	body := e.appendTimestamps(e.body[:0], b.Timestamps)
+	e.nlags = 0
+	if e.opts.MaxError > 0 { // the lag transforms: bounded-error mode only (see lag.go)
+		e.lags, e.nlags = lagCandidates(b.Timestamps)
+	}
 	var transform uint8
 	lossy := e.opts.MaxError > 0
 	switch {
@@ -218,24 +226,23 @@ func (e *Encoder) appendLossless(dst []byte, vals []float64) ([]byte, uint8) {
 	case dictMaybe: // too close to call: code both
 		alt := e.appendDictionary(e.alt[:0], d)
 		e.alt = alt
-		dst = append(dst, byte(d))
-		dst = e.appendScaledInts(dst)
+		var transform uint8
+		dst, transform = e.appendScaledBest(dst, []byte{byte(d)}, transformDecimal, transformDecimalLag)
 		if len(alt) < len(dst)-mark {
 			return append(dst[:mark], alt...), transformDict
 		}
-		return dst, transformDecimal
+		return dst, transform
 	}
-	dst = append(dst, byte(d))
-	dst = e.appendScaledInts(dst)
+	dst, transform := e.appendScaledBest(dst, []byte{byte(d)}, transformDecimal, transformDecimalLag)
 	if ncorr*8 <= len(vals) || len(dst)-mark < 5*len(vals) {
-		return dst, transformDecimal
+		return dst, transform
 	}
 	alt := e.appendXOR(e.alt[:0], vals)
 	e.alt = alt
 	if len(alt) < len(dst)-mark {
 		return append(dst[:mark], alt...), transformXOR
 	}
-	return dst, transformDecimal
+	return dst, transform
 }
 
 // maxDictRange bounds the span of scaled integers (max - min + 1) for which the
@@ -437,21 +444,16 @@ func (e *Encoder) appendBounded(dst []byte, vals []float64) ([]byte, uint8) {
 		if step == 0 {
 			continue
 		}
-		alt := binary.LittleEndian.AppendUint64(e.alt[:0], math.Float64bits(step))
-		alt, _ = e.appendScaled(alt, vals, step, e.opts.MaxError, true)
+		e.scaleValues(vals, step, e.opts.MaxError, true)
+		var head [8]byte
+		binary.LittleEndian.PutUint64(head[:], math.Float64bits(step))
+		alt, altTransform := e.appendScaledBest(e.alt[:0], head[:], transformGrid, transformGridLag)
 		e.alt = alt
 		if len(alt) < len(dst)-mark {
-			dst, transform = append(dst[:mark], alt...), transformGrid
+			dst, transform = append(dst[:mark], alt...), altTransform
 		}
 	}
 	return dst, transform
-}
-
-// appendScaled scales vals (see scaleValues) and writes the first integer,
-// the deltas and the corrections. It returns the number of nonzero corrections.
-func (e *Encoder) appendScaled(dst []byte, vals []float64, scale, maxErr float64, grid bool) ([]byte, int) {
-	ncorr := e.scaleValues(vals, scale, maxErr, grid)
-	return e.appendScaledInts(dst), ncorr
 }
 
 // scaleValues computes the integers of the decimal (grid=false: v = k /

@@ -87,14 +87,16 @@ var frameMagic = [4]byte{'E', 'F', 'R', 'M'}
 
 // Value transforms, stored in bits 1–3 of the flags byte.
 const (
-	transformDecimal uint8 = 0 // decimal-scaled integers, delta coded
-	transformGrid    uint8 = 1 // bounded-error grid integers, delta coded (lossy)
-	transformXOR     uint8 = 2 // XOR with previous value, byte planes
-	transformF32Diff uint8 = 3 // float32 differences (CodecF32DiffZlib, lossy)
-	transformDict    uint8 = 4 // decimal-scaled integers as ranks in the block's sorted distinct integers
+	transformDecimal    uint8 = 0 // decimal-scaled integers, delta coded
+	transformGrid       uint8 = 1 // bounded-error grid integers, delta coded (lossy)
+	transformXOR        uint8 = 2 // XOR with previous value, byte planes
+	transformF32Diff    uint8 = 3 // float32 differences (CodecF32DiffZlib, lossy)
+	transformDict       uint8 = 4 // decimal-scaled integers as ranks in the block's sorted distinct integers
+	transformDecimalLag uint8 = 5 // decimal-scaled integers coded against the integer one lag back
+	transformGridLag    uint8 = 6 // grid integers coded against the integer one lag back (lossy)
 )
 
-var transformNames = [...]string{"decimal", "grid", "xor", "f32-diff", "dictionary"}
+var transformNames = [...]string{"decimal", "grid", "xor", "f32-diff", "dictionary", "decimal-lag", "grid-lag"}
 
 const (
 	flagLossy         = 0x01

@@ -184,6 +184,14 @@ func TestCorruptFrames(t *testing.T) {
 			frames[fmt.Sprintf("seed%d/%s", i, codec)] = frame
 		}
 	}
+	for _, maxErr := range []float64{0.01, 1e-9} { // grid-lag and decimal-lag
+		enc, _ := NewEncoder(Options{MaxError: maxErr})
+		frame, err := enc.Encode(nil, &[]Block{hourlyBlock(300)}[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames[fmt.Sprintf("hourly/max%g", maxErr)] = frame
+	}
 	for name, frame := range frames {
 		t.Run(name, func(t *testing.T) {
 			if _, err := dec.Decode(frame, &b); err != nil {

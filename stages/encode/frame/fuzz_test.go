@@ -124,5 +124,21 @@ func fuzzSeedBlocks() []Block {
 	for _, vals := range [][]float64{small, wide, noisy, random, humidity} {
 		out = append(out, Block{Node: "n", Stream: "s", Seq: 1, Timestamps: ts, Values: vals})
 	}
-	return out
+	return append(out, hourlyBlock(n))
+}
+
+// hourlyBlock is n readings every 5 minutes of a load with a job at the same
+// minute of every hour, 3 decimals: in bounded-error mode its frames use the
+// lag transforms (grid-lag, or decimal-lag when the bound is far below the
+// decimals).
+func hourlyBlock(n int) Block {
+	vals := make([]float64, n)
+	for i := range vals {
+		load := 30000 + int(uint32(i)*2654435761>>24) // 0.001 steps of noise
+		if i%12 == 3 {
+			load += 40000 + int(uint32(i)*40503>>26)
+		}
+		vals[i] = float64(load) / 1000
+	}
+	return Block{Node: "n", Stream: "cpu", Seq: 2, Timestamps: seqTimestamps(n, 1.4e18, 300e9), Values: vals}
 }

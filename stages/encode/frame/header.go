@@ -88,11 +88,11 @@ func parseHeader(src []byte) (frameInfo, error) {
 	fi.Lossy = flags&flagLossy != 0
 	fi.transform = (flags & flagTransformMask) >> 1
 	switch {
-	case fi.transform > transformDict:
-		return fi, corruptf("value transform %d at byte 6 unknown", fi.transform)
+	case fi.transform > transformGridLag:
+		return fi, corruptf("value transform %d at byte 6 unknown (this decoder reads 0 to %d)", fi.transform, transformGridLag)
 	case (fi.transform == transformF32Diff) != (fi.Codec == CodecF32DiffZlib):
 		return fi, corruptf("value transform %s does not match codec %s", transformNames[fi.transform], fi.Codec)
-	case (fi.transform == transformGrid || fi.transform == transformF32Diff) && !fi.Lossy:
+	case (fi.transform == transformGrid || fi.transform == transformGridLag || fi.transform == transformF32Diff) && !fi.Lossy:
 		return fi, corruptf("lossy transform %s without the lossy flag", transformNames[fi.transform])
 	}
 	r := headerReader{src: src, off: 7}

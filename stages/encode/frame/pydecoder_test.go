@@ -62,6 +62,8 @@ func TestIndependentDecoder(t *testing.T) {
 	add(Options{}, Block{Timestamps: []int64{5}, Values: []float64{math.NaN()}})
 	add(Options{Codec: CodecF32DiffZlib}, fuzzSeedBlocks()[0])
 	add(Options{}, exampleBlock)
+	add(Options{MaxError: 1e-9}, hourlyBlock(300)) // decimal-lag
+	add(Options{MaxError: 2e-3, RelativeError: true}, hourlyBlock(1000))
 	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "..", "shared", "data", "telosb")); err == nil {
 		for _, ds := range loadTelosB(t)[:2] { // humidity and temperature
 			add(Options{}, ds.blocks(1000)[0])

@@ -167,8 +167,8 @@ def decode(frame):
             delta = to_signed(delta + unzigzag(dd)); ts.append(to_signed(ts[-1] + delta))
     vals = []
     if count >= 1:
-        if transform in (0, 1):
-            if transform == 0:
+        if transform in (0, 1, 5, 6):
+            if transform in (0, 5):
                 D = b.byte()
                 if D > 18: raise Corrupt("D")
                 p = float(10 ** D)
@@ -176,9 +176,15 @@ def decode(frame):
             else:
                 q = struct.unpack('<d', b.take(8))[0]
                 op = lambda k: float(k) * q
+            L = 1
+            if transform in (5, 6):
+                if transform == 6 and not lossy: raise Corrupt("grid-lag without the lossy flag")
+                L = b.uvarint()
+                if L < 2 or L >= count: raise Corrupt("lag")
             k = b.varint(); ks = [k]
-            for z in int_stream(b, count - 1):
-                k = to_signed(k + unzigzag(z)); ks.append(k)
+            for i, z in enumerate(int_stream(b, count - 1), start=1):
+                base = ks[i - 1] if i < L else ks[i - L]
+                ks.append(to_signed(base + unzigzag(z)))
             cs = int_stream(b, count)
             vals = [bits64(op(k)) + unzigzag(c) & M64 for k, c in zip(ks, cs)]
         elif transform == 4:
