@@ -19,6 +19,10 @@ type NodeStatus struct {
 	Tasks           []Task // tasks it runs
 	Version         string // edgeflow version the node runs
 	LastHeartbeat   time.Time
+	// Down marks the node down whatever LastHeartbeat says (it said it
+	// stops, or whoever tracks its heartbeats decided so); a snapshot also
+	// counts a node down whose LastHeartbeat is older than its timeout.
+	Down bool
 }
 
 // Validate returns an error naming the field of n that is wrong, prefixed by
@@ -27,6 +31,13 @@ func (n *NodeStatus) Validate(where string) error {
 	if n.ID == "" {
 		return fmt.Errorf("%s.id: empty: %w", where, ErrInvalidNode)
 	}
+	if !n.Capacity.negative() && !n.Reserved.negative() {
+		if used, ok := fitTasks(n.Capacity.Sub(n.Reserved), n.Tasks); ok {
+			return nil // the common case, without formatting where
+		} else if err := n.tasksError(where, used); err != nil {
+			return err
+		}
+	}
 	where = fmt.Sprintf("%s (%s)", where, n.ID)
 	if err := n.Capacity.validate(where + ".capacity"); err != nil {
 		return fmt.Errorf("%w: %w", err, ErrInvalidNode)
@@ -34,15 +45,34 @@ func (n *NodeStatus) Validate(where string) error {
 	if err := n.Reserved.validate(where + ".reserved"); err != nil {
 		return fmt.Errorf("%w: %w", err, ErrInvalidNode)
 	}
-	used := n.Reserved
+	used, _ := fitTasks(n.Capacity.Sub(n.Reserved), n.Tasks)
+	return n.tasksError(where, used)
+}
+
+// fitTasks sums the requests of tasks and reports whether they are all valid
+// and fit in room.
+func fitTasks(room Resources, tasks []Task) (used Resources, ok bool) {
+	ok = true
+	for i := range tasks {
+		if tasks[i].Validate("") != nil {
+			ok = false
+		}
+		used = used.Add(tasks[i].request())
+	}
+	return used, ok && room.Covers(used)
+}
+
+// tasksError names the first invalid task of n, or says that the requests
+// used and Reserved exceed Capacity; nil if neither.
+func (n *NodeStatus) tasksError(where string, used Resources) error {
+	where = fmt.Sprintf("%s (%s)", where, n.ID)
 	for i := range n.Tasks {
 		if err := n.Tasks[i].Validate(fmt.Sprintf("%s.tasks[%d]", where, i)); err != nil {
 			return err
 		}
-		used = used.Add(n.Tasks[i].request())
 	}
-	if !n.Capacity.Covers(used) {
-		return fmt.Errorf("%s: reserved and task requests (%v) exceed capacity (%v): %w", where, used, n.Capacity, ErrInvalidNode)
+	if all := n.Reserved.Add(used); !n.Capacity.Covers(all) {
+		return fmt.Errorf("%s: reserved and task requests (%v) exceed capacity (%v): %w", where, all, n.Capacity, ErrInvalidNode)
 	}
 	return nil
 }

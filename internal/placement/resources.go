@@ -27,6 +27,11 @@ func (r Resources) Covers(o Resources) bool {
 	return r.MilliCPU >= o.MilliCPU && r.MemoryBytes >= o.MemoryBytes && r.DiskBytes >= o.DiskBytes && r.Accelerators >= o.Accelerators
 }
 
+// negative reports whether any amount of r is below zero.
+func (r Resources) negative() bool {
+	return r.MilliCPU < 0 || r.MemoryBytes < 0 || r.DiskBytes < 0 || r.Accelerators < 0
+}
+
 // validate returns an error naming the first negative field, prefixed by where.
 func (r Resources) validate(where string) error {
 	switch {

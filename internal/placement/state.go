@@ -26,6 +26,7 @@ type page struct {
 	free      [pageSize]Resources
 	capacity  [pageSize]Resources // NodeInfo.Capacity, here so that a scan need not follow node
 	heartbeat [pageSize]int64     // unix nanoseconds of the last heartbeat
+	down      [pageSize]bool      // NodeStatus.Down: down whatever the heartbeat time
 	tasks     [pageSize][]Task
 	groups    [pageSize][]groupCount // tasks per group on the node
 	// maxFree is the most free of each resource over the page's nodes (not
@@ -33,6 +34,7 @@ type page struct {
 	// the page, so the planner skips the page. count is its number of nodes.
 	maxFree Resources
 	count   int
+	downs   int // nodes marked down (NodeStatus.Down, SetDown)
 	// memAtCPU[i] is the most free memory on a node of the page with at
 	// least cpuLevels[i] free CPU: a request for c ≥ cpuLevels[i] CPU and
 	// more memory than that fits no node of the page.
@@ -58,19 +60,22 @@ func (pg *page) summarize() {
 	for i := range mem {
 		mem[i] = -1
 	}
-	n := 0
+	n, downs := 0, 0
 	for j := range pageSize {
 		if pg.node[j] == nil {
 			continue
 		}
 		n++
+		if pg.down[j] {
+			downs++
+		}
 		f := pg.free[j]
 		m = Resources{max(m.MilliCPU, f.MilliCPU), max(m.MemoryBytes, f.MemoryBytes), max(m.DiskBytes, f.DiskBytes), max(m.Accelerators, f.Accelerators)}
 		for i := range cpuLevel(f.MilliCPU) + 1 {
 			mem[i] = max(mem[i], f.MemoryBytes)
 		}
 	}
-	pg.maxFree, pg.count, pg.memAtCPU = m, n, mem
+	pg.maxFree, pg.count, pg.memAtCPU, pg.downs = m, n, mem, downs
 }
 
 type groupCount struct {
@@ -157,6 +162,17 @@ func (s *State) UpsertNode(st NodeStatus) error {
 	if err := st.Validate("node"); err != nil {
 		return err
 	}
+	info := s.newNodeInfo(&st)
+	slot, ok := s.index[st.ID]
+	if !ok {
+		slot = s.newSlot(st.ID)
+	}
+	s.fill(slot, info, &st)
+	return nil
+}
+
+// newNodeInfo is the node of st with its labels interned in s.
+func (s *State) newNodeInfo(st *NodeStatus) *NodeInfo {
 	info := &NodeInfo{
 		ID: st.ID, Labels: maps.Clone(st.Labels), Capacity: st.Capacity.Sub(st.Reserved),
 		AcceleratorKind: st.AcceleratorKind, Version: st.Version, zone: -1, site: -1, accKind: -1,
@@ -174,37 +190,45 @@ func (s *State) UpsertNode(st NodeStatus) error {
 	if st.AcceleratorKind != "" {
 		info.accKind = s.intern("a\x00" + st.AcceleratorKind)
 	}
-	slot, ok := s.index[st.ID]
-	if !ok {
-		slot = s.newSlot(st.ID)
-	}
+	return info
+}
+
+// fill writes the node info and the heartbeat, liveness and tasks of st
+// (which fit: Validate checked) into slot.
+func (s *State) fill(slot int32, info *NodeInfo, st *NodeStatus) {
 	pg, j := s.writable(slot)
 	pg.node[j] = info
 	pg.heartbeat[j] = st.LastHeartbeat.UnixNano()
-	pg.tasks[j] = nil
-	pg.groups[j] = nil
-	pg.free[j] = info.Capacity
+	pg.down[j] = st.Down
 	pg.capacity[j] = info.Capacity
-	// All tasks at once (Validate checked they fit): one copy, one summary.
-	if len(st.Tasks) > 0 {
-		pg.tasks[j] = slices.Clone(st.Tasks)
-		var groups []groupCount
-		for _, t := range st.Tasks {
-			pg.free[j] = pg.free[j].Sub(t.request())
-			if t.Group == "" {
-				continue
-			}
-			k := slices.IndexFunc(groups, func(g groupCount) bool { return g.group == t.Group })
-			if k < 0 {
-				groups = append(groups, groupCount{group: t.Group})
-				k = len(groups) - 1
-			}
-			groups[k].n++
-		}
-		pg.groups[j] = groups
-	}
+	setTasks(pg, j, st.Tasks)
 	pg.summarize()
-	return nil
+}
+
+// setTasks replaces the tasks of slot j (which fit its capacity) with a copy
+// of tasks, and recomputes its free resources and group counts.
+func setTasks(pg *page, j int, tasks []Task) {
+	pg.tasks[j], pg.groups[j] = nil, nil
+	pg.free[j] = pg.capacity[j]
+	if len(tasks) == 0 {
+		return
+	}
+	// All tasks at once: one copy, one summary.
+	pg.tasks[j] = slices.Clone(tasks)
+	var groups []groupCount
+	for _, t := range tasks {
+		pg.free[j] = pg.free[j].Sub(t.request())
+		if t.Group == "" {
+			continue
+		}
+		k := slices.IndexFunc(groups, func(g groupCount) bool { return g.group == t.Group })
+		if k < 0 {
+			groups = append(groups, groupCount{group: t.Group})
+			k = len(groups) - 1
+		}
+		groups[k].n++
+	}
+	pg.groups[j] = groups
 }
 
 func (s *State) newSlot(id string) int32 {
@@ -247,7 +271,7 @@ func (s *State) RemoveNode(id string) ([]Task, error) {
 }
 
 func clearSlot(pg page, j int) page {
-	pg.node[j], pg.free[j], pg.capacity[j], pg.heartbeat[j], pg.tasks[j], pg.groups[j] = nil, Resources{}, Resources{}, 0, nil, nil
+	pg.node[j], pg.free[j], pg.capacity[j], pg.heartbeat[j], pg.down[j], pg.tasks[j], pg.groups[j] = nil, Resources{}, Resources{}, 0, false, nil, nil
 	return pg
 }
 
@@ -388,7 +412,7 @@ func (sn *Snapshot) Now() time.Time { return time.Unix(0, sn.now) }
 func (sn *Snapshot) Len() int { return sn.st.nodes }
 
 func (sn *Snapshot) down(pg *page, j int) bool {
-	return sn.timeout > 0 && sn.now-pg.heartbeat[j] > sn.timeout
+	return pg.down[j] || sn.timeout > 0 && sn.now-pg.heartbeat[j] > sn.timeout
 }
 
 // Node returns the status of a node, with Capacity and Reserved folded into
@@ -402,7 +426,7 @@ func (sn *Snapshot) Node(id string) (st NodeStatus, free Resources, up bool, err
 	n := pg.node[j]
 	st = NodeStatus{
 		ID: n.ID, Labels: maps.Clone(n.Labels), Capacity: n.Capacity, AcceleratorKind: n.AcceleratorKind,
-		Tasks: slices.Clone(pg.tasks[j]), Version: n.Version, LastHeartbeat: time.Unix(0, pg.heartbeat[j]),
+		Tasks: slices.Clone(pg.tasks[j]), Version: n.Version, LastHeartbeat: time.Unix(0, pg.heartbeat[j]), Down: pg.down[j],
 	}
 	return st, pg.free[j], !sn.down(pg, j), nil
 }
@@ -437,16 +461,18 @@ func (sn *Snapshot) Totals() (capacity, free Resources) {
 // Orphans lists the tasks on down nodes, which the planner moves.
 func (sn *Snapshot) Orphans() []Placement {
 	var out []Placement
-	if sn.timeout <= 0 {
-		return nil // no node is ever down
-	}
-	sn.each(func(pg *page, j int, _ int32) {
-		if sn.down(pg, j) {
-			for _, t := range pg.tasks[j] {
-				out = append(out, Placement{Task: t, NodeID: pg.node[j].ID})
+	for _, pg := range sn.st.pages {
+		if sn.timeout <= 0 && pg.downs == 0 {
+			continue // no node of the page is down
+		}
+		for j := range pageSize {
+			if pg.node[j] != nil && sn.down(pg, j) {
+				for _, t := range pg.tasks[j] {
+					out = append(out, Placement{Task: t, NodeID: pg.node[j].ID})
+				}
 			}
 		}
-	})
+	}
 	return out
 }
 

@@ -60,21 +60,23 @@ func (t *Task) Validate(where string) error {
 	if t.ID == "" {
 		return fmt.Errorf("%s.id: empty: %w", where, ErrInvalidTask)
 	}
+	c := t.Constraints
+	spreadNeedsGroup := (c.Spread.MaxPerNode > 0 || c.Spread.ZoneMaxSkew > 0) && t.Group == ""
+	accNeedsKind := t.Request.Accelerators > 0 && c.Accelerator == ""
+	if !t.Request.negative() && c.Spread.MaxPerNode >= 0 && c.Spread.ZoneMaxSkew >= 0 && !spreadNeedsGroup && !accNeedsKind {
+		return nil // the common case, without formatting where
+	}
 	where = fmt.Sprintf("%s (%s)", where, t.ID)
 	if err := t.Request.validate(where + ".request"); err != nil {
 		return fmt.Errorf("%w: %w", err, ErrInvalidTask)
 	}
-	c := t.Constraints
 	if c.Spread.MaxPerNode < 0 || c.Spread.ZoneMaxSkew < 0 {
 		return fmt.Errorf("%s.constraints.spread: limits must not be negative: %w", where, ErrInvalidTask)
 	}
-	if (c.Spread.MaxPerNode > 0 || c.Spread.ZoneMaxSkew > 0) && t.Group == "" {
+	if spreadNeedsGroup {
 		return fmt.Errorf("%s.group: spread constraints need a group: %w", where, ErrInvalidTask)
 	}
-	if t.Request.Accelerators > 0 && c.Accelerator == "" {
-		return fmt.Errorf("%s.constraints.accelerator: request.accelerators is %d but no kind is named: %w", where, t.Request.Accelerators, ErrInvalidTask)
-	}
-	return nil
+	return fmt.Errorf("%s.constraints.accelerator: request.accelerators is %d but no kind is named: %w", where, t.Request.Accelerators, ErrInvalidTask)
 }
 
 // request is the resources t takes on a node: at least one accelerator when
