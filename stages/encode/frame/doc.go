@@ -11,7 +11,9 @@
 // Cloud consumers split a byte stream with FrameLen, peek with ReadHeader and
 // get the Block back with a Decoder; every malformed input yields an error
 // wrapping ErrCorrupt. Options.MaxError trades exactness for size within a
-// guaranteed bound, and CodecF32DiffZlib reproduces a lossy float32-difference
+// guaranteed bound: integers on a grid, delta coded or, for readings with an
+// hourly, daily or weekly rhythm, coded against the reading one such period
+// back (lag.go). CodecF32DiffZlib reproduces a lossy float32-difference
 // method for comparison only.
 //
 // On amd64 the hottest loops run in assembly where the CPU allows: decimal
