@@ -95,6 +95,9 @@ type State struct {
 	namesOwned bool
 	freeSlots  []int32
 	nodes      int
+	// tasksOwned holds the slots whose task slice this state made since it
+	// was last cloned, so addTask may append to it in place.
+	tasksOwned map[int32]bool
 }
 
 // NewState returns an empty cluster state.
@@ -118,6 +121,9 @@ func (s *State) clone() *State {
 	}
 	if s.namesOwned {
 		s.namesOwned = false
+	}
+	if s.tasksOwned != nil {
+		s.tasksOwned = nil
 	}
 	return c
 }
@@ -301,7 +307,14 @@ func (s *State) Finish(nodeID, taskID string) error {
 // addTask puts t on the node in slot; the caller checked that it fits.
 func (s *State) addTask(slot int32, t Task) {
 	pg, j := s.writable(slot)
-	pg.tasks[j] = append(slices.Clip(pg.tasks[j]), t)
+	if !s.tasksOwned[slot] { // shared with a snapshot: copy it once, with room
+		pg.tasks[j] = append(make([]Task, 0, len(pg.tasks[j])+1+len(pg.tasks[j])/4), pg.tasks[j]...)
+		if s.tasksOwned == nil {
+			s.tasksOwned = map[int32]bool{}
+		}
+		s.tasksOwned[slot] = true
+	}
+	pg.tasks[j] = append(pg.tasks[j], t)
 	pg.free[j] = pg.free[j].Sub(t.request())
 	pg.summarize()
 	if t.Group != "" {
