@@ -8,7 +8,9 @@
 // an empty record deleting one), heartbeats on edgeflow.heartbeats feed a
 // cloud.NodeTracker. Each round (on a change, a node going up or down, and every
 // second) the Scheduler freezes the nodes into a placement.Snapshot, capacity
-// minus the requests of the tasks assigned to each, asks the placement.Planner
+// minus the requests of the tasks assigned to each (from a placement.State it
+// keeps between rounds and updates with the nodes and tasks that changed,
+// copy on write, equal to the state rebuilt from scratch), asks the placement.Planner
 // (one of placement.AlgorithmNames, e.g. best-fit or balanced; preemption if enabled) where the tasks
 // not running anywhere go, moving the tasks of down nodes, and writes the full
 // set of tasks of every node whose set changed to edgeflow.assignments, keyed by

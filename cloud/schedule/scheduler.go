@@ -66,6 +66,19 @@ type Scheduler struct {
 	status      string              // fingerprint of the pending list last written
 	statusOK    bool                // a status was written
 	generation  uint64
+
+	// The placement state rounds plan on, kept between rounds (nodestate.go);
+	// nil until the first round, and after Recover, which rebuild it.
+	state       *placement.State
+	nodes       map[string]*nodeRecord    // node id → what state holds about it
+	placements  map[string]placement.Task // task id → Task.Placement()
+	unplaced    map[string]struct{}       // tasks not assigned to a node of state
+	touched     map[string]struct{}       // nodes whose tasks changed since state was written
+	toWrite     map[string]struct{}       // nodes whose assignment may differ from the one written
+	nodesSynced uint64                    // NodeTracker.Changes when state's nodes were last compared
+	resync      bool                      // compare the nodes at the next round all the same
+	live        []bool                    // the tracker's nodes up then, in its order
+	liveBuf     []bool
 }
 
 // New checks cfg and returns a scheduler with no tasks.
@@ -85,7 +98,9 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{cfg: cfg, wake: make(chan struct{}, 1), tasks: map[string]fleet.Task{},
-		assigned: map[string]string{}, pending: map[string]string{}, published: map[string]string{}, rev: map[string]uint64{}}, nil
+		assigned: map[string]string{}, pending: map[string]string{}, published: map[string]string{}, rev: map[string]uint64{},
+		placements: map[string]placement.Task{}, unplaced: map[string]struct{}{}, touched: map[string]struct{}{},
+		toWrite: map[string]struct{}{}}, nil
 }
 
 // Poke asks Run for a round soon (a node came up or went down). It never blocks.
@@ -107,10 +122,16 @@ func (s *Scheduler) PutTask(t fleet.Task) {
 		return
 	}
 	s.tasks[t.ID] = t
+	s.placements[t.ID] = t.Placement()
 	s.revs++
 	s.rev[t.ID], s.dirty = s.revs, true
-	if ok && !placementEqual(old, t) {
-		delete(s.assigned, t.ID)
+	switch node, assigned := s.assigned[t.ID]; {
+	case !ok:
+		s.unplaced[t.ID] = struct{}{}
+	case !placementEqual(old, t):
+		s.unassign(t.ID)
+	case assigned: // runs on as it is; the node restarts it
+		s.toWrite[node] = struct{}{}
 	}
 	s.mu.Unlock()
 	s.Poke()
@@ -127,7 +148,9 @@ func placementEqual(a, b fleet.Task) bool {
 func (s *Scheduler) DeleteTask(id string) {
 	s.mu.Lock()
 	delete(s.tasks, id)
-	delete(s.assigned, id)
+	s.unassign(id)
+	delete(s.unplaced, id)
+	delete(s.placements, id)
 	delete(s.pending, id)
 	delete(s.rev, id)
 	s.dirty = true
@@ -154,6 +177,7 @@ func (s *Scheduler) Recover(a fleet.Assignment) {
 	s.published[a.NodeID] = "recovered"
 	s.generation = max(s.generation, a.Generation)
 	s.dirty = true
+	s.state = nil // rebuilt from the assignments at the next round
 }
 
 // Pending is a task that waits, and why.
@@ -170,6 +194,9 @@ type Report struct {
 	Pending     []Pending           // every task that waits after the round, by id
 	Assignments map[string][]string // node → its task ids; shared between reports, do not modify
 	Written     []string            // nodes whose assignment was written this round
+	// Planned is false for a round that returned at once: nothing had
+	// changed since the last one that planned.
+	Planned bool
 }
 
 // Round plans the tasks not running anywhere (new, waiting, preempted, or on a
@@ -181,11 +208,17 @@ type Report struct {
 // write is retried at the next round. A round after which no task changed, no
 // node changed liveness, capacity or labels (NodeTracker.Changes) and every
 // write succeeded returns at once: the plan could not differ.
+//
+// The snapshot comes from a placement.State the scheduler keeps between
+// rounds and updates with what changed since the last one (the nodes the
+// tracker saw change or that went up or down, the nodes whose tasks changed),
+// copying only their pages: it always equals the state rebuilt from every node
+// and assignment, so the plan is the same, at a cost that grows with the
+// changes rather than with the cluster.
 func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
-	timeout := s.cfg.Tracker.Timeout()
 	seen := s.cfg.Tracker.Changes()
 	if !s.dirty && !s.retry && seen == s.nodesSeen && s.assignments != nil {
 		rep := Report{Generation: s.generation, Assignments: s.assignments}
@@ -195,57 +228,19 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		return rep, nil
 	}
 	s.dirty, s.nodesSeen = false, seen
-	views := s.cfg.Tracker.Nodes(now)
-
-	byNode := map[string][]placement.Task{}
-	for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
-		t, ok := s.tasks[id]
-		if !ok { // recovered for a task deleted since
-			delete(s.assigned, id)
-			continue
-		}
-		byNode[s.assigned[id]] = append(byNode[s.assigned[id]], t.Placement())
+	s.syncState(now, seen)
+	unplaced := make([]placement.Task, 0, len(s.unplaced))
+	for _, id := range slices.Sorted(maps.Keys(s.unplaced)) {
+		unplaced = append(unplaced, s.placements[id])
 	}
-	st := placement.NewState()
-	known := map[string]bool{}
-	for _, v := range views {
-		hb := v.Heartbeat
-		known[hb.NodeID] = true
-		status := placement.NodeStatus{ID: hb.NodeID, Labels: hb.Labels, Version: hb.Version, LastHeartbeat: v.LastSeen,
-			Capacity: placement.Resources{MilliCPU: hb.Capacity.MilliCPU, MemoryBytes: hb.Capacity.MemoryBytes,
-				DiskBytes: hb.Capacity.DiskBytes, Accelerators: hb.Capacity.Accelerators}}
-		if len(hb.Accelerators) > 0 {
-			status.AcceleratorKind = hb.Accelerators[0].Kind
-		}
-		if !v.Up {
-			status.LastHeartbeat = now.Add(-timeout - time.Nanosecond)
-		}
-		status.Tasks = s.fitting(hb.NodeID, status.Capacity, byNode[hb.NodeID])
-		if err := st.UpsertNode(status); err != nil {
-			s.cfg.Logger.Warn("node left out of the round", "node", hb.NodeID, "error", err)
-			known[hb.NodeID] = false
-			for _, t := range status.Tasks {
-				delete(s.assigned, t.ID)
-			}
-		}
-	}
-	var unplaced []placement.Task
-	for _, id := range slices.Sorted(maps.Keys(s.tasks)) {
-		if node, ok := s.assigned[id]; ok && known[node] {
-			continue
-		}
-		delete(s.assigned, id)
-		t := s.tasks[id]
-		unplaced = append(unplaced, t.Placement())
-	}
-	plan, err := s.cfg.Planner.Plan(ctx, st.Snapshot(now, timeout), unplaced)
+	plan, err := s.cfg.Planner.Plan(ctx, s.state.Snapshot(now, 0), unplaced)
 	if err != nil {
 		s.dirty = true // plan again next round
 		return Report{}, fmt.Errorf("schedule round: %w", err)
 	}
-	rep := Report{Placed: plan.Placements, Preempted: plan.Preemptions}
+	rep := Report{Placed: plan.Placements, Preempted: plan.Preemptions, Planned: true}
 	for _, p := range plan.Placements {
-		s.assigned[p.Task.ID] = p.NodeID
+		s.assign(p.Task.ID, p.NodeID)
 		delete(s.pending, p.Task.ID)
 		if p.From != "" {
 			s.cfg.Logger.Info("task moved off a down node", "task", p.Task.ID, "from", p.From, "to", p.NodeID)
@@ -254,48 +249,60 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		}
 	}
 	for _, pre := range plan.Preemptions {
-		delete(s.assigned, pre.Task.ID)
+		s.unassign(pre.Task.ID)
 		s.setPending(pre.Task.ID, "preempted by "+pre.For+" on "+pre.NodeID)
 		s.dirty = true // the evicted task is planned in the next round
 	}
 	for _, w := range plan.Waiting {
-		delete(s.assigned, w.Task.ID)
+		s.unassign(w.Task.ID)
 		s.setPending(w.Task.ID, w.Reason)
+	}
+	if s.applyTouched() {
+		s.dirty = true // a task did not fit after all: plan it next round
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.pending)) {
 		rep.Pending = append(rep.Pending, Pending{TaskID: id, Reason: s.pending[id]})
 	}
 
-	desired := map[string][]fleet.Task{}
-	for _, id := range slices.Sorted(maps.Keys(s.assigned)) {
-		desired[s.assigned[id]] = append(desired[s.assigned[id]], s.tasks[id])
-	}
-	rep.Assignments = map[string][]string{}
-	every := maps.Clone(known) // every node heard from, or written to before
-	for n := range s.published {
-		every[n] = true
-	}
-	nodes := slices.Sorted(maps.Keys(every))
+	// Only the nodes whose set of tasks (or a task's spec) changed, seen for
+	// the first time, or whose last write failed can differ from what was
+	// written; a node seen for the first time gets its (maybe empty)
+	// assignment, so it knows it has been heard of and reports ready.
+	rep.Assignments = s.assignments
+	cloned := false
 	changed := false
 	var writes []fleet.Assignment
-	for _, n := range nodes {
-		tasks := desired[n]
+	for _, n := range slices.Sorted(maps.Keys(s.toWrite)) {
+		tasks := s.desired(n)
+		ids := make([]string, 0, len(tasks))
 		for _, t := range tasks {
-			rep.Assignments[n] = append(rep.Assignments[n], t.ID)
+			ids = append(ids, t.ID)
 		}
-		// A node seen for the first time gets its (maybe empty) assignment,
-		// so it knows it has been heard of and reports ready.
+		if !slices.Equal(ids, rep.Assignments[n]) {
+			if !cloned { // reports share the map: copy it on the first change
+				rep.Assignments, cloned = maps.Clone(rep.Assignments), true
+				if rep.Assignments == nil {
+					rep.Assignments = map[string][]string{}
+				}
+			}
+			if len(ids) > 0 {
+				rep.Assignments[n] = ids
+			} else {
+				delete(rep.Assignments, n)
+			}
+		}
 		if fp, ok := s.published[n]; ok && fp == s.fingerprint(tasks) {
+			delete(s.toWrite, n)
 			continue
 		}
 		if !changed {
 			changed = true
 			s.generation++
 		}
-		if tasks == nil {
-			tasks = []fleet.Task{}
-		}
 		writes = append(writes, fleet.Assignment{Schema: fleet.AssignmentSchemaVersion, NodeID: n, Time: now.UTC(), Tasks: tasks})
+	}
+	if rep.Assignments == nil {
+		rep.Assignments = map[string][]string{}
 	}
 	var errs []error
 	for _, a := range writes {
@@ -305,6 +312,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 			continue
 		}
 		s.published[a.NodeID] = s.fingerprint(a.Tasks)
+		delete(s.toWrite, a.NodeID)
 		rep.Written = append(rep.Written, a.NodeID)
 	}
 	rep.Generation = s.generation
@@ -325,26 +333,16 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	return rep, errors.Join(errs...)
 }
 
-// fitting returns the tasks assigned to node that fit its capacity, highest
-// priority first; the rest are unassigned and placed again. Under mu.
-func (s *Scheduler) fitting(node string, capacity placement.Resources, tasks []placement.Task) []placement.Task {
-	slices.SortStableFunc(tasks, func(a, b placement.Task) int { return cmp.Compare(b.Priority, a.Priority) })
-	var used placement.Resources
-	var out []placement.Task
-	for _, t := range tasks {
-		req := t.Request
-		if t.Constraints.Accelerator != "" && req.Accelerators == 0 {
-			req.Accelerators = 1
+// desired is the set of tasks of node as its assignment says it, by id (an
+// empty slice, not nil, for none). Under mu.
+func (s *Scheduler) desired(node string) []fleet.Task {
+	tasks := []fleet.Task{}
+	if r := s.nodes[node]; r != nil {
+		for _, id := range slices.Sorted(maps.Keys(r.tasks)) {
+			tasks = append(tasks, s.tasks[id])
 		}
-		if !capacity.Covers(used.Add(req)) {
-			s.cfg.Logger.Warn("task no longer fits its node", "task", t.ID, "node", node)
-			delete(s.assigned, t.ID)
-			continue
-		}
-		used = used.Add(req)
-		out = append(out, t)
 	}
-	return out
+	return tasks
 }
 
 func (s *Scheduler) setPending(id, reason string) {
