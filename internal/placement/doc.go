@@ -19,6 +19,13 @@
 // Capacity is never overcommitted. Random choices come from a seed, so the same
 // snapshot, tasks and seed always give the same plan.
 //
+// A State lives as long as its caller likes and follows the cluster one change
+// at a time (UpsertNode, UpsertNodeInIDOrder, SetDown, SetTasks, Apply): each
+// write copies only the page of 64 nodes it changes, in the manner of Nomad's
+// state store, so a Snapshot taken before keeps what it saw while the next one
+// shares every other page. Snapshot.Diff tells a kept state from one rebuilt
+// from scratch, for tests.
+//
 // Side effects stay behind the two-method Cluster interface (Snapshot, Commit);
 // MemoryCluster implements it over a State for tests and the simulation in
 // package placement/placementsim.
