@@ -82,7 +82,7 @@ func (s *State) UpsertNodeInIDOrder(st NodeStatus) error {
 		return pg.node[j].ID > st.ID
 	}))
 	info := s.newNodeInfo(&st)
-	s.tasksOwned = nil // task slices change slots
+	s.tasksOwned = nil       // task slices change slots
 	last := s.newSlot(st.ID) // the first free slot: s.nodes before the call
 	for slot := last; slot > at; slot-- {
 		dst, dj := s.writable(slot)
