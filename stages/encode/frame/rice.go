@@ -15,11 +15,6 @@ const (
 	riceMaxK   = 56
 )
 
-// riceMaxCareful bounds how many values readRice decodes one at a time
-// between runs of the assembly (after escapes, until a code ends on a byte
-// boundary) before it leaves the rest of the stream to the Go loop.
-const riceMaxCareful = 32
-
 // riceSamples is about how many values chooseRice looks at.
 const riceSamples = 256
 
@@ -230,23 +225,8 @@ func readRice(src []byte, zs []uint64, k uint) ([]byte, error) {
 	if k != 0 {
 		var done int
 		var bp uint
-		for careful := 0; haveRiceAsm && done < len(zs) && int(bp/8)+8 <= len(src) && careful < riceMaxCareful; {
-			if bp%8 == 0 { // the assembly starts at a whole byte
-				n, used := riceBMI2(&src[bp/8], len(src)-int(bp/8), k, &zs[done], len(zs)-done)
-				done, bp = done+n, bp+used
-				if done == len(zs) || int(bp/8)+8 > len(src) {
-					break
-				}
-			}
-			// An escape, or a code that ended inside a byte: one value
-			// the careful way, then back to the assembly once a code
-			// ends on a byte boundary.
-			var err error
-			if bp, err = readRiceBits(src, zs[done:done+1], k, bp, done); err != nil {
-				return nil, err
-			}
-			done++
-			careful++
+		if haveRiceAsm && len(zs) > 0 && len(src) >= 8 {
+			done, bp = riceBMI2(&src[0], len(src), k, &zs[0], len(zs))
 		}
 		return readRiceFrom(src, zs[done:], k, bp, done)
 	}
