@@ -22,7 +22,10 @@ func (discardWriter) WriteStatus(context.Context, fleet.SchedulerStatus) error {
 //     with the same capacity and labels (what happens between most rounds);
 //   - relabel-1%: 1 % of the nodes sent a heartbeat with other labels, so the
 //     round compares the nodes and plans, but nothing moves;
-//   - place-1%: 1 % new tasks were submitted since the last round.
+//   - place-1%: 1 % new tasks were submitted since the last round;
+//   - place-1: one new task was submitted (tasks arriving one at a time);
+//   - join: a node was heard of for the first time, its ID among the others';
+//   - stop-1: a node said it stops; its 4 tasks move to others.
 func BenchmarkRound(b *testing.B) {
 	for _, nodes := range []int{100, 1000, 10000} {
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -91,6 +94,44 @@ func BenchmarkRound(b *testing.B) {
 				for range max(1, nodes*4/100) {
 					n++
 					s.PutTask(newTask(fmt.Sprintf("new%07d", n), 10, 1<<20, 0))
+				}
+				b.StartTimer()
+				round(b)
+			}
+		})
+		b.Run(name+"/place-1", func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				n++
+				s.PutTask(newTask(fmt.Sprintf("one%07d", n), 10, 1<<20, 0))
+				b.StartTimer()
+				round(b)
+			}
+		})
+		b.Run(name+"/join", func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				n++
+				id := fmt.Sprintf("n%05d-%d", (n*7919)%nodes, n) // sorts right after node (n*7919)%nodes
+				if err := tracker.Observe(heartbeat(id, now, 4000, 8<<30, zone(n))); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				round(b)
+			}
+		})
+		b.Run(name+"/stop-1", func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				n++
+				i := (n * 7919) % nodes
+				hb := heartbeat(fmt.Sprintf("n%05d", i), now, 4000, 8<<30, zone(i))
+				hb.Stopping = true
+				if err := tracker.Observe(hb); err != nil {
+					b.Fatal(err)
 				}
 				b.StartTimer()
 				round(b)

@@ -62,9 +62,9 @@ type Scheduler struct {
 	dirty       bool
 	nodesSeen   uint64 // NodeTracker.Changes at the last full round
 	retry       bool
-	assignments map[string][]string // Report.Assignments of the last full round
-	status      string              // fingerprint of the pending list last written
-	statusOK    bool                // a status was written
+	assignments AssignmentMap // Report.Assignments of the last full round
+	status      string        // fingerprint of the pending list last written
+	statusOK    bool          // a status was written
 	generation  uint64
 
 	// The placement state rounds plan on, kept between rounds (nodestate.go);
@@ -191,9 +191,9 @@ type Report struct {
 	Generation  uint64
 	Placed      []placement.Placement // new placements, and tasks moved off down nodes (From set)
 	Preempted   []placement.Preemption
-	Pending     []Pending           // every task that waits after the round, by id
-	Assignments map[string][]string // node → its task ids; shared between reports, do not modify
-	Written     []string            // nodes whose assignment was written this round
+	Pending     []Pending     // every task that waits after the round, by id
+	Assignments AssignmentMap // node → its task ids
+	Written     []string      // nodes whose assignment was written this round
 	// Planned is false for a round that returned at once: nothing had
 	// changed since the last one that planned.
 	Planned bool
@@ -220,7 +220,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
 	seen := s.cfg.Tracker.Changes()
-	if !s.dirty && !s.retry && seen == s.nodesSeen && s.assignments != nil {
+	if !s.dirty && !s.retry && seen == s.nodesSeen && s.assignments.shards != nil {
 		rep := Report{Generation: s.generation, Assignments: s.assignments}
 		for _, id := range slices.Sorted(maps.Keys(s.pending)) {
 			rep.Pending = append(rep.Pending, Pending{TaskID: id, Reason: s.pending[id]})
@@ -268,8 +268,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 	// the first time, or whose last write failed can differ from what was
 	// written; a node seen for the first time gets its (maybe empty)
 	// assignment, so it knows it has been heard of and reports ready.
-	rep.Assignments = s.assignments
-	cloned := false
+	assignments := assignmentMapWriter{m: s.assignments}
 	changed := false
 	var writes []fleet.Assignment
 	for _, n := range slices.Sorted(maps.Keys(s.toWrite)) {
@@ -278,18 +277,8 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		for _, t := range tasks {
 			ids = append(ids, t.ID)
 		}
-		if !slices.Equal(ids, rep.Assignments[n]) {
-			if !cloned { // reports share the map: copy it on the first change
-				rep.Assignments, cloned = maps.Clone(rep.Assignments), true
-				if rep.Assignments == nil {
-					rep.Assignments = map[string][]string{}
-				}
-			}
-			if len(ids) > 0 {
-				rep.Assignments[n] = ids
-			} else {
-				delete(rep.Assignments, n)
-			}
+		if !slices.Equal(ids, s.assignments.Of(n)) {
+			assignments.set(n, ids)
 		}
 		if fp, ok := s.published[n]; ok && fp == s.fingerprint(tasks) {
 			delete(s.toWrite, n)
@@ -301,9 +290,7 @@ func (s *Scheduler) Round(ctx context.Context) (Report, error) {
 		}
 		writes = append(writes, fleet.Assignment{Schema: fleet.AssignmentSchemaVersion, NodeID: n, Time: now.UTC(), Tasks: tasks})
 	}
-	if rep.Assignments == nil {
-		rep.Assignments = map[string][]string{}
-	}
+	rep.Assignments = assignments.result()
 	var errs []error
 	for _, a := range writes {
 		a.Generation = s.generation

@@ -121,7 +121,7 @@ func TestRoundPlacesMovesAndWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	where := map[string]string{}
-	for node, ids := range rep.Assignments {
+	for node, ids := range rep.Assignments.All() {
 		if len(ids) > 1 {
 			t.Fatalf("node %s got %v: 600m each on 1000m nodes overcommits", node, ids)
 		}
@@ -183,7 +183,7 @@ func TestRoundPlacesMovesAndWaits(t *testing.T) {
 		t.Fatalf("after deleting b, pending: %+v, assignments %v", rep.Pending, rep.Assignments)
 	}
 	placed := 0
-	for _, ids := range rep.Assignments {
+	for _, ids := range rep.Assignments.All() {
 		placed += len(ids)
 	}
 	if placed != 2 {
@@ -229,7 +229,7 @@ func TestRecoverKeepsRunningTasksInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rep.Assignments["n2"], []string{"a"}) || rep.Generation != 8 {
+	if !slices.Equal(rep.Assignments.Of("n2"), []string{"a"}) || rep.Generation != 8 {
 		t.Fatalf("after recovery: %+v", rep)
 	}
 	if got := w.of("n2"); !slices.Equal(got, []string{"a"}) {
