@@ -340,69 +340,110 @@ sinks:
 // TestRunBinaryDrainsOnSIGTERM builds edgeflow, replays a real temperature
 // series through the encoder into the stdout sink, stops it with SIGTERM in the
 // middle, and checks that every reading the source handed over comes out of
-// the final flush, bit for bit, and that it exits 0.
+// the final flush, in one frame, bit for bit, and that it exits 0 — also when
+// the process is frozen for 6 s just before the SIGTERM, as a loaded machine
+// may do to it.
+//
+// Nothing but the drain may cut the block. The flush interval and the
+// encoder's max_age are an hour, and the block holds more readings than the
+// file. The file source paces its readings by the wall clock, so after a
+// freeze it catches up at once: at 500 readings per second the readings it
+// owes after 6 s (3,000, plus the 500 or so before) stay below the 4,096
+// messages a source may have in flight (a full window asks for a flush) and
+// the 7,267 rows of the file. At the default max_age (5 s) such a freeze makes
+// the encoder emit the block when the next reading arrives, as it should, and
+// the drain a second one.
 func TestRunBinaryDrainsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	csvPath := testenv.SharedFile(t, "data/nab/ambient_temperature_system_failure.csv")
+	rows := strings.Split(strings.TrimSpace(string(readFile(t, csvPath))), "\n")[1:]
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "edgeflow")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	file := writePipeline(t, dir, "replay.yaml", fmt.Sprintf(`name: replay
+	tests := []struct {
+		name   string
+		freeze time.Duration // after 1 s, SIGSTOP this long; SIGTERM 20 ms after SIGCONT
+	}{
+		{"running", 0},
+		{"frozen 6s just before the SIGTERM", 6 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			file := writePipeline(t, dataDir, "replay.yaml", fmt.Sprintf(`name: replay
 sources:
   - type: file
     path: %s
-    rate: 2000
+    rate: 500
     batch: 1
 stages:
   - type: encode
     codec: zstd
     block_size: 100000
+    max_age: 1h
 sinks:
   - type: stdout
     decode: true
 `, csvPath))
-	cmd := exec.Command(bin, "run", "--flush-interval", "1h", "--node-id", "e2e", "--data-dir", dir, file)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+			cmd := exec.Command(bin, "run", "--flush-interval", "1h", "--heartbeat-interval", "0", "--node-id", "e2e", "--data-dir", dataDir, file)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			runFor := time.Second
+			if tt.freeze > 0 {
+				time.Sleep(time.Second)
+				if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(tt.freeze)
+				if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+					t.Fatal(err)
+				}
+				runFor = 20 * time.Millisecond
+			}
+			terminateAfter(t, cmd, runFor, &stderr)
+			m := regexp.MustCompile(`pipeline replay: acked (\d+), nacked 0, dropped 0, dead letters 0; sources\[0\] \(file\) out (\d+) errors 0; stages\[0\] \(encode\) in (\d+) out (\d+) errors 0; sinks\[0\] \(stdout\) in (\d+) errors 0`).FindStringSubmatch(stderr.String())
+			if m == nil {
+				t.Fatalf("no summary line on stderr:\n%s", stderr.String())
+			}
+			if m[4] != "1" || m[5] != "1" {
+				t.Fatalf("the encoder emitted %s frames and the sink wrote %s; want 1 and 1, the drain's flush of every reading; stderr:\n%s",
+					m[4], m[5], stderr.String())
+			}
+			n, _ := strconv.Atoi(m[2])
+			if n < 100 || n >= len(rows) {
+				t.Fatalf("source handed over %d of %d readings before SIGTERM; want a stop in the middle", n, len(rows))
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			if len(lines) != n {
+				t.Fatalf("stdout has %d readings, the source handed over %d", len(lines), n)
+			}
+			for i, line := range lines {
+				var r struct {
+					Node  string  `json:"node"`
+					Value float64 `json:"value"`
+				}
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					t.Fatalf("line %d: %v: %s", i+1, err, line)
+				}
+				_, v, _ := strings.Cut(strings.TrimSpace(rows[i]), ",")
+				want, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Value != want || r.Node != "e2e" {
+					t.Fatalf("reading %d: got %s, want value %v from node e2e", i, line, want)
+				}
+			}
+			t.Logf("%d readings drained on SIGTERM", n)
+		})
 	}
-	terminateAfter(t, cmd, time.Second, &stderr)
-	m := regexp.MustCompile(`pipeline replay: acked (\d+), nacked 0, dropped 0, dead letters 0; sources\[0\] \(file\) out (\d+) errors 0; stages\[0\] \(encode\) in (\d+) out 1 errors 0; sinks\[0\] \(stdout\) in 1 errors 0`).FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no summary line on stderr:\n%s", stderr.String())
-	}
-	n, _ := strconv.Atoi(m[2])
-	rows := strings.Split(strings.TrimSpace(string(readFile(t, csvPath))), "\n")[1:]
-	if n < 100 || n >= len(rows) {
-		t.Fatalf("source handed over %d of %d readings before SIGTERM; want a stop in the middle", n, len(rows))
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if len(lines) != n {
-		t.Fatalf("stdout has %d readings, the source handed over %d", len(lines), n)
-	}
-	for i, line := range lines {
-		var r struct {
-			Node  string  `json:"node"`
-			Value float64 `json:"value"`
-		}
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("line %d: %v: %s", i+1, err, line)
-		}
-		_, v, _ := strings.Cut(strings.TrimSpace(rows[i]), ",")
-		want, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Value != want || r.Node != "e2e" {
-			t.Fatalf("reading %d: got %s, want value %v from node e2e", i, line, want)
-		}
-	}
-	t.Logf("%d readings drained on SIGTERM", n)
 }
 
 // terminateAfter sends SIGTERM to the started command after wait, as an init
