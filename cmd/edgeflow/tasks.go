@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -29,9 +30,10 @@ submit checks the YAML files of tasks (every problem is printed as
 FILE:LINE: tasks[i]: task ID: field: message, and nothing is sent) and writes each
 task to the task topic, keyed by its id: a task submitted again replaces the
 one with its id. delete writes an empty record (a tombstone) for each id; the
-scheduler then stops the task. list reads the task and assignment topics for
---wait and prints every task with the node it is assigned to, or "pending" and
-why (from the scheduler's status on edgeflow.schedule).
+scheduler then stops the task. list reads the task, assignment and status
+topics to their ends (every record written before it started; an error if that
+takes longer than --wait) and prints every task with the node it is assigned
+to, or "pending" and why (from the scheduler's status on edgeflow.schedule).
 
 The file format (docs/scheduling.md):
 
@@ -69,7 +71,7 @@ func runTasks(ctx context.Context, args []string, stdio stdio) error {
 	taskTopic := fs.String("task-topic", fleet.TaskTopic, "Kafka `topic` of the tasks")
 	assignmentTopic := fs.String("assignment-topic", fleet.AssignmentTopic, "Kafka `topic` of the assignments (list)")
 	statusTopic := fs.String("status-topic", fleet.StatusTopic, "Kafka `topic` of the scheduler's status (list)")
-	wait := fs.Duration("wait", 3*time.Second, "list: read the topics this long before printing")
+	wait := fs.Duration("wait", 30*time.Second, "list: how long reading the topics to their ends may take")
 	verb := args[0]
 	if verb == "-h" || verb == "--help" || verb == "help" {
 		fs.Usage()
@@ -169,40 +171,20 @@ func writeTasks(ctx context.Context, brokers []string, topic string, tasks []fle
 	return errors.Join(err, pub.Close())
 }
 
-// listTasks reads both topics for wait and prints every task and its node.
+// listTasks reads the task, assignment and status topics to their ends (every
+// record written before it started), at most for wait, and prints every task
+// and its node, or pending and why.
 func listTasks(ctx context.Context, w io.Writer, brokers []string, taskTopic, assignmentTopic, statusTopic string, wait time.Duration) error {
-	sub, err := kafkabus.NewSubscriber(kafkabus.SubscriberConfig{Brokers: brokers, Start: kafkabus.StartOldest,
-		ClientID: "edgeflow-tasks", DisableTopicCreation: true, MaxWait: 500 * time.Millisecond})
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
 	readCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	tasks, err := sub.Subscribe(readCtx, taskTopic)
-	if err != nil {
-		return err
-	}
-	assignments, err := sub.Subscribe(readCtx, assignmentTopic)
-	if err != nil {
-		return err
-	}
-	statuses, err := sub.Subscribe(readCtx, statusTopic)
-	if err != nil {
-		return err
-	}
 	var status fleet.SchedulerStatus
 	byID := map[string]fleet.Task{}
-	nodeOf := map[string]string{}
 	byNode := map[string][]string{}
-	for readCtx.Err() == nil {
-		select {
-		case <-readCtx.Done():
-		case m, ok := <-tasks:
-			if !ok {
-				tasks = nil
-				continue
-			}
+	reads := []struct {
+		topic string
+		each  func(m *message.Message)
+	}{
+		{taskTopic, func(m *message.Message) {
 			key := m.Metadata.Get(fleet.MetaTask)
 			if rec, ok := kafkabus.RecordFromContext(m.Context()); ok && len(rec.Key) > 0 {
 				key = string(rec.Key)
@@ -212,30 +194,38 @@ func listTasks(ctx context.Context, w io.Writer, brokers []string, taskTopic, as
 			} else if t, err := fleet.DecodeTask(m.Payload); err == nil {
 				byID[t.ID] = t
 			}
-			m.Ack()
-		case m, ok := <-statuses:
-			if !ok {
-				statuses = nil
-				continue
-			}
-			if st, err := fleet.DecodeStatus(m.Payload); err == nil {
-				status = st
-			}
-			m.Ack()
-		case m, ok := <-assignments:
-			if !ok {
-				assignments = nil
-				continue
-			}
+		}},
+		{assignmentTopic, func(m *message.Message) {
 			if a, err := fleet.DecodeAssignment(m.Payload); err == nil {
 				byNode[a.NodeID] = nil
 				for _, t := range a.Tasks {
 					byNode[a.NodeID] = append(byNode[a.NodeID], t.ID)
 				}
 			}
-			m.Ack()
-		}
+		}},
+		{statusTopic, func(m *message.Message) {
+			if st, err := fleet.DecodeStatus(m.Payload); err == nil {
+				status = st
+			}
+		}},
 	}
+	// Each topic has its own state, so the three reads run at once.
+	errs := make([]error, len(reads))
+	var wg sync.WaitGroup
+	for i, r := range reads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := kafkabus.ReadAll(readCtx, brokers, r.topic, r.each); err != nil {
+				errs[i] = fmt.Errorf("edgeflow tasks list: %s not read to its end within --wait %s: %w", r.topic, wait, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	nodeOf := map[string]string{}
 	for node, ids := range byNode {
 		for _, id := range ids {
 			nodeOf[id] = node
