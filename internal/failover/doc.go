@@ -6,5 +6,11 @@
 // another node, and readings written after the kill come through again, within
 // the heartbeat timeout plus 5 s, and that every reading
 // the broker acknowledged to the producer before the kill reaches the output.
-// docs/scheduling.md states the guarantee and the measured times.
+// docs/scheduling.md states the guarantee and the measured times. A failed run
+// logs what is needed to find out why from that one log: every process's log,
+// one timeline (seconds after the kill) of the heartbeats the test saw, the
+// broker's slow or failed acknowledgements to the producer and the key log
+// lines of the scheduler and the nodes (assignments, tasks started and
+// stopped, consumer-group joins, first records, warnings), and each reading
+// that did not arrive with when its neighbours did.
 package failover

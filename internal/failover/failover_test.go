@@ -97,14 +97,7 @@ func start(t *testing.T, dir, name string, args ...string) *process {
 		f.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			data, _ := os.ReadFile(logPath)
-			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			t.Logf("--- last lines of %s:\n%s", name, strings.Join(lines[max(0, len(lines)-40):], "\n"))
-		}
-	})
+	t.Cleanup(p.stop) // a failed run's report (journal_test.go) shows the log
 	return p
 }
 
@@ -141,7 +134,7 @@ type ackedReading struct {
 	at      time.Time
 }
 
-func (p *producer) run(ctx context.Context, t *testing.T, pub *kafkabus.Publisher, topics map[string]string, every time.Duration) {
+func (p *producer) run(ctx context.Context, j *journal, pub *kafkabus.Publisher, topics map[string]string, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	seq := 0
@@ -155,11 +148,15 @@ func (p *producer) run(ctx context.Context, t *testing.T, pub *kafkabus.Publishe
 		for _, task := range slices.Sorted(mapsKeys(topics)) {
 			payload := fmt.Sprintf("%s#%06d", task, seq)
 			msg := message.NewMessage(watermill.NewUUID(), []byte(payload))
+			sent := time.Now()
 			if err := pub.PublishContext(ctx, topics[task], msg); err != nil {
 				if ctx.Err() == nil {
-					t.Logf("producer: %s: %v (not acknowledged)", payload, err)
+					j.add("producer", "%s: %v (not acknowledged)", payload, err)
 				}
 				continue
+			}
+			if d := time.Since(sent); d > time.Second {
+				j.add("producer", "%s acknowledged %.2f s after it was sent (a slow broker)", payload, d.Seconds())
 			}
 			p.mu.Lock()
 			p.acked[task] = append(p.acked[task], ackedReading{payload, time.Now()})
@@ -300,10 +297,11 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
+	j := newJournal()
 	prod := &producer{acked: map[string][]ackedReading{}}
 	prodCtx, stopProducing := context.WithCancel(ctx)
 	produced := make(chan struct{})
-	go func() { defer close(produced); prod.run(prodCtx, t, pub, inTopics, 20*time.Millisecond) }()
+	go func() { defer close(produced); prod.run(prodCtx, j, pub, inTopics, 20*time.Millisecond) }()
 	defer func() { stopProducing(); <-produced }()
 
 	// The test reads the output topic and the heartbeats.
@@ -328,7 +326,16 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = tracker.Run(ctx, sub, hbTopic) }()
+	go watchHeartbeats(ctx, j, tracker, heartbeatInterval)
 
+	// Registered before the processes start, the report runs after they
+	// stopped (cleanups run last first): their logs are complete.
+	var procs []*process
+	t.Cleanup(func() {
+		if t.Failed() {
+			j.report(t, procs, prod, got)
+		}
+	})
 	nodes := map[string]*process{}
 	for i, zone := range []string{"a", "b", "c"} {
 		id := fmt.Sprintf("%s-n%d", run, i+1)
@@ -336,6 +343,7 @@ func TestFailover(t *testing.T) {
 			"--data-dir", filepath.Join(dir, id), "--assignments", "--pipelines-dir", pipelinesDir,
 			"--assignment-topic", assignTopic, "--heartbeat-interval", heartbeatInterval.String(), "--heartbeat-topic", hbTopic,
 			"--drain-timeout", "5s")
+		procs = append(procs, nodes[id])
 	}
 	waitUntil(t, 30*time.Second, "three nodes up", func() bool {
 		up := 0
@@ -346,9 +354,11 @@ func TestFailover(t *testing.T) {
 		}
 		return up == 3
 	})
-	start(t, dir, "scheduler", "schedule", "--brokers", broker, "--algorithm", "balanced", "--timeout", nodeTimeout.String(),
+	j.add("test", "three nodes up; starting the scheduler, submitting the tasks")
+	scheduler := start(t, dir, "scheduler", "schedule", "--brokers", broker, "--algorithm", "balanced", "--timeout", nodeTimeout.String(),
 		"--settle", "1s", "--interval", "250ms", "--task-topic", tasksTopic, "--heartbeat-topic", hbTopic, "--assignment-topic", assignTopic,
 		"--status-topic", statusTopic)
+	procs = append(procs, scheduler)
 	submit := exec.Command(edgeflowBin, "tasks", "submit", "--brokers", broker, "--task-topic", tasksTopic, taskPath)
 	if out, err := submit.CombinedOutput(); err != nil {
 		t.Fatalf("edgeflow tasks submit: %v\n%s", err, out)
@@ -377,6 +387,7 @@ func TestFailover(t *testing.T) {
 		return true
 	})
 	placed := runningOn()
+	j.add("test", "every task running on one node: %v", placed)
 	fmt.Printf("failover: 3 tasks running after %.1f s: %v\n", took.Seconds(), placed)
 	waitUntil(t, 30*time.Second, "readings of every task through", func() bool {
 		for _, id := range taskIDs {
@@ -386,22 +397,35 @@ func TestFailover(t *testing.T) {
 		}
 		return true
 	})
-	list := exec.Command(edgeflowBin, "tasks", "list", "--brokers", broker, "--task-topic", tasksTopic,
-		"--assignment-topic", assignTopic, "--status-topic", statusTopic, "--wait", "2s")
-	listed, err := list.CombinedOutput()
-	if err != nil {
-		t.Fatalf("edgeflow tasks list: %v\n%s", err, listed)
-	}
-	hugeRow := ""
-	for _, line := range strings.Split(string(listed), "\n") {
-		if strings.HasPrefix(line, run+"-huge ") {
-			hugeRow = line
+	j.add("test", "readings of every task through")
+	// The scheduler writes the status (the tasks that wait, and why) after
+	// the assignments, so the first list may come before it: list again
+	// until the waiting task shows, for at most 20 s.
+	var listed []byte
+	hugeRow, lists := "", 0
+	for listStart := time.Now(); time.Since(listStart) < 20*time.Second; time.Sleep(500 * time.Millisecond) {
+		list := exec.Command(edgeflowBin, "tasks", "list", "--brokers", broker, "--task-topic", tasksTopic,
+			"--assignment-topic", assignTopic, "--status-topic", statusTopic, "--wait", "20s")
+		began := time.Now()
+		listed, err = list.CombinedOutput()
+		lists++
+		if err != nil {
+			t.Fatalf("edgeflow tasks list: %v\n%s", err, listed)
+		}
+		j.add("test", "edgeflow tasks list took %.2f s", time.Since(began).Seconds())
+		for _, line := range strings.Split(string(listed), "\n") {
+			if strings.HasPrefix(line, run+"-huge ") {
+				hugeRow = line
+			}
+		}
+		if strings.Contains(hugeRow, "pending") && strings.Contains(hugeRow, "0/3 nodes can take it: 3 insufficient cpu") {
+			break
 		}
 	}
 	if !strings.Contains(hugeRow, "pending") || !strings.Contains(hugeRow, "0/3 nodes can take it: 3 insufficient cpu") {
-		t.Errorf("edgeflow tasks list shows the task that fits nowhere as %q, want pending, 0/3 nodes can take it: 3 insufficient cpu", hugeRow)
+		t.Errorf("edgeflow tasks list (run %d times in 20 s) shows the task that fits nowhere as %q, want pending, 0/3 nodes can take it: 3 insufficient cpu", lists, hugeRow)
 	}
-	fmt.Printf("failover: edgeflow tasks list:\n%s", listed)
+	fmt.Printf("failover: edgeflow tasks list (%d run(s)):\n%s", lists, listed)
 
 	victimTask := taskIDs[0]
 	victim := placed[victimTask][0]
@@ -413,6 +437,8 @@ func TestFailover(t *testing.T) {
 	}
 	slices.Sort(moved)
 	killedAt := time.Now()
+	j.killed(killedAt)
+	j.add("test", "SIGKILL %s (running %v)", victim, moved)
 	nodes[victim].kill()
 	ackedBeforeKill := prod.ackedBefore(killedAt)
 
@@ -426,6 +452,7 @@ func TestFailover(t *testing.T) {
 		return true
 	})
 	after := runningOn()
+	j.add("test", "the killed node's tasks run elsewhere: %v", after)
 	var flowAfter time.Duration
 	waitUntil(t, 60*time.Second, "readings of the moved tasks through again", func() bool {
 		var latest time.Time
@@ -441,6 +468,7 @@ func TestFailover(t *testing.T) {
 		flowAfter = latest.Sub(killedAt)
 		return true
 	})
+	j.add("test", "a reading of every moved task acknowledged after the kill delivered (the last of them %.2f s after the kill)", flowAfter.Seconds())
 	time.Sleep(2 * time.Second)
 	stopProducing()
 	<-produced
@@ -474,10 +502,12 @@ func TestFailover(t *testing.T) {
 	}
 	// The killed node comes back on its data dir: it reads its latest
 	// assignment (empty) and runs nothing; the moved tasks stay where they are.
+	j.add("test", "restarting %s on its data dir", victim)
 	restarted := start(t, dir, victim+"-restarted", "run", "--node-id", victim, "--labels", "zone=a", "--brokers", broker,
 		"--data-dir", filepath.Join(dir, victim), "--assignments", "--pipelines-dir", pipelinesDir,
 		"--assignment-topic", assignTopic, "--heartbeat-interval", heartbeatInterval.String(), "--heartbeat-topic", hbTopic,
 		"--drain-timeout", "5s")
+	procs = append(procs, restarted)
 	waitUntil(t, 20*time.Second, "the restarted node up", func() bool {
 		for _, v := range tracker.Nodes(time.Now()) {
 			if v.Heartbeat.NodeID == victim && v.Up {
