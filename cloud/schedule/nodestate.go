@@ -28,23 +28,31 @@ type nodeRecord struct {
 	accKind  string
 	version  string
 	up       bool
-	tasks    map[string]struct{} // ids of the tasks assigned to it
+	tasks    map[string]struct{} // ids of the tasks assigned to it; nil until one is
 }
 
 func recordOf(v cloud.NodeView) *nodeRecord {
 	hb := v.Heartbeat
-	r := &nodeRecord{labels: hb.Labels, version: hb.Version, up: v.Up, tasks: map[string]struct{}{},
-		capacity: placement.Resources{MilliCPU: hb.Capacity.MilliCPU, MemoryBytes: hb.Capacity.MemoryBytes,
-			DiskBytes: hb.Capacity.DiskBytes, Accelerators: hb.Capacity.Accelerators}}
+	r := &nodeRecord{labels: hb.Labels, version: hb.Version, up: v.Up, capacity: capacityOf(v)}
 	if len(hb.Accelerators) > 0 {
 		r.accKind = hb.Accelerators[0].Kind
 	}
 	return r
 }
 
-// sameShape reports whether the node as placement sees it is unchanged.
-func (r *nodeRecord) sameShape(o *nodeRecord) bool {
-	return r.capacity == o.capacity && r.accKind == o.accKind && r.version == o.version && maps.Equal(r.labels, o.labels)
+func capacityOf(v cloud.NodeView) placement.Resources {
+	c := v.Heartbeat.Capacity
+	return placement.Resources{MilliCPU: c.MilliCPU, MemoryBytes: c.MemoryBytes, DiskBytes: c.DiskBytes, Accelerators: c.Accelerators}
+}
+
+// sameShape reports whether the node as placement sees it is unchanged in v.
+func (r *nodeRecord) sameShape(v cloud.NodeView) bool {
+	hb := v.Heartbeat
+	accKind := ""
+	if len(hb.Accelerators) > 0 {
+		accKind = hb.Accelerators[0].Kind
+	}
+	return r.capacity == capacityOf(v) && r.accKind == accKind && r.version == hb.Version && maps.Equal(r.labels, hb.Labels)
 }
 
 // status is the node as the state holds it, without its tasks. Liveness is
@@ -60,6 +68,9 @@ func (s *Scheduler) assign(id, node string) {
 	s.assigned[id] = node
 	delete(s.unplaced, id)
 	if r := s.nodes[node]; r != nil {
+		if r.tasks == nil {
+			r.tasks = map[string]struct{}{}
+		}
 		r.tasks[id] = struct{}{}
 	}
 	s.touched[node], s.toWrite[node] = struct{}{}, struct{}{}
@@ -141,9 +152,9 @@ func (s *Scheduler) syncState(now time.Time, seen uint64) {
 		s.nodesSynced, s.resync = seen, false
 		for _, v := range s.cfg.Tracker.Nodes(now) {
 			id := v.Heartbeat.NodeID
-			r, old := recordOf(v), s.nodes[id]
-			switch {
+			switch old := s.nodes[id]; {
 			case old == nil: // first heard of: its place in ID order, no tasks yet
+				r := recordOf(v)
 				if err := s.state.UpsertNodeInIDOrder(r.status(id)); err != nil {
 					s.cfg.Logger.Warn("node left out of the round", "node", id, "error", err)
 					s.resync = true
@@ -151,7 +162,8 @@ func (s *Scheduler) syncState(now time.Time, seen uint64) {
 				}
 				s.nodes[id] = r
 				s.toWrite[id] = struct{}{}
-			case !old.sameShape(r):
+			case !old.sameShape(v):
+				r := recordOf(v)
 				r.tasks = old.tasks
 				if err := s.state.UpsertNode(r.status(id)); err != nil { // tasks follow (touched)
 					s.cfg.Logger.Warn("node left out of the round", "node", id, "error", err)
@@ -160,9 +172,9 @@ func (s *Scheduler) syncState(now time.Time, seen uint64) {
 				}
 				s.nodes[id] = r
 				s.touched[id] = struct{}{}
-			case old.up != r.up:
-				old.up = r.up
-				_ = s.state.SetDown(id, !r.up) // the node is in the state
+			case old.up != v.Up:
+				old.up = v.Up
+				_ = s.state.SetDown(id, !v.Up) // the node is in the state
 			}
 		}
 	}
@@ -217,6 +229,9 @@ func (s *Scheduler) rebuildState(now time.Time) {
 	for _, v := range s.cfg.Tracker.Nodes(now) {
 		id := v.Heartbeat.NodeID
 		r := recordOf(v)
+		if len(byNode[id]) > 0 {
+			r.tasks = map[string]struct{}{}
+		}
 		for _, t := range byNode[id] {
 			r.tasks[t] = struct{}{}
 		}
