@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgeflow/edgeflow/internal/fleet"
+	"github.com/edgeflow/edgeflow/internal/kafkabus"
 	"github.com/edgeflow/edgeflow/pipelines"
 	"github.com/edgeflow/edgeflow/stages"
 )
@@ -96,6 +97,9 @@ type Supervisor struct {
 	running  map[string]*taskRun
 	failures map[string]*restart
 	lastErr  map[string]error // why a desired task is not running
+	// readUpTo is the last offset of each partition of the assignment topic
+	// CatchUpAssignments read; HandleAssignment skips records up to it.
+	readUpTo map[kafkabus.Partition]int64
 }
 
 type taskRun struct {

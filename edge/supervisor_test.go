@@ -3,6 +3,9 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edgeflow/edgeflow/internal/fleet"
+	"github.com/edgeflow/edgeflow/internal/kafkabus"
 	"github.com/edgeflow/edgeflow/pipelines"
 	"github.com/edgeflow/edgeflow/stages"
 )
@@ -236,3 +240,80 @@ func TestSupervisorRestartsEndedTask(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCatchUpAssignments: a node starting again applies only its latest
+// assignment of those the topic holds, then skips them as the subscription
+// delivers them again, and applies the records after them; when the catch-up
+// read fails it applies every record as it comes.
+func TestCatchUpAssignments(t *testing.T) {
+	record := func(offset int64, node string, tasks ...string) *message.Message {
+		a := fleet.Assignment{Schema: 1, NodeID: node, Generation: uint64(offset + 1)}
+		for _, id := range tasks {
+			a.Tasks = append(a.Tasks, task(id, "p", nil))
+		}
+		data, _ := json.Marshal(a)
+		m := message.NewMessage(fmt.Sprint(offset), data)
+		m.SetContext(kafkabus.ContextWithRecord(context.Background(),
+			kafkabus.Record{Topic: "assignments", Partition: 0, Offset: offset, Key: []byte(node)}))
+		return m
+	}
+	topic := []*message.Message{record(0, "gw-1", "t1"), record(1, "gw-2", "t9"), record(2, "gw-1", "t2"), record(3, "gw-1")}
+	later := record(4, "gw-1", "t3")
+	tests := []struct {
+		name        string
+		readErr     error
+		wantApplied [][]string // the desired sets applied, in order
+	}{
+		{"caught up: only the latest, then what comes after", nil, [][]string{{}, {"t3"}}},
+		{"catch-up failed: every record as it comes", errors.New("broker down"), [][]string{{"t1"}, {"t2"}, {}, {"t3"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var applied [][]string
+			sup, err := NewSupervisor(SupervisorConfig{Node: stages.Node{ID: "gw-1"},
+				Logger: slog.New(assignmentRecorder(func(tasks []string) { applied = append(applied, tasks) }))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := func(ctx context.Context, each func(*message.Message)) error {
+				if tt.readErr != nil {
+					return tt.readErr
+				}
+				for _, m := range topic {
+					each(m)
+				}
+				return nil
+			}
+			if err := sup.CatchUpAssignments(context.Background(), read); !errors.Is(err, tt.readErr) {
+				t.Fatalf("CatchUpAssignments: %v, want %v", err, tt.readErr)
+			}
+			for _, m := range append(slices.Clone(topic), later) { // the subscription from the oldest
+				sup.HandleAssignment(m)
+			}
+			if fmt.Sprint(applied) != fmt.Sprint(tt.wantApplied) {
+				t.Errorf("applied %v, want %v", applied, tt.wantApplied)
+			}
+		})
+	}
+}
+
+// assignmentRecorder is a slog handler calling applied with the tasks of each
+// "assignment" line the supervisor logs (one per assignment applied).
+type assignmentRecorder func(tasks []string)
+
+func (h assignmentRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h assignmentRecorder) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "assignment" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "tasks" {
+			tasks, _ := a.Value.Any().([]string)
+			h(append([]string{}, tasks...))
+		}
+		return true
+	})
+	return nil
+}
+func (h assignmentRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h assignmentRecorder) WithGroup(string) slog.Handler      { return h }

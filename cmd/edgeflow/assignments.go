@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/edgeflow/edgeflow/edge"
 	"github.com/edgeflow/edgeflow/internal/fleet"
 	"github.com/edgeflow/edgeflow/internal/kafkabus"
@@ -63,6 +65,16 @@ func (f *assignmentFlags) start(ctx context.Context, settings edge.NodeSettings,
 		_ = sup.Run(ctx)
 	}()
 	go func() {
+		// The latest assignment first, so that a restarted node does not
+		// run, for a moment, the tasks of the older ones the topic holds.
+		read := func(ctx context.Context, each func(*message.Message)) error {
+			return kafkabus.ReadAll(ctx, settings.Brokers, *f.topic, each)
+		}
+		catchUpCtx, cancelCatchUp := context.WithTimeout(ctx, 30*time.Second)
+		if err := sup.CatchUpAssignments(catchUpCtx, read); err != nil && ctx.Err() == nil {
+			logger.Warn("assignments: the latest assignment could not be read first; applying each record as it comes", "error", err)
+		}
+		cancelCatchUp()
 		err := sup.FollowAssignments(ctx, sub, *f.topic)
 		cancel() // a failed subscription stops the tasks too
 		<-supDone

@@ -501,7 +501,8 @@ func TestFailover(t *testing.T) {
 		t.Errorf("%d readings acknowledged before the kill lost, e.g. %v", len(lostBeforeKill), lostBeforeKill[:min(5, len(lostBeforeKill))])
 	}
 	// The killed node comes back on its data dir: it reads its latest
-	// assignment (empty) and runs nothing; the moved tasks stay where they are.
+	// assignment (empty) and runs nothing, not even the tasks of its older
+	// assignments for a moment; the moved tasks stay where they are.
 	j.add("test", "restarting %s on its data dir", victim)
 	restarted := start(t, dir, victim+"-restarted", "run", "--node-id", victim, "--labels", "zone=a", "--brokers", broker,
 		"--data-dir", filepath.Join(dir, victim), "--assignments", "--pipelines-dir", pipelinesDir,
@@ -521,6 +522,13 @@ func TestFailover(t *testing.T) {
 		if len(ns) != 1 || (slices.Contains(moved, task) && ns[0] != newNodes[task]) {
 			t.Errorf("after %s restarted, task %s runs on %v; want it left on %s", victim, task, ns, newNodes[task])
 		}
+	}
+	// Not even for a moment: the older assignments the topic still holds (the
+	// one with the moved tasks) are not applied on the way to the latest.
+	if data, err := os.ReadFile(restarted.log); err != nil {
+		t.Error(err)
+	} else if strings.Contains(string(data), `msg="task started"`) {
+		t.Errorf("restarted %s started a task; want it to go straight to its latest assignment (empty)", victim)
 	}
 	// Every node drains cleanly.
 	restarted.stop()

@@ -10,6 +10,19 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// Partition names one partition of one topic.
+type Partition struct {
+	Topic     string
+	Partition int
+}
+
+// ContextWithRecord returns ctx carrying rec, as the messages of a Subscriber
+// and of ReadAll carry theirs (RecordFromContext): for tests of code that
+// reads it.
+func ContextWithRecord(ctx context.Context, rec Record) context.Context {
+	return context.WithValue(ctx, recordKey{}, rec)
+}
+
 // ReadAll hands each to every record of topic written before the call, from
 // the oldest still retained, partition by partition in offset order, and
 // returns once it read them all (nil), ctx ended or reading failed. It joins no
