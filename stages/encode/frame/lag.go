@@ -15,9 +15,9 @@ import "encoding/binary"
 //
 // The encoder tries the lags in bounded-error mode only. On the lossless path
 // they would shrink NAB cpu_utilization from 17.50 to 15.91 bits/value, but
-// such frames decode about a fifth slower than delta-coded ones (the Rice
-// decoding and the conversion to float64 run in two passes, not in one
-// assembly loop), which the lossless speed targets have no room for.
+// even with the residuals decoded and converted in one BMI2 loop, as the
+// deltas are, those frames encoded about 9% and decoded about 7% slower, and
+// the lossless speed targets (docs/benchmarks.md) have no room for that.
 
 // The periods the lag candidates stand for, in nanoseconds.
 var lagPeriods = [...]int64{3600e9, 86400e9, 7 * 86400e9}
@@ -89,9 +89,18 @@ func (e *Encoder) chooseLag() (lag, advice int) {
 		if 2*l > n {
 			continue
 		}
+		// A stride sharing no factor with the lag visits every phase of
+		// the period (a stride of 15 against a lag of 12 would see only
+		// 4 of the 12 readings of each hour).
 		stride := max(1, (n-l)/lagSamples)
+		for gcd(stride, l) != 1 {
+			stride++
+		}
 		var sumLag, sumDelta uint64
-		for i := l; i < n; i += stride {
+		for i, j := l, 0; i < n; i, j = i+stride, j+1 {
+			if j == lagSamples/4 && sumLag > 2*sumDelta {
+				break // clearly worse than the deltas: no need to look further
+			}
 			sumLag += min(zigzag(ks[i]-ks[i-l]), 1<<32)
 			sumDelta += min(kDeltas[i], 1<<32)
 		}
@@ -211,4 +220,12 @@ func scaled(k int64, scale float64, divide bool) float64 {
 		return float64(k) / scale
 	}
 	return float64(k) * scale
+}
+
+// gcd is the greatest common divisor of a, b > 0.
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
