@@ -27,9 +27,12 @@ type DotProductScorer struct{}
 
 // Score is req_cpu·free_cpu + req_mem·free_mem, as shares of capacity.
 func (DotProductScorer) Score(f Fit, _ *rand.Rand) float64 {
-	c := f.Capacity
-	return share(f.Request.MilliCPU, c.MilliCPU)*share(f.Free.MilliCPU, c.MilliCPU) +
-		share(f.Request.MemoryBytes, c.MemoryBytes)*share(f.Free.MemoryBytes, c.MemoryBytes)
+	return dotProductScore(&f.Capacity, &f.Free, &f.Request)
+}
+
+func dotProductScore(c, free, req *Resources) float64 {
+	return float64(share(req.MilliCPU, c.MilliCPU)*share(free.MilliCPU, c.MilliCPU)) +
+		float64(share(req.MemoryBytes, c.MemoryBytes)*share(free.MemoryBytes, c.MemoryBytes))
 }
 
 // NormFitScorer is Panigrahy et al.'s L2 norm-based greedy: the node whose
@@ -41,10 +44,13 @@ type NormFitScorer struct{}
 
 // Score is -(left_cpu² + left_mem²), leftovers as shares of capacity.
 func (NormFitScorer) Score(f Fit, _ *rand.Rand) float64 {
-	c := f.Capacity
-	cpu := share(f.Free.MilliCPU-f.Request.MilliCPU, c.MilliCPU)
-	mem := share(f.Free.MemoryBytes-f.Request.MemoryBytes, c.MemoryBytes)
-	return -(cpu*cpu + mem*mem)
+	return normFitScore(&f.Capacity, &f.Free, &f.Request)
+}
+
+func normFitScore(c, free, req *Resources) float64 {
+	cpu := share(free.MilliCPU-req.MilliCPU, c.MilliCPU)
+	mem := share(free.MemoryBytes-req.MemoryBytes, c.MemoryBytes)
+	return -(float64(cpu*cpu) + float64(mem*mem))
 }
 
 // MostAllocatedScorer is Kubernetes' MostAllocated: the mean share of CPU
@@ -53,8 +59,11 @@ type MostAllocatedScorer struct{}
 
 // Score is the mean used share of CPU and memory after placement.
 func (MostAllocatedScorer) Score(f Fit, _ *rand.Rand) float64 {
-	c := f.Capacity
-	return (usedShare(c.MilliCPU, f.Free.MilliCPU, f.Request.MilliCPU) + usedShare(c.MemoryBytes, f.Free.MemoryBytes, f.Request.MemoryBytes)) / 2
+	return mostAllocatedScore(&f.Capacity, &f.Free, &f.Request)
+}
+
+func mostAllocatedScore(c, free, req *Resources) float64 {
+	return (usedShare(c.MilliCPU, free.MilliCPU, req.MilliCPU) + usedShare(c.MemoryBytes, free.MemoryBytes, req.MemoryBytes)) / 2
 }
 
 // share is x as a share of capacity; 0 for a resource the node does not have.

@@ -136,7 +136,7 @@ func (p *Planner) Plan(ctx context.Context, sn *Snapshot, tasks []Task) (*Plan, 
 	slices.SortStableFunc(queue, func(a, b pending) int { return cmp.Compare(b.task.Priority, a.task.Priority) })
 
 	plan := &Plan{Algorithm: p.Algorithm.Name}
-	d := decider{sn: sn, w: w, alg: &p.Algorithm, rejects: make([]int, rejectShared+len(p.Algorithm.Filters)), enough: p.Options.FeasibleNodesToScore}
+	d := decider{sn: sn, w: w, alg: &p.Algorithm, rejects: make([]int, rejectShared+len(p.Algorithm.Filters)), enough: p.Options.FeasibleNodesToScore, kind: builtinKind(&p.Algorithm)}
 	for qi, q := range queue {
 		last := qi == len(queue)-1 // no later decision reads the working state
 		if err := ctx.Err(); err != nil {
@@ -182,7 +182,8 @@ type decider struct {
 	alg     *Algorithm
 	rejects []int
 	nodes   int
-	enough  int // feasible nodes after which to stop; 0: all
+	enough  int        // feasible nodes after which to stop; 0: all
+	kind    scorerKind // scoreByInterface: scan, else scanBuiltin
 }
 
 // taskNeeds is a task's constraints resolved against the interned names.
@@ -301,11 +302,23 @@ func (d *decider) decide(t *Task, rng *rand.Rand) (int32, bool) {
 	clear(d.rejects)
 	d.nodes = 0
 	n := d.needs(t)
-	pages := d.w.pages
 	first := 0
-	if d.enough > 0 && len(pages) > 0 {
-		first = rng.IntN(len(pages))
+	if d.enough > 0 && len(d.w.pages) > 0 {
+		first = rng.IntN(len(d.w.pages))
 	}
+	var best int32
+	if d.kind != scoreByInterface {
+		best = d.scanBuiltin(t, &n, rng, first)
+	} else {
+		best = d.scan(t, &n, rng, first)
+	}
+	return best, best >= 0
+}
+
+// scan goes round the pages from first and returns the slot of the best
+// feasible node for t, or -1, counting the rejected nodes by reason.
+func (d *decider) scan(t *Task, n *taskNeeds, rng *rand.Rand, first int) int32 {
+	pages := d.w.pages
 	best, bestTier, bestScore, feasible := int32(-1), false, 0.0, 0
 	level := cpuLevel(n.req.MilliCPU)
 	for k := range pages {
@@ -338,7 +351,7 @@ func (d *decider) decide(t *Task, rng *rand.Rand) (int32, bool) {
 				continue
 			}
 			if n.constrained {
-				if r := d.constraintReject(pg, j, t, &n); r >= 0 {
+				if r := d.constraintReject(pg, j, t, n); r >= 0 {
 					d.rejects[r]++
 					continue
 				}
@@ -358,7 +371,7 @@ func (d *decider) decide(t *Task, rng *rand.Rand) (int32, bool) {
 			}
 		}
 	}
-	return best, best >= 0
+	return best
 }
 
 func (d *decider) extraReject(f Fit, t *Task) int {

@@ -83,13 +83,22 @@ func AlgorithmByName(name string) (Algorithm, error) {
 type GreedyScorer struct{}
 
 // Score is cpu_free/cpu_req + mem_free/mem_req.
-func (GreedyScorer) Score(f Fit, _ *rand.Rand) float64 {
+func (GreedyScorer) Score(f Fit, _ *rand.Rand) float64 { return greedyScore(&f.Free, &f.Request) }
+
+// The scores of the built-in scorers are functions of the node's capacity,
+// its free resources and the request, shared by the Score methods and the
+// planner's scan (scan.go), which computes them without building a Fit:
+// both must give the same bits, or ties would break differently. Explicit
+// float64 conversions keep a compiler from fusing a product and a sum in one
+// place and not in the other.
+
+func greedyScore(free, req *Resources) float64 {
 	var s float64
-	if f.Request.MilliCPU > 0 {
-		s += float64(f.Free.MilliCPU) / float64(f.Request.MilliCPU)
+	if req.MilliCPU > 0 {
+		s += float64(free.MilliCPU) / float64(req.MilliCPU)
 	}
-	if f.Request.MemoryBytes > 0 {
-		s += float64(f.Free.MemoryBytes) / float64(f.Request.MemoryBytes)
+	if req.MemoryBytes > 0 {
+		s += float64(free.MemoryBytes) / float64(req.MemoryBytes)
 	}
 	return s
 }
@@ -112,17 +121,20 @@ type BestFitScorer struct{}
 // Score is 1 - the dominant remaining share, plus a tenth of the mean CPU and
 // memory share in use after placement.
 func (BestFitScorer) Score(f Fit, _ *rand.Rand) float64 {
-	c := f.Capacity
-	cpu := usedShare(c.MilliCPU, f.Free.MilliCPU, f.Request.MilliCPU)
-	mem := usedShare(c.MemoryBytes, f.Free.MemoryBytes, f.Request.MemoryBytes)
+	return bestFitScore(&f.Capacity, &f.Free, &f.Request)
+}
+
+func bestFitScore(c, free, req *Resources) float64 {
+	cpu := usedShare(c.MilliCPU, free.MilliCPU, req.MilliCPU)
+	mem := usedShare(c.MemoryBytes, free.MemoryBytes, req.MemoryBytes)
 	least := min(cpu, mem)
-	if f.Request.DiskBytes > 0 {
-		least = min(least, usedShare(c.DiskBytes, f.Free.DiskBytes, f.Request.DiskBytes))
+	if req.DiskBytes > 0 {
+		least = min(least, usedShare(c.DiskBytes, free.DiskBytes, req.DiskBytes))
 	}
-	if f.Request.Accelerators > 0 {
-		least = min(least, usedShare(c.Accelerators, f.Free.Accelerators, f.Request.Accelerators))
+	if req.Accelerators > 0 {
+		least = min(least, usedShare(c.Accelerators, free.Accelerators, req.Accelerators))
 	}
-	return least + 0.1*(cpu+mem)/2
+	return least + float64(0.1*(cpu+mem)/2)
 }
 
 // BalancedScorer is Kubernetes' default scoring of CPU and memory:
@@ -132,11 +144,14 @@ type BalancedScorer struct{}
 
 // Score is LeastAllocated + BalancedAllocation.
 func (BalancedScorer) Score(f Fit, _ *rand.Rand) float64 {
-	c := f.Capacity
-	cpu := usedShare(c.MilliCPU, f.Free.MilliCPU, f.Request.MilliCPU)
-	mem := usedShare(c.MemoryBytes, f.Free.MemoryBytes, f.Request.MemoryBytes)
-	least := ((1 - cpu) + (1 - mem)) / 2 * 100
-	balanced := (1 - math.Abs(cpu-mem)/2) * 100
+	return balancedScore(&f.Capacity, &f.Free, &f.Request)
+}
+
+func balancedScore(c, free, req *Resources) float64 {
+	cpu := usedShare(c.MilliCPU, free.MilliCPU, req.MilliCPU)
+	mem := usedShare(c.MemoryBytes, free.MemoryBytes, req.MemoryBytes)
+	least := float64(((1 - cpu) + (1 - mem)) / 2 * 100)
+	balanced := float64((1 - math.Abs(cpu-mem)/2) * 100)
 	return least + balanced
 }
 
