@@ -39,6 +39,10 @@ type page struct {
 	// least cpuLevels[i] free CPU: a request for c ≥ cpuLevels[i] CPU and
 	// more memory than that fits no node of the page.
 	memAtCPU [len(cpuLevels)]int64
+	// minFreeShare is the most, over the page's nodes, of the smaller of a
+	// node's free CPU and free memory as shares of its capacity (0 for a
+	// resource it lacks): it bounds the scores of the page's nodes (scan.go).
+	minFreeShare float64
 }
 
 // cpuLevels are the free-CPU thresholds (millicores) of page.memAtCPU.
@@ -60,12 +64,13 @@ func (pg *page) summarize() {
 	for i := range mem {
 		mem[i] = -1
 	}
-	n, downs := 0, 0
+	n, downs, share := 0, 0, 0.0
 	for j := range pageSize {
 		if pg.node[j] == nil {
 			continue
 		}
 		n++
+		share = max(share, minFreeShare(&pg.free[j], &pg.capacity[j]))
 		if pg.down[j] {
 			downs++
 		}
@@ -75,7 +80,16 @@ func (pg *page) summarize() {
 			mem[i] = max(mem[i], f.MemoryBytes)
 		}
 	}
-	pg.maxFree, pg.count, pg.memAtCPU, pg.downs = m, n, mem, downs
+	pg.maxFree, pg.count, pg.memAtCPU, pg.downs, pg.minFreeShare = m, n, mem, downs, share
+}
+
+// minFreeShare is the smaller of free's CPU and memory as shares of
+// capacity, 0 for a resource the node lacks.
+func minFreeShare(free, capacity *Resources) float64 {
+	if capacity.MilliCPU <= 0 || capacity.MemoryBytes <= 0 {
+		return 0
+	}
+	return min(float64(free.MilliCPU)/float64(capacity.MilliCPU), float64(free.MemoryBytes)/float64(capacity.MemoryBytes))
 }
 
 type groupCount struct {
