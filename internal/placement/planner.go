@@ -184,6 +184,7 @@ type decider struct {
 	nodes   int
 	enough  int        // feasible nodes after which to stop; 0: all
 	kind    scorerKind // scoreByInterface: scan, else scanBuiltin
+	order   []pageBound
 }
 
 // taskNeeds is a task's constraints resolved against the interned names.

@@ -1,6 +1,11 @@
 package placement
 
-import "math/rand/v2"
+import (
+	"cmp"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
 
 // scorerKind names a built-in scorer whose score the planner's scan computes
 // inline, without a Fit and an interface call per node.
@@ -48,84 +53,165 @@ func builtinKind(a *Algorithm) scorerKind {
 // chosen. It reads the page's free and capacity arrays directly and follows
 // a node's NodeInfo only for a constraint or a preferred site.
 func (d *decider) scanBuiltin(t *Task, n *taskNeeds, rng *rand.Rand, first int) int32 {
+	if d.enough == 0 && (d.kind == scoreBalanced || d.kind == scoreGreedy) {
+		return d.scanBounded(t, n)
+	}
 	pages := d.w.pages
-	req := n.req
-	level := cpuLevel(req.MilliCPU)
-	timeout, now := d.sn.timeout, d.sn.now
-	rejects := d.rejects[:rejectShared]
-	kind := d.kind
-	best, bestTier, bestScore, feasible := int32(-1), false, 0.0, 0
+	level := cpuLevel(n.req.MilliCPU)
+	b := scanBest{slot: -1}
 	for k := range pages {
-		if d.enough > 0 && feasible >= d.enough {
+		if d.enough > 0 && b.feasible >= d.enough {
 			break
 		}
 		p := first + k
 		if p >= len(pages) {
 			p -= len(pages)
 		}
-		pg := pages[p]
-		d.nodes += pg.count
-		if r := resourceReject(pg.maxFree, req); r >= 0 {
-			rejects[r] += pg.count // no node of the page has enough of r
-			continue
-		}
-		if pg.memAtCPU[level] < req.MemoryBytes {
-			rejects[rejectCPUOrMemory] += pg.count // no node has enough of both
-			continue
-		}
-		for j := range pageSize {
-			if pg.node[j] == nil {
-				continue
-			}
-			if pg.down[j] || timeout > 0 && now-pg.heartbeat[j] > timeout {
-				rejects[rejectDown]++
-				continue
-			}
-			free := &pg.free[j]
-			switch {
-			case free.MilliCPU < req.MilliCPU:
-				rejects[rejectCPU]++
-				continue
-			case free.MemoryBytes < req.MemoryBytes:
-				rejects[rejectMemory]++
-				continue
-			case free.DiskBytes < req.DiskBytes:
-				rejects[rejectDisk]++
-				continue
-			case free.Accelerators < req.Accelerators:
-				rejects[rejectAccelerators]++
-				continue
-			}
-			if n.constrained {
-				if r := d.constraintReject(pg, j, t, n); r >= 0 {
-					rejects[r]++
-					continue
-				}
-			}
-			feasible++
-			capacity := &pg.capacity[j]
-			var score float64
-			switch kind {
-			case scoreGreedy:
-				score = greedyScore(free, &req)
-			case scoreRandom:
-				score = rng.Float64()
-			case scoreBestFit:
-				score = bestFitScore(capacity, free, &req)
-			case scoreBalanced:
-				score = balancedScore(capacity, free, &req)
-			case scoreDotProduct:
-				score = dotProductScore(capacity, free, &req)
-			case scoreNormFit:
-				score = normFitScore(capacity, free, &req)
-			case scoreMostAllocated:
-				score = mostAllocatedScore(capacity, free, &req)
-			}
-			tier := n.site >= 0 && pg.node[j].site == n.site
-			if best < 0 || (tier && !bestTier) || (tier == bestTier && score > bestScore) {
-				best, bestTier, bestScore = int32(p*pageSize+j), tier, score
-			}
+		if pg := pages[p]; d.pageFits(pg, level, &n.req) {
+			d.scanPage(pg, p, t, n, rng, &b, false)
 		}
 	}
-	return best
+	return b.slot
+}
+
+// scanBest is the best node a scan has seen so far.
+type scanBest struct {
+	slot     int32 // -1: none yet
+	tier     bool  // at the task's preferred site
+	score    float64
+	feasible int // feasible nodes seen
+}
+
+// pageFits adds the page's nodes to the count and reports whether any of them
+// may have enough of every resource for req; if not, it counts them as
+// rejected for the first resource the page lacks.
+func (d *decider) pageFits(pg *page, level int, req *Resources) bool {
+	d.nodes += pg.count
+	if r := resourceReject(pg.maxFree, *req); r >= 0 {
+		d.rejects[r] += pg.count // no node of the page has enough of r
+		return false
+	}
+	if pg.memAtCPU[level] < req.MemoryBytes {
+		d.rejects[rejectCPUOrMemory] += pg.count // no node has enough of both
+		return false
+	}
+	return true
+}
+
+// scanPage checks and scores the nodes of page p in slot order and keeps the
+// best in b: a node at the preferred site over any other, then the highest
+// score; of equal ones the node seen first or, if bySlot, the lowest slot.
+func (d *decider) scanPage(pg *page, p int, t *Task, n *taskNeeds, rng *rand.Rand, b *scanBest, bySlot bool) {
+	req := n.req
+	timeout, now := d.sn.timeout, d.sn.now
+	rejects := d.rejects[:rejectShared]
+	kind := d.kind
+	for j := range pageSize {
+		if pg.node[j] == nil {
+			continue
+		}
+		if pg.down[j] || timeout > 0 && now-pg.heartbeat[j] > timeout {
+			rejects[rejectDown]++
+			continue
+		}
+		free := &pg.free[j]
+		switch {
+		case free.MilliCPU < req.MilliCPU:
+			rejects[rejectCPU]++
+			continue
+		case free.MemoryBytes < req.MemoryBytes:
+			rejects[rejectMemory]++
+			continue
+		case free.DiskBytes < req.DiskBytes:
+			rejects[rejectDisk]++
+			continue
+		case free.Accelerators < req.Accelerators:
+			rejects[rejectAccelerators]++
+			continue
+		}
+		if n.constrained {
+			if r := d.constraintReject(pg, j, t, n); r >= 0 {
+				rejects[r]++
+				continue
+			}
+		}
+		b.feasible++
+		capacity := &pg.capacity[j]
+		var score float64
+		switch kind {
+		case scoreGreedy:
+			score = greedyScore(free, &req)
+		case scoreRandom:
+			score = rng.Float64()
+		case scoreBestFit:
+			score = bestFitScore(capacity, free, &req)
+		case scoreBalanced:
+			score = balancedScore(capacity, free, &req)
+		case scoreDotProduct:
+			score = dotProductScore(capacity, free, &req)
+		case scoreNormFit:
+			score = normFitScore(capacity, free, &req)
+		case scoreMostAllocated:
+			score = mostAllocatedScore(capacity, free, &req)
+		}
+		tier := n.site >= 0 && pg.node[j].site == n.site
+		slot := int32(p*pageSize + j)
+		if b.slot < 0 || (tier && !b.tier) || (tier == b.tier && (score > b.score || bySlot && score == b.score && slot < b.slot)) {
+			b.slot, b.tier, b.score = slot, tier, score
+		}
+	}
+}
+
+// pageBound is a page and a bound on the score of any of its nodes.
+type pageBound struct {
+	bound float64
+	page  int
+}
+
+// scanBounded is the exact scan for a scorer with a per-page bound on its
+// scores: it visits the pages from the highest bound down and stops once no
+// page left can beat the best node so far, or tie with it (the margin covers
+// the rounding of the bound). Ties go to the lowest slot, the node an exact
+// scan in snapshot order sees first, so the plan is the same. Pages it does
+// not visit are not counted in the rejections, which matter only when no node
+// is feasible, and then it visits them all.
+func (d *decider) scanBounded(t *Task, n *taskNeeds) int32 {
+	pages := d.w.pages
+	level := cpuLevel(n.req.MilliCPU)
+	order := d.order[:0]
+	for p, pg := range pages {
+		if pg.count > 0 {
+			order = append(order, pageBound{d.bound(pg, &n.req), p})
+		}
+	}
+	slices.SortFunc(order, func(a, b pageBound) int {
+		if c := cmp.Compare(b.bound, a.bound); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.page, b.page)
+	})
+	d.order = order
+	b := scanBest{slot: -1}
+	for _, o := range order {
+		if b.slot >= 0 && (n.site < 0 || b.tier) && o.bound < b.score-1e-9*(1+math.Abs(b.score)) {
+			break // nor can any later page: their bounds are lower still
+		}
+		if pg := pages[o.page]; d.pageFits(pg, level, &n.req) {
+			d.scanPage(pg, o.page, t, n, nil, &b, true)
+		}
+	}
+	return b.slot
+}
+
+// bound is at least the score of every node of pg for req (see scanBounded).
+func (d *decider) bound(pg *page, req *Resources) float64 {
+	if d.kind == scoreGreedy {
+		// Each term of the greedy score grows with the free amount, rounding
+		// included: the page's most free of each resource bounds it.
+		return greedyScore(&pg.maxFree, req)
+	}
+	// Balanced: LeastAllocated + BalancedAllocation is 100 + 100 × the
+	// smaller of the CPU and memory shares left free after the task, at most
+	// the smaller free share before it.
+	return 100 + 100*pg.minFreeShare
 }
