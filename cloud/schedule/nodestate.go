@@ -46,6 +46,9 @@ func capacityOf(v cloud.NodeView) placement.Resources {
 }
 
 // sameShape reports whether the node as placement sees it is unchanged in v.
+// A heartbeat that changes only the version does not change
+// NodeTracker.Changes, so the state takes a new version at the next
+// comparison of the nodes; no built-in filter reads it.
 func (r *nodeRecord) sameShape(v cloud.NodeView) bool {
 	hb := v.Heartbeat
 	accKind := ""

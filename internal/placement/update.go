@@ -145,7 +145,7 @@ func (sn *Snapshot) Diff(o *Snapshot) string {
 				return fmt.Sprintf("%s: groups %v, not %v", where, pa.groups[j], pb.groups[j])
 			}
 		}
-		if pa.maxFree != pb.maxFree || pa.count != pb.count || pa.downs != pb.downs || pa.memAtCPU != pb.memAtCPU {
+		if pa.maxFree != pb.maxFree || pa.count != pb.count || pa.downs != pb.downs || pa.memAtCPU != pb.memAtCPU || pa.minFreeShare != pb.minFreeShare {
 			return fmt.Sprintf("page %d: summary differs", p)
 		}
 	}
