@@ -182,9 +182,9 @@ type decider struct {
 	alg     *Algorithm
 	rejects []int
 	nodes   int
-	enough  int        // feasible nodes after which to stop; 0: all
-	kind    scorerKind // scoreByInterface: scan, else scanBuiltin
-	order   []pageBound
+	enough  int         // feasible nodes after which to stop; 0: all
+	kind    scorerKind  // scoreByInterface: scan, else scanBuiltin
+	fits    []pageBound // scanBounded's pages that may have a feasible node
 }
 
 // taskNeeds is a task's constraints resolved against the interned names.

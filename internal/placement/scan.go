@@ -1,10 +1,8 @@
 package placement
 
 import (
-	"cmp"
 	"math"
 	"math/rand/v2"
-	"slices"
 )
 
 // scorerKind names a built-in scorer whose score the planner's scan computes
@@ -169,36 +167,37 @@ type pageBound struct {
 }
 
 // scanBounded is the exact scan for a scorer with a per-page bound on its
-// scores: it visits the pages from the highest bound down and stops once no
-// page left can beat the best node so far, or tie with it (the margin covers
-// the rounding of the bound). Ties go to the lowest slot, the node an exact
-// scan in snapshot order sees first, so the plan is the same. Pages it does
-// not visit are not counted in the rejections, which matter only when no node
-// is feasible, and then it visits them all.
+// scores. It first scans the page with the highest bound, then the other
+// pages in snapshot order, skipping a page whose bound is below the best
+// score so far (by a margin for the rounding of the bound): none of its nodes
+// could beat or tie the best. Ties go to the lowest slot, the node an exact
+// scan in snapshot order sees first, so the plan is the same. Skipped pages
+// are not counted in the rejections, which matter only when no node is
+// feasible, and then no page is skipped.
 func (d *decider) scanBounded(t *Task, n *taskNeeds) int32 {
 	pages := d.w.pages
 	level := cpuLevel(n.req.MilliCPU)
-	order := d.order[:0]
+	fits, top := d.fits[:0], -1
 	for p, pg := range pages {
-		if pg.count > 0 {
-			order = append(order, pageBound{d.bound(pg, &n.req), p})
+		if !d.pageFits(pg, level, &n.req) {
+			continue
 		}
+		bound := d.bound(pg, &n.req)
+		if top < 0 || bound > fits[top].bound {
+			top = len(fits)
+		}
+		fits = append(fits, pageBound{bound, p})
 	}
-	slices.SortFunc(order, func(a, b pageBound) int {
-		if c := cmp.Compare(b.bound, a.bound); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.page, b.page)
-	})
-	d.order = order
+	d.fits = fits
 	b := scanBest{slot: -1}
-	for _, o := range order {
-		if b.slot >= 0 && (n.site < 0 || b.tier) && o.bound < b.score-1e-9*(1+math.Abs(b.score)) {
-			break // nor can any later page: their bounds are lower still
+	if top >= 0 {
+		d.scanPage(pages[fits[top].page], fits[top].page, t, n, nil, &b, true)
+	}
+	for i, f := range fits {
+		if i == top || b.slot >= 0 && (n.site < 0 || b.tier) && f.bound < b.score-1e-9*(1+math.Abs(b.score)) {
+			continue
 		}
-		if pg := pages[o.page]; d.pageFits(pg, level, &n.req) {
-			d.scanPage(pg, o.page, t, n, nil, &b, true)
-		}
+		d.scanPage(pages[f.page], f.page, t, n, nil, &b, true)
 	}
 	return b.slot
 }
