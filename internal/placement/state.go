@@ -43,6 +43,11 @@ type page struct {
 	// node's free CPU and free memory as shares of its capacity (0 for a
 	// resource it lacks): it bounds the scores of the page's nodes (scan.go).
 	minFreeShare float64
+	// site[j] is node[j].site for a node, so a scan need not follow node;
+	// siteOf[j] is the node it was read from (summarize reads it again when
+	// the node changes).
+	site   [pageSize]int32
+	siteOf [pageSize]*NodeInfo
 }
 
 // cpuLevels are the free-CPU thresholds (millicores) of page.memAtCPU.
@@ -66,6 +71,12 @@ func (pg *page) summarize() {
 	}
 	n, downs, share := 0, 0, 0.0
 	for j := range pageSize {
+		if pg.siteOf[j] != pg.node[j] {
+			pg.siteOf[j], pg.site[j] = pg.node[j], -1
+			if pg.node[j] != nil {
+				pg.site[j] = pg.node[j].site
+			}
+		}
 		if pg.node[j] == nil {
 			continue
 		}
