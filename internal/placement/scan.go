@@ -51,7 +51,7 @@ func builtinKind(a *Algorithm) scorerKind {
 // chosen. It reads the page's free and capacity arrays directly and follows
 // a node's NodeInfo only for a constraint or a preferred site.
 func (d *decider) scanBuiltin(t *Task, n *taskNeeds, rng *rand.Rand, first int) int32 {
-	if d.enough == 0 && (d.kind == scoreBalanced || d.kind == scoreGreedy) {
+	if d.enough == 0 && d.kind != scoreRandom {
 		return d.scanBounded(t, n)
 	}
 	pages := d.w.pages
@@ -66,7 +66,7 @@ func (d *decider) scanBuiltin(t *Task, n *taskNeeds, rng *rand.Rand, first int) 
 			p -= len(pages)
 		}
 		if pg := pages[p]; d.pageFits(pg, level, &n.req) {
-			d.scanPage(pg, p, t, n, rng, &b, false)
+			d.scanPage(pg, p, t, n, rng, &b, false, allSites)
 		}
 	}
 	return b.slot
@@ -96,16 +96,23 @@ func (d *decider) pageFits(pg *page, level int, req *Resources) bool {
 	return true
 }
 
-// scanPage checks and scores the nodes of page p in slot order and keeps the
-// best in b: a node at the preferred site over any other, then the highest
-// score; of equal ones the node seen first or, if bySlot, the lowest slot.
-func (d *decider) scanPage(pg *page, p int, t *Task, n *taskNeeds, rng *rand.Rand, b *scanBest, bySlot bool) {
+// siteFilter limits scanPage to the nodes of one site (only) or to the nodes
+// not at one site (except); -1: no limit.
+type siteFilter struct{ only, except int32 }
+
+var allSites = siteFilter{-1, -1}
+
+// scanPage checks and scores the nodes of page p that sites lets through, in
+// slot order, and keeps the best in b: a node at the preferred site over any
+// other, then the highest score; of equal ones the node seen first or, if
+// bySlot, the lowest slot.
+func (d *decider) scanPage(pg *page, p int, t *Task, n *taskNeeds, rng *rand.Rand, b *scanBest, bySlot bool, sites siteFilter) {
 	req := n.req
 	timeout, now := d.sn.timeout, d.sn.now
 	rejects := d.rejects[:rejectShared]
 	kind := d.kind
 	for j := range pageSize {
-		if pg.node[j] == nil {
+		if pg.node[j] == nil || sites.only >= 0 && pg.site[j] != sites.only || sites.except >= 0 && pg.site[j] == sites.except {
 			continue
 		}
 		if pg.down[j] || timeout > 0 && now-pg.heartbeat[j] > timeout {
@@ -152,7 +159,7 @@ func (d *decider) scanPage(pg *page, p int, t *Task, n *taskNeeds, rng *rand.Ran
 		case scoreMostAllocated:
 			score = mostAllocatedScore(capacity, free, &req)
 		}
-		tier := n.site >= 0 && pg.node[j].site == n.site
+		tier := n.site >= 0 && pg.site[j] == n.site
 		slot := int32(p*pageSize + j)
 		if b.slot < 0 || (tier && !b.tier) || (tier == b.tier && (score > b.score || bySlot && score == b.score && slot < b.slot)) {
 			b.slot, b.tier, b.score = slot, tier, score
@@ -166,14 +173,18 @@ type pageBound struct {
 	page  int
 }
 
-// scanBounded is the exact scan for a scorer with a per-page bound on its
-// scores. It first scans the page with the highest bound, then the other
-// pages in snapshot order, skipping a page whose bound is below the best
-// score so far (by a margin for the rounding of the bound): none of its nodes
-// could beat or tie the best. Ties go to the lowest slot, the node an exact
-// scan in snapshot order sees first, so the plan is the same. Skipped pages
-// are not counted in the rejections, which matter only when no node is
-// feasible, and then no page is skipped.
+// scanBounded is the exact scan of a scorer that draws nothing, so the nodes
+// may be scored in any order: the best is the feasible node at the task's
+// preferred site, if any, with the highest score, else the feasible node with
+// the highest score, and of equal ones the lowest slot (the node an exact
+// scan in snapshot order sees first). It scans the nodes at the preferred
+// site first and the others only if none of those is feasible. Each pass
+// scans the page with the highest bound first, then the others in snapshot
+// order, skipping a page whose bound is below the best score so far (by a
+// margin for the rounding of the bound): none of its nodes could beat or tie
+// the best. Skipped pages are not counted in the rejections, which matter
+// only when no node is feasible, and then no page is skipped; a node is
+// counted in one pass only.
 func (d *decider) scanBounded(t *Task, n *taskNeeds) int32 {
 	pages := d.w.pages
 	level := cpuLevel(n.req.MilliCPU)
@@ -189,28 +200,44 @@ func (d *decider) scanBounded(t *Task, n *taskNeeds) int32 {
 		fits = append(fits, pageBound{bound, p})
 	}
 	d.fits = fits
+	sites := allSites
+	if n.site >= 0 {
+		if best := d.scanPass(t, n, fits, top, siteFilter{n.site, -1}); best >= 0 {
+			return best
+		}
+		sites = siteFilter{-1, n.site}
+	}
+	return d.scanPass(t, n, fits, top, sites)
+}
+
+// scanPass is one pass of scanBounded over the pages fits, fits[top] first.
+func (d *decider) scanPass(t *Task, n *taskNeeds, fits []pageBound, top int, sites siteFilter) int32 {
+	pages := d.w.pages
 	b := scanBest{slot: -1}
 	if top >= 0 {
-		d.scanPage(pages[fits[top].page], fits[top].page, t, n, nil, &b, true)
+		d.scanPage(pages[fits[top].page], fits[top].page, t, n, nil, &b, true, sites)
 	}
 	for i, f := range fits {
-		if i == top || b.slot >= 0 && (n.site < 0 || b.tier) && f.bound < b.score-1e-9*(1+math.Abs(b.score)) {
+		if i == top || b.slot >= 0 && f.bound < b.score-1e-9*(1+math.Abs(b.score)) {
 			continue
 		}
-		d.scanPage(pages[f.page], f.page, t, n, nil, &b, true)
+		d.scanPage(pages[f.page], f.page, t, n, nil, &b, true, sites)
 	}
 	return b.slot
 }
 
 // bound is at least the score of every node of pg for req (see scanBounded).
 func (d *decider) bound(pg *page, req *Resources) float64 {
-	if d.kind == scoreGreedy {
+	switch d.kind {
+	case scoreBalanced:
+		// LeastAllocated + BalancedAllocation is 100 + 100 × the smaller of
+		// the CPU and memory shares left free after the task, at most the
+		// smaller free share before it.
+		return 100 + 100*pg.minFreeShare
+	case scoreGreedy:
 		// Each term of the greedy score grows with the free amount, rounding
 		// included: the page's most free of each resource bounds it.
 		return greedyScore(&pg.maxFree, req)
 	}
-	// Balanced: LeastAllocated + BalancedAllocation is 100 + 100 × the
-	// smaller of the CPU and memory shares left free after the task, at most
-	// the smaller free share before it.
-	return 100 + 100*pg.minFreeShare
+	return math.Inf(1) // no bound: every page is scanned
 }
