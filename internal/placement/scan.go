@@ -134,13 +134,12 @@ func (d *decider) scanPage(pg *page, p int, t *Task, n *taskNeeds, rng *rand.Ran
 			rejects[rejectAccelerators]++
 			continue
 		}
-		if n.constrained {
+		if n.constrained && !bySlot {
 			if r := d.constraintReject(pg, j, t, n); r >= 0 {
 				rejects[r]++
 				continue
 			}
 		}
-		b.feasible++
 		capacity := &pg.capacity[j]
 		var score float64
 		switch kind {
@@ -161,7 +160,22 @@ func (d *decider) scanPage(pg *page, p int, t *Task, n *taskNeeds, rng *rand.Ran
 		}
 		tier := n.site >= 0 && pg.site[j] == n.site
 		slot := int32(p*pageSize + j)
-		if b.slot < 0 || (tier && !b.tier) || (tier == b.tier && (score > b.score || bySlot && score == b.score && slot < b.slot)) {
+		better := b.slot < 0 || (tier && !b.tier) || (tier == b.tier && (score > b.score || bySlot && score == b.score && slot < b.slot))
+		if bySlot && n.constrained {
+			// The exact scan checks the constraints of a node that would be
+			// the best only (it draws nothing and counts no feasible nodes):
+			// the others are not counted as rejected, which matters only if
+			// no node is feasible, and then none was the best.
+			if !better {
+				continue
+			}
+			if r := d.constraintReject(pg, j, t, n); r >= 0 {
+				rejects[r]++
+				continue
+			}
+		}
+		b.feasible++
+		if better {
 			b.slot, b.tier, b.score = slot, tier, score
 		}
 	}
