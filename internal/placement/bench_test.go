@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/edgeflow/edgeflow/internal/threadclock"
 )
 
 // benchShapes are the node kinds of the benchmark cluster (capacity in
@@ -73,7 +75,7 @@ func BenchmarkPlanOneTask(b *testing.B) {
 						b.Fatal(err)
 					}
 					tasks := []Task{task("t", 500, 512)}
-					clock, release, haveClock := threadClock()
+					clock, release, haveClock := threadclock.Start()
 					defer release()
 					var cpu time.Duration
 					if haveClock {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgeflow/edgeflow/internal/placement"
+	"github.com/edgeflow/edgeflow/internal/threadclock"
 )
 
 // Result is what one run measured over the arrivals after the warm-up.
@@ -127,7 +128,7 @@ func run(ctx context.Context, p *placement.Planner, w Workload, pooled bool) (Re
 	if w.MaxWait == 0 {
 		w.MaxWait = 10 * time.Second
 	}
-	cpuClock, release, haveCPU := threadClock()
+	cpuClock, release, haveCPU := threadclock.Start()
 	defer release()
 	if w.Warmup == 0 {
 		w.Warmup = 0.25
