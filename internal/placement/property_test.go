@@ -16,16 +16,7 @@ func genCluster(t *rapid.T, skew bool) (*Snapshot, []Task) {
 	st := NewState()
 	nNodes := rapid.IntRange(1, 12).Draw(t, "nodes")
 	for i := range nNodes {
-		labels := map[string]string{}
-		if z := rapid.IntRange(0, 3).Draw(t, "zone"); z > 0 {
-			labels[LabelZone] = fmt.Sprintf("z%d", z)
-		}
-		if s := rapid.IntRange(0, 2).Draw(t, "site"); s > 0 {
-			labels[LabelSite] = fmt.Sprintf("s%d", s)
-		}
-		if rapid.Bool().Draw(t, "arm") {
-			labels["arch"] = "arm64"
-		}
+		labels := genLabels(t)
 		n := NodeStatus{
 			ID: fmt.Sprintf("n%d", i), Labels: labels,
 			Capacity: Resources{
@@ -310,4 +301,19 @@ func TestPropertyGreedyIsTheArticles(t *testing.T) {
 			t.Fatalf("article: %s; planner: %+v", ids[want], pl)
 		}
 	})
+}
+
+// genLabels draws a node's labels: maybe a zone and a site, maybe arm64.
+func genLabels(t *rapid.T) map[string]string {
+	labels := map[string]string{}
+	if z := rapid.IntRange(0, 3).Draw(t, "zone"); z > 0 {
+		labels[LabelZone] = fmt.Sprintf("z%d", z)
+	}
+	if s := rapid.IntRange(0, 2).Draw(t, "site"); s > 0 {
+		labels[LabelSite] = fmt.Sprintf("s%d", s)
+	}
+	if rapid.Bool().Draw(t, "arm") {
+		labels["arch"] = "arm64"
+	}
+	return labels
 }

@@ -25,16 +25,7 @@ func genPagedCluster(t *rapid.T) (*Snapshot, []Task) {
 	cpus := []int64{0, 1000, 2000, 4000, 16000}
 	mems := []int64{0, 1024, 2048, 4096, 16384}
 	for i := range nNodes {
-		labels := map[string]string{}
-		if z := rapid.IntRange(0, 3).Draw(t, "zone"); z > 0 {
-			labels[LabelZone] = fmt.Sprintf("z%d", z)
-		}
-		if s := rapid.IntRange(0, 2).Draw(t, "site"); s > 0 {
-			labels[LabelSite] = fmt.Sprintf("s%d", s)
-		}
-		if rapid.Bool().Draw(t, "arm") {
-			labels["arch"] = "arm64"
-		}
+		labels := genLabels(t)
 		n := NodeStatus{
 			ID: fmt.Sprintf("n%04d", i), Labels: labels,
 			Capacity: Resources{

@@ -17,16 +17,7 @@ import (
 // genNodeStatus draws a node with labels, maybe an accelerator, maybe marked
 // down, and tasks that fit.
 func genNodeStatus(t *rapid.T, id string) NodeStatus {
-	labels := map[string]string{}
-	if z := rapid.IntRange(0, 3).Draw(t, "zone"); z > 0 {
-		labels[LabelZone] = fmt.Sprintf("z%d", z)
-	}
-	if s := rapid.IntRange(0, 2).Draw(t, "site"); s > 0 {
-		labels[LabelSite] = fmt.Sprintf("s%d", s)
-	}
-	if rapid.Bool().Draw(t, "arm") {
-		labels["arch"] = "arm64"
-	}
+	labels := genLabels(t)
 	n := NodeStatus{ID: id, Labels: labels, Version: rapid.SampledFrom([]string{"1", "2"}).Draw(t, "version"),
 		Capacity: Resources{
 			MilliCPU:    rapid.Int64Range(0, 4000).Draw(t, "cpu"),
