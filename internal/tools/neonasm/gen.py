@@ -41,6 +41,37 @@ def render(body):
     return "\n".join(out) + "\n"
 
 # ---------------------------------------------------------------- gemm
+def gemm_prologue(commented):
+    """Arguments into R0..R10, the row pointers R1..R3 (patches) and R5, R6
+    (filter rows), and V0..V11 cleared: shared by both gemm kernels."""
+    notes = [" // patch 1", " // patch 2", " // patch 3", " // filter row 1", " // filter row 2"] if commented else [""] * 5
+    b = ["\tMOVD p+0(FP), R0",
+         "\tMOVD w+8(FP), R4",
+         "\tMOVD strideBytes+16(FP), R10",
+         "\tMOVD n+24(FP), R7",
+         "\tMOVD out+32(FP), R8",
+         "\tMOVD outStrideBytes+40(FP), R9"]
+    for ins, note in zip(["\tADD  R10, R0, R1", "\tADD  R10, R1, R2", "\tADD  R10, R2, R3",
+                          "\tADD  R10, R4, R5", "\tADD  R10, R5, R6"], notes):
+        b.append(ins + note)
+    b.append("")
+    for i in range(12):
+        b.append("@movi v%d.2d, #0" % i)
+    return b
+
+def gemm_epilogue():
+    """Row j's three sums (ADDP pairwise) and a zero to out + j·outStrideBytes,
+    then return: shared by both gemm kernels."""
+    b = ["@movi v31.2d, #0"]
+    for j in range(4):
+        b += ["@addp v12.4s, v%d.4s, v%d.4s" % (3 * j, 3 * j + 1),
+              "@addp v13.4s, v%d.4s, v31.4s" % (3 * j + 2),
+              "@addp v12.4s, v12.4s, v13.4s",
+              "@st1 {v12.4s}, [x8]",
+              "\tADD  R9, R8, R8"]
+    b.append("\tRET")
+    return b
+
 def gemm():
     b = []
     b += ["// func gemm4x3NEON(p, w *int16, strideBytes, n int, out *int32, outStrideBytes int)",
@@ -50,21 +81,8 @@ def gemm():
           "// filter row c in V(24+2c), V(25+2c). SMLAL multiplies the low four",
           "// int16 lanes into int32 and adds, SMLAL2 the high four. Row j's three",
           "// sums (ADDP pairwise) and a zero go to out + j·outStrideBytes.",
-          "TEXT ·gemm4x3NEON(SB), NOSPLIT, $0-48",
-          "\tMOVD p+0(FP), R0",
-          "\tMOVD w+8(FP), R4",
-          "\tMOVD strideBytes+16(FP), R10",
-          "\tMOVD n+24(FP), R7",
-          "\tMOVD out+32(FP), R8",
-          "\tMOVD outStrideBytes+40(FP), R9",
-          "\tADD  R10, R0, R1 // patch 1",
-          "\tADD  R10, R1, R2 // patch 2",
-          "\tADD  R10, R2, R3 // patch 3",
-          "\tADD  R10, R4, R5 // filter row 1",
-          "\tADD  R10, R5, R6 // filter row 2",
-          ""]
-    for i in range(12):
-        b.append("@movi v%d.2d, #0" % i)
+          "TEXT ·gemm4x3NEON(SB), NOSPLIT, $0-48"]
+    b += gemm_prologue(commented=True)
     b += ["\tLSR  $4, R7, R7 // iterations of 16 values", "\tCBZ  R7, reduce", "", "loop:"]
     for r in range(7):
         b.append("@ld1 {v%d.8h, v%d.8h}, [x%d], #32" % (16 + 2 * r, 17 + 2 * r, r))
@@ -77,14 +95,8 @@ def gemm():
                         b.append("@smlal2 v%d.4s, v%d.8h, v%d.8h" % (3 * j + c, pv, fv))
                     else:
                         b.append("@smlal v%d.4s, v%d.4h, v%d.4h" % (3 * j + c, pv, fv))
-    b += ["\tSUBS $1, R7, R7", "\tBNE  loop", "", "reduce:", "@movi v31.2d, #0"]
-    for j in range(4):
-        b += ["@addp v12.4s, v%d.4s, v%d.4s" % (3 * j, 3 * j + 1),
-              "@addp v13.4s, v%d.4s, v31.4s" % (3 * j + 2),
-              "@addp v12.4s, v12.4s, v13.4s",
-              "@st1 {v12.4s}, [x8]",
-              "\tADD  R9, R8, R8"]
-    b.append("\tRET")
+    b += ["\tSUBS $1, R7, R7", "\tBNE  loop", "", "reduce:"]
+    b += gemm_epilogue()
     b += ["",
           "// func gemm4x3UDOT(p, w *int16, strideBytes, n int, out *int32, outStrideBytes int)",
           "//",
@@ -94,21 +106,8 @@ def gemm():
           "// bytes (0..255), so every high byte is zero and contributes nothing:",
           "// the sums are exactly those of gemm4x3NEON, 8 values per instruction",
           "// instead of 4. Same registers; V0..V11 accumulate.",
-          "TEXT ·gemm4x3UDOT(SB), NOSPLIT, $0-48",
-          "\tMOVD p+0(FP), R0",
-          "\tMOVD w+8(FP), R4",
-          "\tMOVD strideBytes+16(FP), R10",
-          "\tMOVD n+24(FP), R7",
-          "\tMOVD out+32(FP), R8",
-          "\tMOVD outStrideBytes+40(FP), R9",
-          "\tADD  R10, R0, R1",
-          "\tADD  R10, R1, R2",
-          "\tADD  R10, R2, R3",
-          "\tADD  R10, R4, R5",
-          "\tADD  R10, R5, R6",
-          ""]
-    for i in range(12):
-        b.append("@movi v%d.2d, #0" % i)
+          "TEXT ·gemm4x3UDOT(SB), NOSPLIT, $0-48"]
+    b += gemm_prologue(commented=False)
     b += ["\tLSR  $4, R7, R7", "\tCBZ  R7, dreduce", "", "dloop:"]
     for r in range(7):
         b.append("@ld1 {v%d.16b, v%d.16b}, [x%d], #32" % (16 + 2 * r, 17 + 2 * r, r))
@@ -116,14 +115,8 @@ def gemm():
         for j in range(4):
             for c in range(3):
                 b.append("@udot v%d.4s, v%d.16b, v%d.16b" % (3 * j + c, 16 + 2 * j + half, 24 + 2 * c + half))
-    b += ["\tSUBS $1, R7, R7", "\tBNE  dloop", "", "dreduce:", "@movi v31.2d, #0"]
-    for j in range(4):
-        b += ["@addp v12.4s, v%d.4s, v%d.4s" % (3 * j, 3 * j + 1),
-              "@addp v13.4s, v%d.4s, v31.4s" % (3 * j + 2),
-              "@addp v12.4s, v12.4s, v13.4s",
-              "@st1 {v12.4s}, [x8]",
-              "\tADD  R9, R8, R8"]
-    b.append("\tRET")
+    b += ["\tSUBS $1, R7, R7", "\tBNE  dloop", "", "dreduce:"]
+    b += gemm_epilogue()
     hdr = """// Hand-written NEON micro-kernel of the quantized convolution for arm64
 // (gemm_arm64.go, reference gemm4x3Go in gemm.go; the amd64 counterpart is
 // gemm_amd64.s). gemm4x3NEON needs only ARMv8.0-A (Cortex-A72); gemm4x3UDOT
