@@ -252,12 +252,7 @@ func setTasks(pg *page, j int, tasks []Task) {
 		if t.Group == "" {
 			continue
 		}
-		k := slices.IndexFunc(groups, func(g groupCount) bool { return g.group == t.Group })
-		if k < 0 {
-			groups = append(groups, groupCount{group: t.Group})
-			k = len(groups) - 1
-		}
-		groups[k].n++
+		groups = countGroup(groups, t.Group)
 	}
 	pg.groups[j] = groups
 }
@@ -343,15 +338,20 @@ func (s *State) addTask(slot int32, t Task) {
 	pg.free[j] = pg.free[j].Sub(t.request())
 	pg.summarize()
 	if t.Group != "" {
-		gs := slices.Clone(pg.groups[j])
-		k := slices.IndexFunc(gs, func(g groupCount) bool { return g.group == t.Group })
-		if k < 0 {
-			gs = append(gs, groupCount{group: t.Group})
-			k = len(gs) - 1
-		}
-		gs[k].n++
-		pg.groups[j] = gs
+		pg.groups[j] = countGroup(slices.Clone(pg.groups[j]), t.Group)
 	}
+}
+
+// countGroup adds one task of group to gs, in place: callers pass a copy
+// when gs is shared with a snapshot.
+func countGroup(gs []groupCount, group string) []groupCount {
+	k := slices.IndexFunc(gs, func(g groupCount) bool { return g.group == group })
+	if k < 0 {
+		gs = append(gs, groupCount{group: group})
+		k = len(gs) - 1
+	}
+	gs[k].n++
+	return gs
 }
 
 func (s *State) removeTask(slot int32, taskID string) (Task, bool) {
