@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,23 +37,11 @@ func TestLagCandidates(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lags, n := lagCandidates(c.ts)
-			if got := lags[:n]; !equalInts(got, c.want) {
+			if got := lags[:n]; !slices.Equal(got, c.want) {
 				t.Fatalf("lags %v, want %v", got, c.want)
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestLagTransformsChosen: the hourly block takes the lag transforms in
